@@ -1,0 +1,286 @@
+#include "core/event.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "core/embedded.hpp"
+#include "core/time.hpp"
+
+namespace pmdb {
+
+bool is_event_type(std::string_view type) {
+  return std::ranges::find(event_types, type) != std::end(event_types);
+}
+
+namespace {
+
+namespace rj = rapidjson;
+
+std::string minified(const rj::Value& v) {
+  rj::StringBuffer buf;
+  rj::Writer<rj::StringBuffer> w(buf);
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+// A JSON value shown in an error message, shortened when long.
+std::string shown(const rj::Value& v) {
+  std::string s = minified(v);
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+std::string kind_name(const rj::Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsBool()) return "a boolean";
+  if (v.IsString()) return "a string";
+  if (v.IsNumber()) return "a number";
+  if (v.IsArray()) return "an array";
+  return "an object";
+}
+
+// Turns a JSON pointer ("/data/services/0") into the dotted form used in messages
+// ("data.services[0]").
+std::string dotted(std::string_view prefix, const rj::Pointer& p) {
+  std::string out(prefix);
+  for (std::size_t i = 0; i < p.GetTokenCount(); ++i) {
+    const auto& t = p.GetTokens()[i];
+    if (t.index != rj::kPointerInvalidIndex) {
+      out += fmt::format("[{}]", t.index);
+    } else {
+      if (!out.empty()) out += '.';
+      out.append(t.name, t.length);
+    }
+  }
+  return out.empty() ? "(the event)" : out;
+}
+
+// A compiled JSON Schema with its source document (needed to explain failures).
+struct compiled_schema {
+  rj::Document source;
+  std::unique_ptr<rj::SchemaDocument> schema;
+};
+
+const compiled_schema& schema_for(std::string_view file) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<compiled_schema>, std::less<>> cache;
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(file); it != cache.end()) return *it->second;
+  auto cs = std::make_unique<compiled_schema>();
+  const auto& files = embedded_files();
+  const auto it = files.find(file);
+  if (it == files.end()) throw std::logic_error(fmt::format("schema {} is not embedded", file));
+  cs->source.Parse(it->second.data(), it->second.size());
+  if (cs->source.HasParseError()) throw std::logic_error(fmt::format("schema {} is not valid JSON", file));
+  cs->schema = std::make_unique<rj::SchemaDocument>(cs->source);
+  return *cache.emplace(std::string(file), std::move(cs)).first->second;
+}
+
+// Validates `doc` against `schema_file`; on failure explains the first problem as
+// "PATH: what is wrong (expected ...): found VALUE".
+std::expected<void, std::string> check_schema(std::string_view schema_file, const rj::Value& doc,
+                                              std::string_view prefix) {
+  const compiled_schema& cs = schema_for(schema_file);
+  rj::SchemaValidator validator(*cs.schema);
+  if (doc.Accept(validator)) return {};
+
+  const std::string keyword = validator.GetInvalidSchemaKeyword();
+  const rj::Pointer doc_ptr = validator.GetInvalidDocumentPointer();
+  const rj::Pointer schema_ptr = validator.GetInvalidSchemaPointer();
+  const rj::Value* node = doc_ptr.Get(doc);
+  const rj::Value* rule = schema_ptr.Get(cs.source);
+  const std::string path = dotted(prefix, doc_ptr);
+  const std::string found = node ? shown(*node) : "nothing";
+
+  if (keyword == "required" && rule && node && node->IsObject() && rule->HasMember("required")) {
+    for (const auto& r : (*rule)["required"].GetArray())
+      if (!node->HasMember(r))
+        return std::unexpected(fmt::format("{}: missing required field \"{}\"",
+                                           dotted(prefix, doc_ptr.Append(r.GetString(), r.GetStringLength())),
+                                           r.GetString()));
+  }
+  if (keyword == "additionalProperties" && rule && node && node->IsObject()) {
+    const rj::Value* props = rule->HasMember("properties") ? &(*rule)["properties"] : nullptr;
+    std::string allowed;
+    if (props)
+      for (const auto& p : props->GetObject()) allowed += (allowed.empty() ? "" : ", ") + std::string(p.name.GetString());
+    for (const auto& m : node->GetObject())
+      if (!props || !props->HasMember(m.name))
+        return std::unexpected(fmt::format("{}: unknown field (expected one of: {})",
+                                           dotted(prefix, doc_ptr.Append(m.name.GetString(), m.name.GetStringLength())),
+                                           allowed));
+  }
+  if (keyword == "enum" && rule && rule->HasMember("enum")) {
+    std::string options;
+    for (const auto& o : (*rule)["enum"].GetArray()) options += (options.empty() ? "" : " | ") + minified(o);
+    return std::unexpected(fmt::format("{}: not an allowed value (expected {}): found {}", path, options, found));
+  }
+  if (keyword == "type" && rule && rule->HasMember("type")) {
+    std::string expected = minified((*rule)["type"]);
+    expected.erase(std::remove(expected.begin(), expected.end(), '"'), expected.end());
+    return std::unexpected(fmt::format("{}: expected {}: found {}", path, expected, node ? kind_name(*node) + " " + found : found));
+  }
+  if ((keyword == "minLength" || keyword == "maxLength") && rule && rule->HasMember(keyword.c_str()))
+    return std::unexpected(fmt::format("{}: {} is {}: found {}", path, keyword == "minLength" ? "the minimum length" : "the maximum length",
+                                       (*rule)[keyword.c_str()].GetInt(), found));
+  if (keyword == "pattern" && rule && rule->HasMember("pattern"))
+    return std::unexpected(fmt::format("{}: does not match {}: found {}", path, (*rule)["pattern"].GetString(), found));
+  if ((keyword == "minimum" || keyword == "maximum") && rule && rule->HasMember(keyword.c_str()))
+    return std::unexpected(fmt::format("{}: {} is {}: found {}", path, keyword, minified((*rule)[keyword.c_str()]), found));
+  if (keyword == "anyOf" || keyword == "oneOf") {
+    std::string what = rule && rule->HasMember("description") ? (*rule)["description"].GetString() : "";
+    return std::unexpected(fmt::format("{}: does not have the required fields{}", path, what.empty() ? "" : " (" + what + ")"));
+  }
+  return std::unexpected(fmt::format("{}: fails the schema's \"{}\" rule: found {}", path, keyword, found));
+}
+
+std::optional<std::string> opt_string(const rj::Value& data, const char* key) {
+  if (!data.IsObject()) return std::nullopt;
+  const auto it = data.FindMember(key);
+  if (it == data.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+// Fills the typed columns of `e` from its payload.
+void extract(event& e, const rj::Value& data) {
+  e.text = opt_string(data, e.type == "incident" ? "title" : "text");
+  if (e.type == "status") e.status = opt_string(data, "status");
+  if (e.type == "comm") {
+    e.channel = opt_string(data, "channel");
+    e.author = opt_string(data, "author");
+  }
+  if (e.type == "metric") {
+    e.metric = opt_string(data, "name");
+    e.unit = opt_string(data, "unit");
+    if (data.HasMember("value") && data["value"].IsNumber()) e.value = data["value"].GetDouble();
+  }
+  if (e.type == "report" && data.HasMember("count") && data["count"].IsNumber()) e.value = data["count"].GetDouble();
+  if (e.type == "component") {
+    e.component = opt_string(data, "component");
+    e.state = opt_string(data, "state");
+  }
+  if (e.type == "cause" || e.type == "action") e.kind = opt_string(data, "kind");
+  if (e.type == "correction" || e.type == "retraction") e.target = opt_string(data, "target");
+}
+
+// Checks the payload of a well-formed envelope, canonicalises it and assigns the id.
+std::expected<event, std::string> finish(event e, const rj::Value& data) {
+  if (auto ok = check_schema(fmt::format("{}.schema.json", e.type), data, "data"); !ok)
+    return std::unexpected(ok.error());
+  if (e.type == "correction" && data.HasMember("at")) {
+    const auto& at = data["at"];
+    if (!at.IsString() || !parse_timestamp({at.GetString(), at.GetStringLength()}))
+      return std::unexpected(fmt::format("data.at: {}: found {}",
+                                         at.IsString() ? parse_timestamp({at.GetString(), at.GetStringLength()}).error()
+                                                       : std::string("expected a timestamp string"),
+                                         shown(at)));
+  }
+  e.data = minified(data);
+  extract(e, data);
+  if (e.id.empty()) e.id = e.derived_id();
+  return e;
+}
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h) {
+  for (const unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string event::content_key() const {
+  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", incident, type, at, source, approx ? 1 : 0, data);
+}
+
+std::string event::derived_id() const {
+  const std::string key = content_key();
+  return fmt::format("e{:016x}{:016x}", fnv1a(key, 0xcbf29ce484222325ULL), fnv1a(key, 0x84222325cbf29ce4ULL));
+}
+
+std::expected<event, std::string> parse_event(std::string_view line) {
+  rj::Document doc;
+  doc.Parse<rj::kParseFullPrecisionFlag>(line.data(), line.size());
+  if (doc.HasParseError())
+    return std::unexpected(fmt::format("not valid JSON at byte {}: {}", doc.GetErrorOffset() + 1,
+                                       rj::GetParseError_En(doc.GetParseError())));
+  if (!doc.IsObject()) return std::unexpected(fmt::format("expected a JSON object: found {}", kind_name(doc)));
+  if (auto ok = check_schema("envelope.schema.json", doc, ""); !ok) return std::unexpected(ok.error());
+
+  event e;
+  e.incident = doc["incident"].GetString();
+  e.type = doc["type"].GetString();
+  e.source = doc["source"].GetString();
+  if (doc.HasMember("id")) e.id = doc["id"].GetString();
+  if (doc.HasMember("approx")) e.approx = doc["approx"].GetBool();
+  const auto time_field = [&](const char* name) -> std::expected<std::int64_t, std::string> {
+    const auto& v = doc[name];
+    auto t = parse_timestamp({v.GetString(), v.GetStringLength()});
+    if (!t) return std::unexpected(fmt::format("{}: {}: found {}", name, t.error(), shown(v)));
+    return t->ms;
+  };
+  auto at = time_field("at");
+  if (!at) return std::unexpected(at.error());
+  e.at = *at;
+  if (doc.HasMember("recorded_at")) {
+    auto rec = time_field("recorded_at");
+    if (!rec) return std::unexpected(rec.error());
+    e.recorded_at = *rec;
+  }
+  return finish(std::move(e), doc["data"]);
+}
+
+std::expected<event, std::string> validate_event(event e) {
+  rj::Document doc(rj::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("incident", rj::Value(e.incident.c_str(), a), a);
+  doc.AddMember("type", rj::Value(e.type.c_str(), a), a);
+  doc.AddMember("at", rj::Value(format_iso(timestamp{e.at}).c_str(), a), a);
+  doc.AddMember("source", rj::Value(e.source.c_str(), a), a);
+  if (!e.id.empty()) doc.AddMember("id", rj::Value(e.id.c_str(), a), a);
+  rj::Document data(&a);
+  data.Parse<rj::kParseFullPrecisionFlag>(e.data.data(), e.data.size());
+  if (data.HasParseError()) return std::unexpected(fmt::format("data: not valid JSON: {}", rj::GetParseError_En(data.GetParseError())));
+  doc.AddMember("data", rj::Value(data, a), a);
+  if (auto ok = check_schema("envelope.schema.json", doc, ""); !ok) return std::unexpected(ok.error());
+  return finish(std::move(e), doc["data"]);
+}
+
+std::string to_jsonl(const event& e, std::int64_t recorded_at) {
+  rj::StringBuffer buf;
+  rj::Writer<rj::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("id");
+  w.String(e.id.c_str(), static_cast<rj::SizeType>(e.id.size()));
+  w.Key("incident");
+  w.String(e.incident.c_str(), static_cast<rj::SizeType>(e.incident.size()));
+  w.Key("type");
+  w.String(e.type.c_str(), static_cast<rj::SizeType>(e.type.size()));
+  w.Key("at");
+  w.String(format_iso(timestamp{e.at}).c_str());
+  w.Key("recorded_at");
+  w.String(format_iso(timestamp{recorded_at}).c_str());
+  w.Key("source");
+  w.String(e.source.c_str(), static_cast<rj::SizeType>(e.source.size()));
+  if (e.approx) {
+    w.Key("approx");
+    w.Bool(true);
+  }
+  w.Key("data");
+  w.RawValue(e.data.c_str(), e.data.size(), rj::kObjectType);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace pmdb

@@ -1,0 +1,64 @@
+#include "core/sqlite.hpp"
+
+#include <fmt/format.h>
+
+namespace pmdb::sqlite {
+
+error last_error(sqlite3* db, std::string_view doing) {
+  const int code = sqlite3_extended_errcode(db);
+  std::string msg = sqlite3_errmsg(db);
+  if (code == SQLITE_INTERRUPT) return error("interrupted");
+  if ((code & 0xff) == SQLITE_NOTADB) msg = "file is not a database";
+  return error(fmt::format("{}: {}", doing, msg));
+}
+
+std::expected<statement, error> statement::prepare(sqlite3* db, std::string_view sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_finalize(s);
+    return std::unexpected(last_error(db, "preparing a statement"));
+  }
+  return statement(s);
+}
+
+void statement::bind(int i, const value& v) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, null_value>) bind_null(i);
+        else if constexpr (std::is_same_v<T, std::int64_t>) bind(i, x);
+        else if constexpr (std::is_same_v<T, double>) bind(i, x);
+        else if constexpr (std::is_same_v<T, std::string>) bind(i, std::string_view(x));
+        else bind(i, x.ms);
+      },
+      v);
+}
+
+std::expected<bool, error> statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return std::unexpected(last_error(sqlite3_db_handle(stmt_), "running a statement"));
+}
+
+std::expected<void, error> statement::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return std::unexpected(r.error());
+    if (!*r) return {};
+  }
+}
+
+std::expected<void, error> exec(sqlite3* db, std::string_view sql) {
+  std::string s(sql);
+  char* msg = nullptr;
+  if (sqlite3_exec(db, s.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    error e(msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return std::unexpected(e);
+  }
+  return {};
+}
+
+}  // namespace pmdb::sqlite

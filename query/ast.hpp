@@ -1,0 +1,230 @@
+#pragma once
+// PMQL's abstract syntax tree: names as written, nothing resolved. The compiler
+// (compiler.hpp) resolves names against the catalog and produces SQL.
+//
+// Every node derives from `tagged`: the byte offset and length of the source text it was
+// parsed from, relative to the start of the text given to query::parse. The parser fills
+// them; the compiler uses them to point at the offending text in semantic errors.
+//
+// The tree uses x3::variant/x3::forward_ast (as Spirit X3's own examples do) so that the
+// grammar can build it; only these light support headers are included here.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/spirit/home/x3/support/ast/variant.hpp>
+
+namespace pmdb::query::ast {
+
+namespace x3 = boost::spirit::x3;
+
+struct tagged {
+  std::uint32_t offset = 0;
+  std::uint32_t length = 0;
+};
+
+// ---------------------------------------------------------------- expressions
+
+struct identifier : tagged {
+  std::string name;  // as written (case preserved); keywords are matched case-insensitively
+};
+struct string_lit : tagged {
+  std::string value;  // unescaped
+};
+struct number_lit : tagged {
+  double value = 0;
+  bool is_integer = false;  // written without '.', exponent
+};
+struct duration_lit : tagged {
+  std::int64_t ms = 0;  // `90m`, `4h36m`, `2d`, `45s`
+};
+struct timestamp_lit : tagged {
+  std::int64_t ms = 0;  // `2024-12-11`, `2024-12-11T23:07Z`, `2024-12-11T15:07-08:00` (UTC ms)
+};
+struct null_lit : tagged {};
+// An incident id as written (`openai-2024-12-11`): a slug of lowercase letters, digits, `.`, `_`, `-`.
+struct incident_ref : tagged {
+  std::string id;
+};
+struct bool_lit : tagged {
+  bool value = false;
+};
+
+struct unary;
+struct binary;
+struct call;
+struct in_list;
+struct is_null;
+
+using expr = x3::variant<null_lit, bool_lit, number_lit, string_lit, duration_lit, timestamp_lit, identifier,
+                         x3::forward_ast<unary>, x3::forward_ast<binary>, x3::forward_ast<call>,
+                         x3::forward_ast<in_list>, x3::forward_ast<is_null>>;
+
+enum class unary_op { negate, logical_not };
+
+// `contains` is `~` (case-insensitive substring); `not_contains` is `!~`.
+enum class binary_op { logical_or, logical_and, eq, ne, lt, le, gt, ge, contains, not_contains, add, sub, mul, div };
+
+struct unary : tagged {
+  unary_op op = unary_op::negate;
+  expr operand;
+};
+// A tree, left-associative for chains of the same precedence (a - b - c = (a - b) - c).
+// Precedence, loosest first: or, and, not, comparison/in/is null/~, + -, * /, unary minus.
+struct binary : tagged {
+  expr lhs;
+  binary_op op = binary_op::eq;
+  expr rhs;
+};
+// `count()`, `median(ttr)`, `percentile(ttr, 90)`, `month(started)`.
+struct call : tagged {
+  identifier function;
+  std::vector<expr> args;
+};
+// `x in (a, b)`, `x not in (a, b)`. Bare words in the list are identifiers (`type in (status, comm)`).
+struct in_list : tagged {
+  expr operand;
+  bool negated = false;
+  std::vector<expr> items;
+};
+// `x is null`, `x is not null`.
+struct is_null : tagged {
+  expr operand;
+  bool negated = false;
+};
+
+// ---------------------------------------------------------------- patterns and milestones
+
+enum class pattern_kind {
+  any, report, alert, change, cause, action, note, incident, correction, retraction,
+  status,     // status NAME               (name)
+  comm,       // comm [on CHANNEL] [by "author"]   (channel, author)
+  component,  // component "NAME" [STATE]  (component, state)
+  metric      // metric NAME OP NUMBER, or N% NAME  (= metric NAME >= N)  (metric, op, threshold)
+};
+
+// One event pattern: a type, its type-specific qualifiers, and an optional `where` condition
+// on the event's fields.
+struct pattern : tagged {
+  pattern_kind kind = pattern_kind::any;
+  std::string name;                  // status: the status name, lowercased
+  std::string channel;               // comm: `on CHANNEL`, empty when absent
+  std::optional<std::string> author; // comm: `by "author"`
+  std::string component;             // component: the component's name
+  std::string state;                 // component: the state, empty when absent
+  std::string metric;                // metric: the metric's name
+  std::optional<binary_op> op;       // metric: eq, ne, lt, le, gt, ge; absent = any value
+  double threshold = 0;              // metric: the number compared with
+  std::optional<expr> where;         // `where CONDITION`
+};
+
+// start / end: the incident's first / last event.
+// first P / last P: the first / last event matching P (ties broken by seq).
+// next P: a bare pattern: the first event matching P at or after the reference milestone
+//   (the `from` milestone when it stands in `to` position, or the `after` milestone).
+//   A bare pattern in `from` position means `first P`.
+enum class milestone_kind { start, end, first, last, next };
+
+struct milestone : tagged {
+  milestone_kind kind = milestone_kind::start;
+  pattern pat;                                         // unused for start / end
+  std::optional<x3::forward_ast<milestone>> after;     // `first P after M`
+};
+
+// `time from A to B`
+struct time_between : tagged {
+  milestone from;
+  milestone to;
+};
+
+// ---------------------------------------------------------------- pipelines
+
+enum class source_kind { incidents, events, timeline };
+
+// `incidents [overlapping ID]`, `events`, `timeline ID`, each with an optional `where`.
+struct source : tagged {
+  source_kind kind = source_kind::incidents;
+  std::optional<incident_ref> incident;  // timeline ID, or incidents overlapping ID
+  std::optional<expr> where;
+};
+
+// `let name = MEASURE`: a per-incident measure, only after an `incidents` source.
+enum class measure_kind {
+  time,         // time from A to B
+  count,        // count of P
+  min_value,    // min value of P
+  max_value,    // max value of P
+  first_value,  // first value of P
+  last_value,   // last value of P
+  expression    // any other expression over the row's fields
+};
+
+struct let_binding : tagged {
+  identifier name;
+  measure_kind kind = measure_kind::expression;
+  time_between span;  // kind == time
+  pattern pat;        // kind == count, *_value
+  expr value;         // kind == expression
+};
+
+// `[name =] expr` in select, summarize and `by` lists. An unnamed column takes the name of
+// the field it is, or of its function (`month(started)` → `month`, `median(ttr)` → `median`).
+struct named_expr : tagged {
+  std::optional<identifier> name;
+  expr value;
+};
+
+struct order_item : tagged {
+  expr value;
+  bool descending = false;
+};
+
+struct where_op : tagged { expr condition; };
+struct let_op : tagged { std::vector<let_binding> bindings; };
+struct summarize_op : tagged {
+  std::vector<named_expr> aggregates;
+  std::vector<named_expr> by;
+};
+struct order_op : tagged { std::vector<order_item> items; };
+struct limit_op : tagged { std::int64_t count = 0; };
+struct select_op : tagged { std::vector<named_expr> items; };
+
+using pipe_op = x3::variant<where_op, let_op, summarize_op, order_op, limit_op, select_op>;
+
+struct pipeline : tagged {
+  source from;
+  std::vector<pipe_op> ops;
+};
+
+// ---------------------------------------------------------------- statements
+
+// `use INCIDENT;`
+struct use_stmt : tagged { incident_ref incident; };
+
+// `time from A to B [in INCIDENT];`
+struct time_stmt : tagged {
+  time_between span;
+  std::optional<incident_ref> incident;
+};
+
+// `show incidents;`, `show types;`, `show sources [INCIDENT];`
+enum class show_kind { incidents, types, sources };
+struct show_stmt : tagged {
+  show_kind what = show_kind::incidents;
+  std::optional<incident_ref> incident;
+};
+
+// `report [INCIDENT] [to "file.md"];`
+struct report_stmt : tagged {
+  std::optional<incident_ref> incident;
+  std::optional<std::string> path;
+};
+
+using statement = x3::variant<use_stmt, time_stmt, pipeline, show_stmt, report_stmt>;
+
+struct script {
+  std::vector<statement> statements;
+};
+
+}  // namespace pmdb::query::ast

@@ -1,0 +1,51 @@
+#pragma once
+// AST → SQLite SQL text plus bound parameters. The compiler never opens a database: what it
+// needs to know of the store comes in a `catalog`.
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/value.hpp"
+#include "query/ast.hpp"
+
+namespace pmdb::query {
+
+// What the compiler knows of the store: the incident ids it holds (for "unknown incident"
+// errors and "did you mean" suggestions).
+struct catalog {
+  std::vector<std::string> incidents;
+};
+
+// Session state a statement is compiled in.
+struct context {
+  std::optional<std::string> current_incident;  // set by `use`
+};
+
+// A read-only SELECT with one `?` per parameter, and the declared type of each column.
+// Every literal of the query is a parameter; no literal text is spliced into `sql`.
+// Timestamps and durations are bound, and come back, as integer milliseconds.
+struct compiled_query {
+  std::string sql;
+  std::vector<value> params;
+  std::vector<column> columns;
+};
+
+// What the shell must do for one statement.
+struct set_incident { std::string incident; };   // `use`
+struct run_query { compiled_query query; };        // time, pipelines, show
+struct make_report {                               // `report`
+  std::string incident;
+  std::optional<std::string> path;
+};
+using action = std::variant<set_incident, run_query, make_report>;
+
+// Compiles one statement. `text` is the statement's source (the text given to parse) and
+// `origin` its position, so that errors carry an absolute line and column. Fails on unknown
+// incidents and fields (suggesting the nearest name), type errors (a duration compared with
+// a text), misplaced constructs (`let` after `events`), and limits.
+std::expected<action, error> compile(const ast::statement& stmt, const catalog& cat, const context& ctx,
+                                     std::string_view text, const source_position& origin = {"", 1, 1});
+
+}  // namespace pmdb::query
