@@ -110,7 +110,9 @@ struct event_store::impl {
     stream_version.bind(1, std::string_view(incident));
     auto r = stream_version.step();
     if (!r) return std::unexpected(r.error());
-    return stream_version.int64(0);
+    const std::int64_t v = stream_version.int64(0);
+    stream_version.reset();  // an unfinished statement would pin the connection's read snapshot
+    return v;
   }
 
   std::expected<void, error> refresh_incident(std::string_view incident) {
@@ -240,6 +242,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       stored.source = s.find_by_id.text(3);
       stored.approx = s.find_by_id.int64(4) != 0;
       stored.data = s.find_by_id.text(5);
+      s.find_by_id.reset();
       if (stored.content_key() != key)
         return rollback(error(fmt::format("event id {} is already stored with different content", id)));
       ++result.existing;
