@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/optional.hpp>
 #include <boost/spirit/home/x3/support/ast/variant.hpp>
 
 namespace pmdb::query::ast {
@@ -129,7 +130,8 @@ enum class milestone_kind { start, end, first, last, next };
 struct milestone : tagged {
   milestone_kind kind = milestone_kind::start;
   pattern pat;                                         // unused for start / end
-  std::optional<x3::forward_ast<milestone>> after;     // `first P after M`
+  // `first P after M`. boost::optional, as std::optional rejects the incomplete `milestone`.
+  boost::optional<x3::forward_ast<milestone>> after;
 };
 
 // `time from A to B`

@@ -1,0 +1,1294 @@
+// PMQL AST → SQLite SQL. See compiler.hpp for the contract.
+//
+// Shape of the generated SQL
+// --------------------------
+// * Every literal becomes a `?` with its value in compiled_query::params. SQL fragments carry
+//   their own parameters (`frag`), so a fragment used twice (a milestone that is also the
+//   reference of a `to` milestone) binds its values twice, in text order.
+// * Names written in a query never reach SQL: fields map to the store's fixed column names
+//   (catalog_fields.hpp); `let`/`select`/`summarize` columns get generated names (c0, c1, ...).
+// * A milestone is a scalar subquery on `events e` that walks the (incident, type, at, seq)
+//   index: `(SELECT e.at FROM events e WHERE e.incident = ? AND e.type = ? ... ORDER BY e.at,
+//   e.seq LIMIT 1)`. `start`/`end` are min/max(at) over (incident, at, seq).
+// * A pipeline is a chain of CTEs, one per step: `WITH s0 AS (source), s1 AS (step over s0),
+//   ... SELECT <shown columns> FROM sN ORDER BY <order>`. Row order is a list of columns of the
+//   current CTE (the source's natural order, then `order by` terms ahead of it, so sorting is
+//   stable); `select` carries those columns along unseen, `limit` and the final SELECT apply
+//   them. Percentiles are nearest-rank, computed with row_number()/count() windows.
+//
+// Choices the language leaves open
+// --------------------------------
+// * Default columns: incidents → id, title, org, severity, status, started, ended, events;
+//   events → incident, seq, type, at, source, text; timeline → at, elapsed, type, source, text,
+//   approx (catalog_fields.hpp). Fields read by a `where` or `order by` join them; `let`
+//   columns are added after them.
+// * Row order: incidents by (started, id), events and timeline by (at, seq), summarize by its
+//   `by` columns; `order by` sorts stably on top of that. NULLs sort first ascending, as in SQLite.
+// * Calendar buckets are sortable UTC text: year 2024, month 2024-12, week 2024-W50 (ISO 8601),
+//   day 2024-12-11, hour 2024-12-11 23:00.
+// * Unnamed columns take the field's or the function's name, else their source text; two
+//   columns of one step with the same name are an error. A `let` of an existing name replaces it.
+// * A bare word compared with an enumerated field (type, status, state, channel, org, ...) is
+//   a text literal, lowercased for type/status/state/kind; `x = null` means `x is null`.
+// * `show sources` without an incident uses the current one, else the whole store. `show types`
+//   lists all 13 types, 0 included.
+// * avg of durations is rounded to the millisecond; number / number is real.
+#include "query/compiler.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/variant/apply_visitor.hpp>
+#include <fmt/format.h>
+
+#include "core/event.hpp"
+#include "query/catalog_fields.hpp"
+#include "query/parser.hpp"
+
+namespace pmdb::query {
+namespace {
+
+// Deeper expression trees (or `after` chains) are refused, before recursion gets costly.
+constexpr int max_depth = 200;
+
+// SQLite's parser has a fixed stack (100 entries in Debian's build); a statement that nests too
+// deeply fails to prepare with "parser stack overflow". Each fragment estimates the entries its
+// SQL needs (`frag::nest`, from the weights below, measured on SQLite 3.40 and rounded up), and
+// an expression whose estimate exceeds this budget is refused with a clear message.
+constexpr int sql_stack_budget = 80;
+constexpr int w_lhs = 1, w_rhs = 3, w_unary = 2, w_first_arg = 3, w_other_arg = 5, w_in_item = 6,
+              w_contains_lhs = 9, w_contains_rhs = 11, w_cast_round = 6, w_calendar = 8, w_week = 45,
+              w_subquery = 12, w_context = 4;
+
+enum class ty { null, integer, real, text, timestamp, duration, boolean };
+
+std::string_view type_name(ty t) {
+  switch (t) {
+    case ty::null: return "null";
+    case ty::integer:
+    case ty::real: return "number";
+    case ty::text: return "text";
+    case ty::timestamp: return "timestamp";
+    case ty::duration: return "duration";
+    case ty::boolean: return "boolean";
+  }
+  return "?";
+}
+
+value_type to_value_type(ty t) {
+  switch (t) {
+    case ty::null: return value_type::null;
+    case ty::integer:
+    case ty::boolean: return value_type::integer;
+    case ty::real: return value_type::real;
+    case ty::text: return value_type::text;
+    case ty::timestamp: return value_type::timestamp;
+    case ty::duration: return value_type::duration;
+  }
+  return value_type::text;
+}
+
+ty from_field_type(fields::field_type t) {
+  switch (t) {
+    case fields::field_type::integer: return ty::integer;
+    case fields::field_type::real: return ty::real;
+    case fields::field_type::text: return ty::text;
+    case fields::field_type::timestamp: return ty::timestamp;
+    case fields::field_type::duration: return ty::duration;
+    case fields::field_type::boolean: return ty::boolean;
+  }
+  return ty::text;
+}
+
+bool is_number(ty t) { return t == ty::integer || t == ty::real || t == ty::boolean; }
+
+// Values of these two types can be compared with each other.
+bool comparable(ty a, ty b) {
+  if (a == ty::null || b == ty::null) return true;
+  if (is_number(a) && is_number(b)) return true;
+  return a == b;
+}
+
+// A compile-time failure, thrown inside the compiler and turned into a pmdb::error at the API.
+struct failure {
+  std::string message;
+  std::uint32_t offset = 0;
+};
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions), case-insensitive.
+std::size_t edit_distance(std::string_view a0, std::string_view b0) {
+  const std::string a = lower(a0), b = lower(b0);
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The candidate nearest to `name`, if it is near enough to be a plausible typo.
+template <class Range>
+std::optional<std::string> nearest(std::string_view name, const Range& candidates) {
+  const std::size_t limit = name.size() <= 3 ? 1 : name.size() <= 6 ? 2 : 3;
+  std::optional<std::string> best;
+  std::size_t best_d = limit + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(name, c);
+    if (d < best_d) {
+      best_d = d;
+      best = std::string(c);
+    }
+  }
+  return best;
+}
+
+std::string did_you_mean(const std::optional<std::string>& s) {
+  return s ? fmt::format("; did you mean '{}'?", *s) : std::string();
+}
+
+// A piece of SQL with the values of its `?`s, in text order, and what it evaluates to.
+struct frag {
+  std::string sql;
+  std::vector<value> params;
+  ty type = ty::null;
+  // Set when the fragment is a plain reference to a column of the current scope.
+  bool is_column = false;
+  std::string column_name;  // that column's name as the user sees it
+  bool enumerated = false;  // compared with a bare word, the word is a literal
+  bool lower_words = false;
+  int nest = 0;   // estimated SQLite parser stack entries (see sql_stack_budget)
+  int chain = 0;  // a "(l OP r)" of a left-associative group (1 or, 2 and, 3 + -, 4 *): may be extended flat
+
+  frag() = default;
+  explicit frag(std::string s, ty t = ty::null) : sql(std::move(s)), type(t) {}
+
+  frag& add(std::string_view s) {
+    sql += s;
+    return *this;
+  }
+  frag& add(const frag& f) {
+    sql += f.sql;
+    params.insert(params.end(), f.params.begin(), f.params.end());
+    nest = std::max(nest, f.nest);
+    return *this;
+  }
+  frag& bind(value v) {
+    sql += '?';
+    params.push_back(std::move(v));
+    return *this;
+  }
+  // Records that `child` sits `weight` parser-stack entries deep inside this fragment.
+  frag& within(const frag& child, int weight) {
+    nest = std::max(nest, child.nest + weight);
+    return *this;
+  }
+};
+
+struct col {
+  std::string name;  // as the user sees it
+  std::string sql;   // its name in the current CTE (or a qualified column for pattern scopes)
+  ty type = ty::text;
+  bool enumerated = false;
+  bool lower_words = false;
+  bool shown = true;  // part of the output when no `select`/`summarize` says otherwise
+};
+
+struct order_term {
+  std::string column;  // a column of the current CTE
+  bool descending = false;
+};
+
+struct scope {
+  std::vector<col> cols;
+  ast::source_kind source = ast::source_kind::incidents;
+  bool has_key = false;           // the CTE has the incidents' `id` column: per-incident measures work
+  std::vector<order_term> order;  // the current row order
+};
+
+scope scope_of(std::span<const fields::field> fs, std::string_view qualifier = {}) {
+  scope s;
+  for (const auto& f : fs)
+    s.cols.push_back({std::string(f.name), std::string(qualifier) + std::string(f.column), from_field_type(f.type),
+                      f.enumerated, f.lower_words, f.shown});
+  return s;
+}
+
+// Aggregates seen while compiling one `summarize`.
+struct aggregation {
+  scope* rows = nullptr;                                // what the aggregates' arguments are evaluated over
+  std::vector<std::pair<std::string, frag>> computed;   // columns computed before grouping (name, expr)
+  std::vector<std::string> groups;                      // the group columns among them
+  struct rank { std::string value, row, target; frag percent; };
+  std::vector<rank> ranks;                              // window columns for percentiles
+};
+
+const ast::tagged& tag_of(const ast::expr& e) {
+  return boost::apply_visitor(
+      [](const auto& n) -> const ast::tagged& {
+        if constexpr (requires { n.get(); }) return n.get();
+        else return n;
+      },
+      e.get());
+}
+
+const ast::identifier* as_identifier(const ast::expr& e) { return boost::get<ast::identifier>(&e.get()); }
+
+constexpr std::string_view aggregate_functions[] = {"count", "min", "max", "sum", "avg", "median", "p50",
+                                                    "p75", "p90", "p95", "p99", "percentile"};
+constexpr std::string_view scalar_functions[] = {"year", "month", "week", "day", "hour",
+                                                 "lower", "upper", "length", "coalesce", "abs"};
+
+bool is_aggregate(std::string_view f) { return std::ranges::find(aggregate_functions, f) != std::end(aggregate_functions); }
+bool is_scalar(std::string_view f) { return std::ranges::find(scalar_functions, f) != std::end(scalar_functions); }
+
+std::string_view pattern_type(ast::pattern_kind k) {
+  switch (k) {
+    case ast::pattern_kind::any: return "";
+    case ast::pattern_kind::report: return "report";
+    case ast::pattern_kind::alert: return "alert";
+    case ast::pattern_kind::change: return "change";
+    case ast::pattern_kind::cause: return "cause";
+    case ast::pattern_kind::action: return "action";
+    case ast::pattern_kind::note: return "note";
+    case ast::pattern_kind::incident: return "incident";
+    case ast::pattern_kind::correction: return "correction";
+    case ast::pattern_kind::retraction: return "retraction";
+    case ast::pattern_kind::status: return "status";
+    case ast::pattern_kind::comm: return "comm";
+    case ast::pattern_kind::component: return "component";
+    case ast::pattern_kind::metric: return "metric";
+  }
+  return "";
+}
+
+std::string_view comparison_sql(ast::binary_op op) {
+  switch (op) {
+    case ast::binary_op::eq: return " = ";
+    case ast::binary_op::ne: return " <> ";
+    case ast::binary_op::lt: return " < ";
+    case ast::binary_op::le: return " <= ";
+    case ast::binary_op::gt: return " > ";
+    case ast::binary_op::ge: return " >= ";
+    default: return " = ";
+  }
+}
+
+std::string_view op_text(ast::binary_op op) {
+  switch (op) {
+    case ast::binary_op::logical_or: return "or";
+    case ast::binary_op::logical_and: return "and";
+    case ast::binary_op::eq: return "=";
+    case ast::binary_op::ne: return "!=";
+    case ast::binary_op::lt: return "<";
+    case ast::binary_op::le: return "<=";
+    case ast::binary_op::gt: return ">";
+    case ast::binary_op::ge: return ">=";
+    case ast::binary_op::contains: return "~";
+    case ast::binary_op::not_contains: return "!~";
+    case ast::binary_op::add: return "+";
+    case ast::binary_op::sub: return "-";
+    case ast::binary_op::mul: return "*";
+    case ast::binary_op::div: return "/";
+  }
+  return "?";
+}
+
+// The ways an operator may be spelled, to find it in the source text between its operands.
+std::vector<std::string_view> op_spellings(ast::binary_op op) {
+  switch (op) {
+    case ast::binary_op::eq: return {"==", "="};
+    case ast::binary_op::ne: return {"!=", "<>"};
+    case ast::binary_op::logical_or: return {"or", "||"};
+    case ast::binary_op::logical_and: return {"and", "&&"};
+    default: return {op_text(op)};
+  }
+}
+
+bool is_comparison(ast::binary_op op) {
+  return op == ast::binary_op::eq || op == ast::binary_op::ne || op == ast::binary_op::lt ||
+         op == ast::binary_op::le || op == ast::binary_op::gt || op == ast::binary_op::ge;
+}
+
+class compiler {
+ public:
+  compiler(const catalog& cat, const context& ctx, std::string_view text) : cat_(cat), ctx_(ctx), text_(text) {}
+
+  action statement(const ast::statement& s) {
+    return boost::apply_visitor([this](const auto& n) -> action { return stmt(n); }, s.get());
+  }
+
+ private:
+  const catalog& cat_;
+  const context& ctx_;
+  std::string_view text_;
+  int depth_ = 0;
+  int next_name_ = 0;
+  aggregation* agg_ = nullptr;  // set while compiling summarize's aggregate list
+  bool in_aggregate_ = false;   // compiling an aggregate's argument
+  bool mark_used_ = false;      // referenced fields join the default output (where, order by)
+
+  struct depth_guard {
+    compiler& c;
+    depth_guard(compiler& cc, std::uint32_t offset) : c(cc) {
+      if (++c.depth_ > max_depth)
+        throw failure{fmt::format("query too deeply nested (more than {} levels)", max_depth), offset};
+    }
+    ~depth_guard() { --c.depth_; }
+    depth_guard(const depth_guard&) = delete;
+    depth_guard& operator=(const depth_guard&) = delete;
+  };
+
+  std::string fresh(char prefix) { return fmt::format("{}{}", prefix, next_name_++); }
+
+  [[noreturn]] static void fail(std::string message, std::uint32_t offset) { throw failure{std::move(message), offset}; }
+
+  // ------------------------------------------------------------ incidents
+
+  void check_incident(const ast::incident_ref& r) const {
+    if (std::ranges::find(cat_.incidents, r.id) != cat_.incidents.end()) return;
+    fail(fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incidents))), r.offset);
+  }
+
+  // The incident a statement is about: the one it names, else the current one.
+  std::optional<std::string> incident_of(const std::optional<ast::incident_ref>& r) const {
+    if (r) {
+      check_incident(*r);
+      return r->id;
+    }
+    return ctx_.current_incident;
+  }
+
+  // ------------------------------------------------------------ statements
+
+  action stmt(const ast::use_stmt& s) {
+    check_incident(s.incident);
+    return set_incident{s.incident.id};
+  }
+
+  action stmt(const ast::report_stmt& s) {
+    auto inc = incident_of(s.incident);
+    if (!inc) fail("no incident: name one or `use` one first", s.offset);
+    return make_report{*inc, s.path};
+  }
+
+  action stmt(const ast::time_stmt& s) {
+    compiled_query q;
+    if (auto inc = incident_of(s.incident)) {
+      frag id;
+      id.bind(*inc);
+      frag f("SELECT ");
+      f.add(span(s.span, id)).add(" AS duration");
+      q.sql = std::move(f.sql);
+      q.params = std::move(f.params);
+      q.columns = {{"duration", value_type::duration}};
+    } else {
+      frag f("SELECT i.id AS incident, ");
+      f.add(span(s.span, frag("i.id"))).add(" AS duration FROM incidents AS i ORDER BY i.started, i.id");
+      q.sql = std::move(f.sql);
+      q.params = std::move(f.params);
+      q.columns = {{"incident", value_type::text}, {"duration", value_type::duration}};
+    }
+    return run_query{std::move(q)};
+  }
+
+  action stmt(const ast::show_stmt& s) {
+    compiled_query q;
+    switch (s.what) {
+      case ast::show_kind::incidents:
+        q.sql = "SELECT id, title, org, status, started, ended, events FROM incidents ORDER BY started, id";
+        q.columns = {{"id", value_type::text},        {"title", value_type::text},
+                     {"org", value_type::text},       {"status", value_type::text},
+                     {"started", value_type::timestamp}, {"ended", value_type::timestamp},
+                     {"events", value_type::integer}};
+        break;
+      case ast::show_kind::types: {
+        // Every event type, in the canonical order, with its count (0 included).
+        frag f("WITH t(type, ord) AS (VALUES ");
+        int ord = 0;
+        for (auto t : event_types) {
+          if (ord) f.add(", ");
+          f.add("(").bind(std::string(t)).add(fmt::format(", {})", ++ord));
+        }
+        f.add(") SELECT t.type, (SELECT count(*) FROM events e WHERE e.type = t.type) FROM t ORDER BY t.ord");
+        q.sql = std::move(f.sql);
+        q.params = std::move(f.params);
+        q.columns = {{"type", value_type::text}, {"events", value_type::integer}};
+        break;
+      }
+      case ast::show_kind::sources: {
+        frag f("SELECT source, count(*), min(at), max(at) FROM events");
+        if (auto inc = incident_of(s.incident)) f.add(" WHERE incident = ").bind(*inc);
+        f.add(" GROUP BY source ORDER BY count(*) DESC, source");
+        q.sql = std::move(f.sql);
+        q.params = std::move(f.params);
+        q.columns = {{"source", value_type::text}, {"events", value_type::integer},
+                     {"first", value_type::timestamp}, {"last", value_type::timestamp}};
+        break;
+      }
+    }
+    return run_query{std::move(q)};
+  }
+
+  // ------------------------------------------------------------ milestones
+
+  // `e.type = ? AND ...` for a pattern, over `events e`; empty when the pattern matches any event.
+  frag pattern_condition(const ast::pattern& p) {
+    frag f;
+    auto and_ = [&f] {
+      if (!f.sql.empty()) f.add(" AND ");
+    };
+    if (p.kind != ast::pattern_kind::any) f.add("e.type = ").bind(std::string(pattern_type(p.kind)));
+    switch (p.kind) {
+      case ast::pattern_kind::status:
+        if (!p.name.empty()) f.add(" AND e.status = ").bind(p.name);
+        break;
+      case ast::pattern_kind::comm:
+        if (!p.channel.empty()) f.add(" AND e.channel = ").bind(p.channel);
+        if (p.author) f.add(" AND e.author = ").bind(*p.author);
+        break;
+      case ast::pattern_kind::component:
+        f.add(" AND e.component = ").bind(p.component);
+        if (!p.state.empty()) f.add(" AND e.state = ").bind(p.state);
+        break;
+      case ast::pattern_kind::metric:
+        f.add(" AND e.metric = ").bind(p.metric);
+        if (p.op) {
+          if (!is_comparison(*p.op)) fail("a metric threshold needs a comparison (=, !=, <, <=, >, >=)", p.offset);
+          f.add(" AND e.value").add(comparison_sql(*p.op)).bind(p.threshold);
+        }
+        break;
+      default: break;
+    }
+    if (p.where) {
+      scope ev = scope_of(fields::event_fields, "e.");
+      const bool saved_mark = std::exchange(mark_used_, false);
+      aggregation* saved_agg = std::exchange(agg_, nullptr);
+      frag w = expr(*p.where, ev);
+      mark_used_ = saved_mark;
+      agg_ = saved_agg;
+      expect_condition(w, *p.where);
+      and_();
+      f.add("(").add(w).add(")").within(w, w_rhs);
+    }
+    return f;
+  }
+
+  // `FROM events e WHERE e.incident = <inc> [AND <pattern>]`
+  // Its `nest` counts the subquery it is the body of.
+  frag events_of(const frag& inc, const ast::pattern* p) {
+    frag f(" FROM events e WHERE e.incident = ");
+    f.add(inc);
+    f.nest = w_subquery;
+    if (p) {
+      frag c = pattern_condition(*p);
+      if (!c.sql.empty()) f.add(" AND ").add(c).within(c, w_subquery);
+    }
+    return f;
+  }
+
+  // The `at` of a milestone of incident `inc`, NULL when it never happened. `ref` is the
+  // milestone a bare pattern (`next`) is measured from (the `from` milestone in `to` position).
+  frag milestone_at(const ast::milestone& m, const frag& inc, const frag* ref) {
+    depth_guard g(*this, m.offset);
+    if (m.kind == ast::milestone_kind::start || m.kind == ast::milestone_kind::end) {
+      frag f(m.kind == ast::milestone_kind::start ? "(SELECT min(e.at)" : "(SELECT max(e.at)");
+      f.add(events_of(inc, nullptr)).add(")");
+      f.type = ty::timestamp;
+      return f;
+    }
+    frag after;
+    const frag* from = nullptr;
+    if (m.after) {
+      after = milestone_at(m.after->get(), inc, nullptr);
+      from = &after;
+    } else if (m.kind == ast::milestone_kind::next) {
+      from = ref;
+    }
+    frag f("(SELECT e.at");
+    f.add(events_of(inc, &m.pat));
+    if (from) f.add(" AND e.at >= ").add(*from).within(*from, w_subquery);
+    f.add(m.kind == ast::milestone_kind::last ? " ORDER BY e.at DESC, e.seq DESC LIMIT 1)" : " ORDER BY e.at, e.seq LIMIT 1)");
+    f.type = ty::timestamp;
+    return f;
+  }
+
+  // `time from A to B` for incident `inc`: B's at − A's at, NULL when either never happened.
+  frag span(const ast::time_between& t, const frag& inc) {
+    frag from = milestone_at(t.from, inc, nullptr);
+    frag to = milestone_at(t.to, inc, &from);
+    frag f("(");
+    f.add(to).add(" - ").add(from).add(")").within(to, w_lhs).within(from, w_rhs);
+    f.type = ty::duration;
+    check_nest(f, 0, t.offset);
+    return f;
+  }
+
+  // ------------------------------------------------------------ expressions
+
+  // Refuses an expression SQLite could not parse (see sql_stack_budget); `base` is the depth of
+  // the place it goes to.
+  static void check_nest(const frag& f, int base, std::uint32_t offset) {
+    if (f.nest + base + w_context > sql_stack_budget)
+      fail("expression too deeply nested to run: split it (several `where` steps, or `let`)", offset);
+  }
+
+  // An expression at the top of a clause (where, let, select, order by, by, aggregate argument).
+  frag top(const ast::expr& e, scope& sc) {
+    frag f = expr(e, sc);
+    check_nest(f, 0, tag_of(e).offset);
+    return f;
+  }
+
+  // "(l OP r)"; a left operand of the same left-associative group is extended flat,
+  // "(a OP b OP c)", so that long chains do not nest in SQLite's parser.
+  static frag flat(const frag& l, std::string_view o, const frag& r, int group, ty t) {
+    frag f("(");
+    if (l.chain == group) {
+      frag inner(l.sql.substr(1, l.sql.size() - 2));
+      inner.params = l.params;
+      inner.nest = l.nest;
+      f.add(inner);
+    } else {
+      f.add(l).within(l, w_lhs);
+    }
+    f.add(o).add(r).add(")").within(r, w_rhs);
+    f.type = t;
+    f.chain = group;
+    return f;
+  }
+
+  void expect_condition(const frag& f, const ast::expr& e) const {
+    if (f.type != ty::boolean && f.type != ty::null)
+      fail(fmt::format("expected a condition, found {}", type_name(f.type)), tag_of(e).offset);
+  }
+
+  frag expr(const ast::expr& e, scope& sc) {
+    depth_guard g(*this, tag_of(e).offset);
+    return boost::apply_visitor(
+        [&](const auto& n) -> frag {
+          if constexpr (requires { n.get(); }) return node(n.get(), sc);
+          else return node(n, sc);
+        },
+        e.get());
+  }
+
+  frag node(const ast::null_lit&, scope&) { return frag("NULL", ty::null); }
+
+  frag node(const ast::bool_lit& b, scope&) {
+    frag f;
+    f.bind(std::int64_t{b.value ? 1 : 0});
+    f.type = ty::boolean;
+    return f;
+  }
+
+  frag node(const ast::number_lit& n, scope&) {
+    frag f;
+    if (n.is_integer) {
+      f.bind(static_cast<std::int64_t>(n.value));
+      f.type = ty::integer;
+    } else {
+      f.bind(n.value);
+      f.type = ty::real;
+    }
+    return f;
+  }
+
+  frag node(const ast::string_lit& s, scope&) {
+    frag f;
+    f.bind(s.value);
+    f.type = ty::text;
+    return f;
+  }
+
+  frag node(const ast::duration_lit& d, scope&) {
+    frag f;
+    f.bind(duration{d.ms});
+    f.type = ty::duration;
+    return f;
+  }
+
+  frag node(const ast::timestamp_lit& t, scope&) {
+    frag f;
+    f.bind(timestamp{t.ms});
+    f.type = ty::timestamp;
+    return f;
+  }
+
+  const col* find(const scope& sc, std::string_view name) const {
+    for (const auto& c : sc.cols)
+      if (iequals(c.name, name)) return &c;
+    return nullptr;
+  }
+
+  frag node(const ast::identifier& id, scope& sc) {
+    if (agg_ && !in_aggregate_)
+      fail(fmt::format("'{}' must be inside an aggregate (count, min, max, sum, avg, median, ...) or after `by`", id.name),
+           id.offset);
+    col* c = nullptr;
+    for (auto& x : sc.cols)
+      if (iequals(x.name, id.name)) {
+        c = &x;
+        break;
+      }
+    if (!c) {
+      std::vector<std::string> names;
+      for (const auto& x : sc.cols) names.push_back(x.name);
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      fail(fmt::format("unknown field '{}'{} (fields: {})", id.name, did_you_mean(nearest(id.name, names)), list),
+           id.offset);
+    }
+    if (mark_used_) c->shown = true;
+    frag f(c->sql, c->type);
+    f.is_column = true;
+    f.column_name = c->name;
+    f.enumerated = c->enumerated;
+    f.lower_words = c->lower_words;
+    return f;
+  }
+
+  // A bare word compared with an enumerated field: a text literal.
+  static frag word(const ast::identifier& id, bool lowercase) {
+    frag f;
+    f.bind(lowercase ? lower(id.name) : id.name);
+    f.type = ty::text;
+    return f;
+  }
+
+  // Compiles the two sides of a comparison, reading a bare word on one side as a literal when
+  // the other side is an enumerated field (`type = comm`, `resolved = status`).
+  std::pair<frag, frag> operands(const ast::expr& lhs, const ast::expr& rhs, scope& sc) {
+    const ast::identifier* li = as_identifier(lhs);
+    const ast::identifier* ri = as_identifier(rhs);
+    const bool lhs_unknown = li && !find(sc, li->name);
+    if (lhs_unknown && ri && find(sc, ri->name)) {
+      frag r = expr(rhs, sc);
+      if (r.enumerated) return {word(*li, r.lower_words), std::move(r)};
+    }
+    frag l = expr(lhs, sc);
+    if (l.enumerated && ri) return {std::move(l), word(*ri, l.lower_words)};
+    frag r = expr(rhs, sc);
+    return {std::move(l), std::move(r)};
+  }
+
+  std::uint32_t operator_offset(const ast::binary& b) const {
+    const ast::tagged& l = tag_of(b.lhs);
+    std::size_t i = std::size_t{l.offset} + l.length;
+    if (l.length == 0 || i >= text_.size()) return b.offset;
+    while (i < text_.size() && (std::isspace(static_cast<unsigned char>(text_[i])) || text_[i] == ')')) ++i;
+    for (auto s : op_spellings(b.op))
+      if (i + s.size() <= text_.size() && iequals(text_.substr(i, s.size()), s)) return static_cast<std::uint32_t>(i);
+    return b.offset;
+  }
+
+  frag node(const ast::unary& u, scope& sc) {
+    frag a = expr(u.operand, sc);
+    frag f;
+    if (u.op == ast::unary_op::logical_not) {
+      expect_condition(a, u.operand);
+      f.add("(NOT ").add(a).add(")").within(a, w_unary);
+      f.type = ty::boolean;
+      return f;
+    }
+    if (!is_number(a.type) && a.type != ty::duration && a.type != ty::null)
+      fail(fmt::format("cannot negate {}", type_name(a.type)), u.offset);
+    f.add("(-").add(a).add(")").within(a, w_unary);
+    f.type = a.type == ty::boolean ? ty::integer : a.type;
+    return f;
+  }
+
+  frag node(const ast::binary& b, scope& sc) {
+    using op = ast::binary_op;
+    frag f;
+    if (b.op == op::logical_and || b.op == op::logical_or) {
+      frag l = expr(b.lhs, sc);
+      expect_condition(l, b.lhs);
+      frag r = expr(b.rhs, sc);
+      expect_condition(r, b.rhs);
+      return flat(l, b.op == op::logical_and ? " AND " : " OR ", r, b.op == op::logical_and ? 2 : 1, ty::boolean);
+    }
+    if (is_comparison(b.op) || b.op == op::contains || b.op == op::not_contains) {
+      auto [l, r] = operands(b.lhs, b.rhs, sc);
+      if (b.op == op::contains || b.op == op::not_contains) {
+        for (const frag* x : {&l, &r})
+          if (x->type != ty::text && x->type != ty::null)
+            fail(fmt::format("'{}' needs text on both sides, not {}", op_text(b.op), type_name(x->type)), operator_offset(b));
+        // Case-insensitive substring (ASCII case folding, as SQLite's lower()).
+        f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add("), lower(").add(r).add(")) > 0)");
+        f.within(l, w_contains_lhs).within(r, w_contains_rhs);
+        f.type = ty::boolean;
+        return f;
+      }
+      if (!comparable(l.type, r.type)) {
+        std::string hint;
+        if ((l.type == ty::timestamp && r.type == ty::text) || (l.type == ty::text && r.type == ty::timestamp))
+          hint = " (write a timestamp without quotes, e.g. 2024-06-01)";
+        else if ((l.type == ty::duration && r.type == ty::text) || (l.type == ty::text && r.type == ty::duration))
+          hint = "";
+        else if ((l.type == ty::duration && is_number(r.type)) || (is_number(l.type) && r.type == ty::duration))
+          hint = " (write a duration with its unit, e.g. 90m)";
+        fail(fmt::format("cannot compare {} with {}{}", type_name(l.type), type_name(r.type), hint), operator_offset(b));
+      }
+      const bool l_null = l.sql == "NULL", r_null = r.sql == "NULL";
+      if ((l_null || r_null) && (b.op == op::eq || b.op == op::ne)) {
+        // `x = null` means `x is null`, not SQL's always-unknown comparison.
+        f.add("(").add(l_null ? r : l).add(b.op == op::eq ? " IS NULL)" : " IS NOT NULL)").within(l_null ? r : l, w_unary);
+      } else {
+        f.add("(").add(l).add(comparison_sql(b.op)).add(r).add(")").within(l, w_lhs).within(r, w_rhs);
+      }
+      f.type = ty::boolean;
+      return f;
+    }
+    frag l = expr(b.lhs, sc);
+    frag r = expr(b.rhs, sc);
+    auto bad = [&]() -> frag {
+      fail(fmt::format("cannot apply '{}' to {} and {}", op_text(b.op), type_name(l.type), type_name(r.type)),
+           operator_offset(b));
+    };
+    const ty lt = l.type == ty::boolean ? ty::integer : l.type;
+    const ty rt = r.type == ty::boolean ? ty::integer : r.type;
+    const bool ln = lt == ty::integer || lt == ty::real, rn = rt == ty::integer || rt == ty::real;
+    const int group = b.op == op::add || b.op == op::sub ? 3 : 4;
+    auto simple = [&](std::string_view o, ty t) { return flat(l, o, r, group, t); };
+    if (lt == ty::null || rt == ty::null) {
+      if (lt == ty::text || rt == ty::text) return bad();
+      f.add("(").add(l).add(fmt::format(" {} ", op_text(b.op))).add(r).add(")").within(l, w_lhs).within(r, w_rhs);
+      f.type = lt == ty::null ? rt : lt;
+      return f;
+    }
+    switch (b.op) {
+      case op::add:
+        if (ln && rn) return simple(" + ", lt == ty::real || rt == ty::real ? ty::real : ty::integer);
+        if (lt == ty::timestamp && rt == ty::duration) return simple(" + ", ty::timestamp);
+        if (lt == ty::duration && rt == ty::timestamp) return simple(" + ", ty::timestamp);
+        if (lt == ty::duration && rt == ty::duration) return simple(" + ", ty::duration);
+        return bad();
+      case op::sub:
+        if (ln && rn) return simple(" - ", lt == ty::real || rt == ty::real ? ty::real : ty::integer);
+        if (lt == ty::timestamp && rt == ty::timestamp) return simple(" - ", ty::duration);
+        if (lt == ty::timestamp && rt == ty::duration) return simple(" - ", ty::timestamp);
+        if (lt == ty::duration && rt == ty::duration) return simple(" - ", ty::duration);
+        return bad();
+      case op::mul:
+        if (ln && rn) return simple(" * ", lt == ty::real || rt == ty::real ? ty::real : ty::integer);
+        if ((lt == ty::duration && rn) || (ln && rt == ty::duration)) {
+          if (lt == ty::integer || rt == ty::integer) return simple(" * ", ty::duration);
+          f.add("CAST(round(").add(l).add(" * ").add(r).add(") AS INTEGER)").within(l, w_cast_round).within(r, w_cast_round + w_rhs);
+          f.type = ty::duration;
+          return f;
+        }
+        return bad();
+      case op::div:
+        if (ln && rn) {
+          f.add("(CAST(").add(l).add(" AS REAL) / ").add(r).add(")").within(l, w_first_arg + w_lhs).within(r, w_rhs);
+          f.type = ty::real;
+          return f;
+        }
+        if (lt == ty::duration && rn) {
+          f.add("CAST(round(").add(l).add(" / CAST(").add(r).add(" AS REAL)) AS INTEGER)");
+          f.within(l, w_cast_round).within(r, w_cast_round + w_rhs + w_first_arg);
+          f.type = ty::duration;
+          return f;
+        }
+        if (lt == ty::duration && rt == ty::duration) {
+          f.add("(CAST(").add(l).add(" AS REAL) / ").add(r).add(")").within(l, w_first_arg + w_lhs).within(r, w_rhs);
+          f.type = ty::real;
+          return f;
+        }
+        return bad();
+      default: return bad();
+    }
+  }
+
+  frag node(const ast::in_list& in, scope& sc) {
+    frag a = expr(in.operand, sc);
+    frag f("(");
+    f.add(a).add(in.negated ? " NOT IN (" : " IN (");
+    if (in.items.empty()) return frag(in.negated ? "1" : "0", ty::boolean);
+    bool first = true;
+    for (const auto& item : in.items) {
+      frag v;
+      const ast::identifier* w = as_identifier(item);
+      if (a.enumerated && w) v = word(*w, a.lower_words);
+      else v = expr(item, sc);
+      if (!comparable(a.type, v.type))
+        fail(fmt::format("cannot compare {} with {}", type_name(a.type), type_name(v.type)), tag_of(item).offset);
+      if (!first) f.add(", ");
+      first = false;
+      f.add(v).within(v, w_in_item);
+    }
+    f.within(a, w_unary);
+    f.add("))");
+    f.type = ty::boolean;
+    return f;
+  }
+
+  frag node(const ast::is_null& n, scope& sc) {
+    frag a = expr(n.operand, sc);
+    frag f("(");
+    f.add(a).add(n.negated ? " IS NOT NULL)" : " IS NULL)").within(a, w_unary);
+    f.type = ty::boolean;
+    return f;
+  }
+
+  void arity(const ast::call& c, std::string_view name, std::size_t lo, std::size_t hi) const {
+    const std::size_t n = c.args.size();
+    if (n >= lo && n <= hi) return;
+    std::string want = lo == hi ? fmt::format("{} argument{}", lo, lo == 1 ? "" : "s")
+                       : hi == SIZE_MAX ? fmt::format("at least {} argument{}", lo, lo == 1 ? "" : "s")
+                                        : fmt::format("{} to {} arguments", lo, hi);
+    fail(fmt::format("{}() takes {}, got {}", name, want, n), c.offset);
+  }
+
+  frag node(const ast::call& c, scope& sc) {
+    const std::string name = lower(c.function.name);
+    if (is_aggregate(name)) return aggregate_call(c, name);
+    if (!is_scalar(name)) {
+      std::vector<std::string_view> all(std::begin(scalar_functions), std::end(scalar_functions));
+      all.insert(all.end(), std::begin(aggregate_functions), std::end(aggregate_functions));
+      fail(fmt::format("unknown function '{}'{}", c.function.name, did_you_mean(nearest(c.function.name, all))),
+           c.function.offset);
+    }
+    std::vector<frag> args;
+    const std::size_t lo = name == "coalesce" ? 1 : 1, hi = name == "coalesce" ? SIZE_MAX : 1;
+    arity(c, name, lo, hi);
+    for (const auto& a : c.args) args.push_back(expr(a, sc));
+    auto need = [&](std::size_t i, std::initializer_list<ty> ok, std::string_view what) {
+      const ty t = args[i].type;
+      if (t == ty::null) return;
+      for (ty o : ok)
+        if (t == o) return;
+      fail(fmt::format("{}() needs {}, not {}", name, what, type_name(t)), tag_of(c.args[i]).offset);
+    };
+    frag f;
+    if (name == "year" || name == "month" || name == "day" || name == "hour" || name == "week") {
+      need(0, {ty::timestamp}, "a timestamp");
+      // Calendar buckets as sortable text in UTC: 2024, 2024-12, 2024-W50 (ISO week), 2024-12-11, 2024-12-11 23:00.
+      frag secs("(");
+      secs.add(args[0]).add(" / 1000.0)");
+      if (name == "week") {
+        // The ISO week's Thursday decides its year; week = (day of year of that Thursday + 6) / 7.
+        frag thu("(");
+        thu.add(secs).add(" + (3 - (CAST(strftime('%w', ").add(secs).add(", 'unixepoch') AS INTEGER) + 6) % 7) * 86400)");
+        f.add("(strftime('%Y', ").add(thu).add(", 'unixepoch') || '-W' || printf('%02d', (CAST(strftime('%j', ")
+            .add(thu)
+            .add(", 'unixepoch') AS INTEGER) + 6) / 7))");
+        f.within(args[0], w_week);
+      } else {
+        const std::string_view fmt_ = name == "year"    ? "'%Y'"
+                                      : name == "month" ? "'%Y-%m'"
+                                      : name == "day"   ? "'%Y-%m-%d'"
+                                                        : "'%Y-%m-%d %H:00'";
+        f.add("strftime(").add(fmt_).add(", ").add(secs).add(", 'unixepoch')").within(args[0], w_calendar);
+      }
+      f.type = ty::text;
+    } else if (name == "lower" || name == "upper") {
+      need(0, {ty::text}, "text");
+      f.add(name).add("(").add(args[0]).add(")").within(args[0], w_first_arg);
+      f.type = ty::text;
+    } else if (name == "length") {
+      need(0, {ty::text}, "text");
+      f.add("length(").add(args[0]).add(")").within(args[0], w_first_arg);
+      f.type = ty::integer;
+    } else if (name == "abs") {
+      need(0, {ty::integer, ty::real, ty::duration}, "a number or a duration");
+      f.add("abs(").add(args[0]).add(")").within(args[0], w_first_arg);
+      f.type = args[0].type;
+    } else {  // coalesce
+      ty t = ty::null;
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        if (!comparable(t, args[i].type))
+          fail(fmt::format("coalesce() mixes {} and {}", type_name(t), type_name(args[i].type)), tag_of(c.args[i]).offset);
+        if (t == ty::null) t = args[i].type;
+      }
+      if (args.size() == 1) return args[0];
+      f.add("coalesce(");
+      for (std::size_t i = 0; i < args.size(); ++i)
+        f.add(i ? ", " : "").add(args[i]).within(args[i], i ? w_other_arg : w_first_arg);
+      f.add(")");
+      f.type = t;
+    }
+    return f;
+  }
+
+  frag aggregate_call(const ast::call& c, const std::string& name) {
+    if (!agg_) fail(fmt::format("aggregate {}() is only allowed in summarize", name), c.function.offset);
+    if (in_aggregate_) fail(fmt::format("aggregate {}() cannot be nested in another aggregate", name), c.function.offset);
+    if (name == "count") arity(c, name, 0, 1);
+    else if (name == "percentile") arity(c, name, 2, 2);
+    else arity(c, name, 1, 1);
+    frag f;
+    if (c.args.empty()) {  // count()
+      f.add("count(*)");
+      f.type = ty::integer;
+      return f;
+    }
+    in_aggregate_ = true;
+    frag arg = top(c.args[0], *agg_->rows);
+    in_aggregate_ = false;
+    const std::string a = fresh('a');
+    const ty t = arg.type;
+    agg_->computed.emplace_back(a, std::move(arg));
+    auto need = [&](std::initializer_list<ty> ok, std::string_view what) {
+      if (t == ty::null) return;
+      for (ty o : ok)
+        if (t == o) return;
+      fail(fmt::format("{}() needs {}, not {}", name, what, type_name(t)), tag_of(c.args[0]).offset);
+    };
+    if (name == "count") {
+      f.add("count(").add(a).add(")");
+      f.type = ty::integer;
+    } else if (name == "min" || name == "max") {
+      f.add(name).add("(").add(a).add(")");
+      f.type = t;
+    } else if (name == "sum") {
+      need({ty::integer, ty::real, ty::boolean, ty::duration}, "numbers or durations");
+      f.add("sum(").add(a).add(")");
+      f.type = t == ty::boolean ? ty::integer : t;
+    } else if (name == "avg") {
+      need({ty::integer, ty::real, ty::boolean, ty::duration}, "numbers or durations");
+      if (t == ty::duration) f.add("CAST(round(avg(").add(a).add(")) AS INTEGER)");
+      else f.add("avg(").add(a).add(")");
+      f.type = t == ty::duration ? ty::duration : ty::real;
+    } else {
+      need({ty::integer, ty::real, ty::boolean, ty::duration, ty::timestamp}, "numbers, durations or timestamps");
+      frag percent;
+      if (name == "percentile") {
+        const auto* n = boost::get<ast::number_lit>(&c.args[1].get());
+        if (!n || n->value < 0 || n->value > 100)
+          fail("percentile()'s second argument must be a number from 0 to 100", tag_of(c.args[1]).offset);
+        if (n->is_integer) percent.bind(static_cast<std::int64_t>(n->value));
+        else percent.bind(n->value);
+      } else {
+        percent.bind(std::int64_t{name == "median" ? 50 : std::stoi(name.substr(1))});
+      }
+      // Nearest rank: the value at 1-based rank ceil(p/100 · n) (at least 1) of the n non-null
+      // values in ascending order. `target` holds p·n/100 (exact for integral p).
+      aggregation::rank r{a, fresh('r'), fresh('t'), std::move(percent)};
+      f.add("max(CASE WHEN ").add(r.row).add(" = max(1, CAST(").add(r.target).add(" AS INTEGER) + (").add(r.target)
+          .add(" > CAST(").add(r.target).add(" AS INTEGER))) THEN ").add(a).add(" END)");
+      f.type = t == ty::boolean ? ty::integer : t;
+      f.nest = w_cast_round + w_rhs;
+      agg_->ranks.push_back(std::move(r));
+    }
+    return f;
+  }
+
+  // ------------------------------------------------------------ pipelines
+
+  struct chain {
+    frag with;
+    std::string last;
+    int n = 0;
+    void stage(const frag& body) {
+      last = fmt::format("s{}", n++);
+      with.add(n == 1 ? "WITH " : ", ").add(last).add(" AS (").add(body).add(")");
+    }
+  };
+
+  // The output name of an unnamed column: the field it is, the function it calls, else its text.
+  std::string default_name(const ast::named_expr& item, const frag& f) const {
+    if (item.name) return item.name->name;
+    if (f.is_column) return f.column_name;
+    if (const auto* c = boost::get<ast::x3::forward_ast<ast::call>>(&item.value.get())) return lower(c->get().function.name);
+    const ast::tagged& t = tag_of(item.value);
+    if (t.length > 0 && std::size_t{t.offset} + t.length <= text_.size()) return std::string(text_.substr(t.offset, t.length));
+    return "expr";
+  }
+
+  static void check_unique(const std::vector<std::pair<std::string, std::uint32_t>>& names) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (iequals(names[i].first, names[j].first))
+          fail(fmt::format("duplicate column name '{}': name the column (`name = ...`)", names[i].first), names[i].second);
+  }
+
+  // Columns a step that replaces the column list must carry along: the incident key and the
+  // columns the current order reads.
+  static std::vector<std::string> carried(const scope& sc) {
+    std::vector<std::string> r;
+    if (sc.has_key) r.push_back("id");
+    for (const auto& o : sc.order)
+      if (std::ranges::find(r, o.column) == r.end()) r.push_back(o.column);
+    return r;
+  }
+
+  static std::string order_by(const scope& sc) {
+    std::string r;
+    for (const auto& o : sc.order) r += (r.empty() ? " ORDER BY " : ", ") + o.column + (o.descending ? " DESC" : "");
+    return r;
+  }
+
+  void source(const ast::source& s, chain& ch, scope& sc) {
+    frag body;
+    switch (s.kind) {
+      case ast::source_kind::incidents:
+        sc = scope_of(fields::incident_fields);
+        sc.has_key = true;
+        sc.order = {{"started", false}, {"id", false}};
+        body.add("SELECT * FROM incidents");
+        if (s.incident) {
+          check_incident(*s.incident);
+          // Incidents other than X whose [started, ended] intersects X's.
+          body.add(" WHERE id <> ").bind(s.incident->id);
+          body.add(" AND started <= (SELECT x.ended FROM incidents x WHERE x.id = ").bind(s.incident->id);
+          body.add(") AND ended >= (SELECT x.started FROM incidents x WHERE x.id = ").bind(s.incident->id).add(")");
+        }
+        break;
+      case ast::source_kind::events:
+        sc = scope_of(fields::event_fields);
+        sc.order = {{"at", false}, {"seq", false}};
+        body.add("SELECT * FROM events");
+        break;
+      case ast::source_kind::timeline: {
+        sc = scope_of(fields::timeline_fields);
+        sc.order = {{"at", false}, {"seq", false}};
+        if (!s.incident) fail("timeline needs an incident: `timeline INCIDENT`", s.offset);
+        check_incident(*s.incident);
+        body.add("SELECT *, at - (SELECT min(x.at) FROM events x WHERE x.incident = ").bind(s.incident->id);
+        body.add(") AS elapsed FROM events WHERE incident = ").bind(s.incident->id);
+        break;
+      }
+    }
+    sc.source = s.kind;
+    ch.stage(body);
+    if (s.where) where(*s.where, ch, sc);
+  }
+
+  void where(const ast::expr& cond, chain& ch, scope& sc) {
+    mark_used_ = true;
+    frag c = top(cond, sc);
+    mark_used_ = false;
+    expect_condition(c, cond);
+    frag body("SELECT * FROM ");
+    body.add(ch.last).add(" WHERE ").add(c);
+    ch.stage(body);
+  }
+
+  void step(const ast::where_op& w, chain& ch, scope& sc) { where(w.condition, ch, sc); }
+
+  void step(const ast::let_op& l, chain& ch, scope& sc) {
+    if (sc.source != ast::source_kind::incidents)
+      fail(fmt::format("`let` needs an `incidents` source, not `{}`",
+                       sc.source == ast::source_kind::events ? "events" : "timeline"),
+           l.offset);
+    for (const auto& b : l.bindings) {
+      frag v;
+      if (b.kind == ast::measure_kind::expression) {
+        v = top(b.value, sc);
+      } else {
+        if (!sc.has_key)
+          fail("this `let` measures each incident: it must come before `summarize`", b.offset);
+        const frag inc("p.id");
+        switch (b.kind) {
+          case ast::measure_kind::time: v = span(b.span, inc); break;
+          case ast::measure_kind::count:
+            v.add("(SELECT count(*)").add(events_of(inc, &b.pat)).add(")");
+            v.type = ty::integer;
+            break;
+          case ast::measure_kind::min_value:
+          case ast::measure_kind::max_value:
+            v.add(b.kind == ast::measure_kind::min_value ? "(SELECT min(e.value)" : "(SELECT max(e.value)")
+                .add(events_of(inc, &b.pat))
+                .add(")");
+            v.type = ty::real;
+            break;
+          case ast::measure_kind::first_value:
+          case ast::measure_kind::last_value:
+            v.add("(SELECT e.value").add(events_of(inc, &b.pat));
+            v.add(b.kind == ast::measure_kind::first_value ? " ORDER BY e.at, e.seq LIMIT 1)"
+                                                           : " ORDER BY e.at DESC, e.seq DESC LIMIT 1)");
+            v.type = ty::real;
+            break;
+          case ast::measure_kind::expression: break;
+        }
+        check_nest(v, 0, b.offset);
+      }
+      const std::string name = fresh('c');
+      frag body("SELECT p.*, ");
+      body.add(v).add(" AS ").add(name).add(" FROM ").add(ch.last).add(" AS p");
+      ch.stage(body);
+      col c{b.name.name, name, v.type, v.enumerated, v.lower_words, true};
+      auto it = std::ranges::find_if(sc.cols, [&](const col& x) { return iequals(x.name, b.name.name); });
+      if (it != sc.cols.end()) *it = std::move(c);  // a `let` of an existing name replaces that column
+      else sc.cols.push_back(std::move(c));
+    }
+  }
+
+  void step(const ast::order_op& o, chain& ch, scope& sc) {
+    std::vector<order_term> terms;
+    frag computed;
+    mark_used_ = true;
+    for (const auto& item : o.items) {
+      frag f = top(item.value, sc);
+      if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
+      if (f.is_column) {
+        terms.push_back({f.sql, item.descending});
+      } else {
+        const std::string name = fresh('o');
+        computed.add(", ").add(f).add(" AS ").add(name);
+        terms.push_back({name, item.descending});
+      }
+    }
+    mark_used_ = false;
+    if (!computed.sql.empty()) {
+      frag body("SELECT *");
+      body.add(computed).add(" FROM ").add(ch.last);
+      ch.stage(body);
+    }
+    // Ties keep the previous order (a stable sort).
+    for (const auto& old : sc.order)
+      if (std::ranges::none_of(terms, [&](const order_term& t) { return t.column == old.column; })) terms.push_back(old);
+    sc.order = std::move(terms);
+  }
+
+  void step(const ast::limit_op& l, chain& ch, scope& sc) {
+    if (l.count < 0) fail("limit must be 0 or more", l.offset);
+    frag body("SELECT * FROM ");
+    body.add(ch.last).add(order_by(sc)).add(" LIMIT ").bind(l.count);
+    ch.stage(body);
+  }
+
+  void step(const ast::select_op& s, chain& ch, scope& sc) {
+    scope out;
+    out.source = sc.source;
+    out.has_key = sc.has_key;
+    out.order = sc.order;
+    frag body("SELECT ");
+    bool first = true;
+    for (const auto& c : carried(sc)) {
+      body.add(first ? "" : ", ").add(c);
+      first = false;
+    }
+    std::vector<std::pair<std::string, std::uint32_t>> names;
+    for (const auto& item : s.items) {
+      frag f = top(item.value, sc);
+      const std::string name = fresh('c');
+      body.add(first ? "" : ", ").add(f).add(" AS ").add(name);
+      first = false;
+      names.emplace_back(default_name(item, f), item.offset);
+      out.cols.push_back({names.back().first, name, f.type, f.enumerated, f.lower_words, true});
+    }
+    check_unique(names);
+    body.add(" FROM ").add(ch.last);
+    ch.stage(body);
+    sc = std::move(out);
+  }
+
+  void step(const ast::summarize_op& s, chain& ch, scope& sc) {
+    if (s.aggregates.empty() && s.by.empty()) fail("summarize needs an aggregate or `by`", s.offset);
+    aggregation ag;
+    ag.rows = &sc;
+    scope out;
+    out.source = sc.source;
+    std::vector<std::pair<std::string, std::uint32_t>> names;
+    frag select;
+    for (const auto& item : s.by) {
+      frag f = top(item.value, sc);
+      if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
+      const std::string g = fresh('g'), name = fresh('c');
+      names.emplace_back(default_name(item, f), item.offset);
+      out.cols.push_back({names.back().first, name, f.type, f.enumerated, f.lower_words, true});
+      out.order.push_back({name, false});
+      select.add(select.sql.empty() ? "" : ", ").add(g).add(" AS ").add(name);
+      ag.groups.push_back(g);
+      ag.computed.emplace_back(g, std::move(f));
+    }
+    agg_ = &ag;
+    for (const auto& item : s.aggregates) {
+      frag f = top(item.value, sc);
+      const std::string name = fresh('c');
+      names.emplace_back(default_name(item, f), item.offset);
+      out.cols.push_back({names.back().first, name, f.type, false, false, true});
+      select.add(select.sql.empty() ? "" : ", ").add(f).add(" AS ").add(name);
+    }
+    agg_ = nullptr;
+    check_unique(names);
+
+    if (!ag.computed.empty()) {
+      frag pre("SELECT p.*");
+      for (const auto& [name, f] : ag.computed) pre.add(", ").add(f).add(" AS ").add(name);
+      pre.add(" FROM ").add(ch.last).add(" AS p");
+      ch.stage(pre);
+    }
+    std::string partition;
+    for (const auto& g : ag.groups) partition += (partition.empty() ? "PARTITION BY " : ", ") + g;
+    if (!ag.ranks.empty()) {
+      frag win("SELECT w.*");
+      for (const auto& r : ag.ranks) {
+        win.add(fmt::format(", row_number() OVER ({}{}ORDER BY {} IS NULL, {}) AS {}", partition,
+                            partition.empty() ? "" : " ", r.value, r.value, r.row));
+        win.add(fmt::format(", count({}) OVER ({}) * ", r.value, partition)).add(r.percent).add(" / 100.0 AS ").add(r.target);
+      }
+      win.add(" FROM ").add(ch.last).add(" AS w");
+      ch.stage(win);
+    }
+    frag body("SELECT ");
+    body.add(select).add(" FROM ").add(ch.last);
+    if (!ag.groups.empty()) {
+      body.add(" GROUP BY ");
+      for (std::size_t i = 0; i < ag.groups.size(); ++i) body.add(i ? ", " : "").add(ag.groups[i]);
+    }
+    ch.stage(body);
+    sc = std::move(out);
+  }
+
+  action stmt(const ast::pipeline& p) {
+    chain ch;
+    scope sc;
+    source(p.from, ch, sc);
+    for (const auto& op : p.ops)
+      boost::apply_visitor([&](const auto& o) { step(o, ch, sc); }, op.get());
+    compiled_query q;
+    frag f = std::move(ch.with);
+    f.add(" SELECT ");
+    bool first = true;
+    for (const auto& c : sc.cols) {
+      if (!c.shown) continue;
+      f.add(first ? "" : ", ").add(c.sql);
+      first = false;
+      q.columns.push_back({c.name, to_value_type(c.type)});
+    }
+    f.add(" FROM ").add(ch.last).add(order_by(sc));
+    q.sql = std::move(f.sql);
+    q.params = std::move(f.params);
+    return run_query{std::move(q)};
+  }
+};
+
+}  // namespace
+
+std::expected<action, error> compile(const ast::statement& stmt, const catalog& cat, const context& ctx,
+                                     std::string_view text, const source_position& origin) {
+  try {
+    compiler c(cat, ctx, text);
+    return c.statement(stmt);
+  } catch (const failure& f) {
+    return std::unexpected(error(f.message, position_at(text, f.offset, origin)));
+  }
+}
+
+}  // namespace pmdb::query

@@ -1,0 +1,179 @@
+// The one translation unit that instantiates the PMQL grammar, and the text-level functions
+// around it: turning a recorded failure into a message, positions, and rendering.
+#include "query/parser.hpp"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "query/config.hpp"
+#include "query/error_handler.hpp"
+#include "query/parser_def.hpp"
+
+namespace pmdb::query::parser {
+
+// parse() below builds its context with x3::with<parse_state_tag>(state) inside
+// x3::phrase_parse(..., skipper, ...): that must be the context instantiated here.
+static_assert(std::is_same_v<decltype(x3::make_context<parse_state_tag>(std::declval<parse_state&>(),
+                                                                         std::declval<phrase_context_type const&>())),
+                             context_type>);
+
+BOOST_SPIRIT_INSTANTIATE(script_type, iterator_type, context_type)
+
+}  // namespace pmdb::query::parser
+
+namespace pmdb::query {
+
+namespace {
+
+namespace errors = parser::errors;
+namespace names = parser::names;
+
+// Keywords a word at the error position may be a typo of, by what was expected there.
+std::vector<std::string_view> const* keywords_for(std::string_view which) {
+  static std::vector<std::string_view> const statements{"time", "incidents", "events", "timeline", "use", "show", "report"};
+  static std::vector<std::string_view> const pipe_ops{"where", "let", "summarize", "order", "limit", "select"};
+  static std::vector<std::string_view> const show_whats{"incidents", "types", "sources"};
+  static std::vector<std::string_view> const patterns{"any",    "report", "alert",      "change",     "cause",
+                                                      "action", "note",   "incident",   "correction", "retraction",
+                                                      "status", "comm",   "component",  "metric"};
+  if (which == names::statement) return &statements;
+  if (which == names::pipe_op) return &pipe_ops;
+  if (which == names::show_what) return &show_whats;
+  if (which == names::pattern) return &patterns;
+  return nullptr;
+}
+
+std::string quote_token(std::string_view token) {
+  constexpr std::size_t max_shown = 30;
+  if (token.size() <= max_shown) return std::string(token);
+  return std::string(token.substr(0, max_shown - 3)) + "...";
+}
+
+// "expected WHAT [after 'PREV'][; did you mean 'KEYWORD'?]", and where to point: at the
+// token where WHAT was expected, or just past the last token when the text ended early.
+std::string expectation_message(std::string_view text, std::size_t& offset, std::string const& which) {
+  std::size_t const next = errors::skip_blank(text, offset);
+  auto const prev = errors::token_before(text, next);
+  offset = next >= text.size() && prev ? prev->end : next;
+
+  std::string message = "expected " + which;
+  bool const statement_level = which == names::statement || which == names::terminator;
+  if (prev && !statement_level) {
+    message += " after '" + quote_token(text.substr(prev->begin, prev->end - prev->begin)) + "'";
+  }
+  if (auto const* keywords = keywords_for(which); keywords != nullptr && next < text.size()) {
+    std::size_t end = next;
+    while (end < text.size() && errors::is_word_char(text[end])) ++end;
+    std::string const suggestion = errors::closest_keyword(text.substr(next, end - next), *keywords);
+    if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
+  }
+  return message;
+}
+
+// Bytes that would move the terminal's cursor or start an escape sequence are shown as '?'.
+std::string printable(std::string_view line) {
+  std::string out(line);
+  for (char& c : out) {
+    auto const u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::expected<ast::script, error> parse(std::string_view text, source_position origin) {
+  if (text.size() > max_query_bytes) {
+    return std::unexpected(error("query text too long (" + std::to_string(text.size()) + " bytes; the limit is " +
+                                     std::to_string(max_query_bytes) + ")",
+                                 position_at(text, 0, origin)));
+  }
+
+  parser::parse_state state;
+  state.begin = text.begin();
+
+  std::vector<ast::statement> statements;
+  parser::iterator_type first = text.begin();
+  auto const grammar = parser::x3::with<parser::parse_state_tag>(state)[parser::script];
+  bool const ok = parser::x3::phrase_parse(first, text.end(), grammar, parser::skipper, statements);
+
+  if (!ok || state.failed || first != text.end()) {
+    std::size_t offset = state.failed ? state.error_offset : static_cast<std::size_t>(first - text.begin());
+    std::string const message = state.failed && state.error_is_message
+                                    ? state.error_which
+                                    : expectation_message(text, offset, state.failed ? state.error_which
+                                                                                     : std::string(names::terminator));
+    return std::unexpected(error(message, position_at(text, offset, origin)));
+  }
+  return ast::script{std::move(statements)};
+}
+
+source_position position_at(std::string_view text, std::size_t offset, const source_position& origin) {
+  offset = std::min(offset, text.size());
+  std::string_view const before = text.substr(0, offset);
+  auto const newlines = static_cast<std::uint32_t>(std::count(before.begin(), before.end(), '\n'));
+  std::uint32_t const origin_line = std::max<std::uint32_t>(origin.line, 1);
+  std::uint32_t const origin_column = std::max<std::uint32_t>(origin.column, 1);
+
+  source_position pos;
+  pos.file = origin.file;
+  pos.line = origin_line + newlines;
+  std::size_t const line_start = before.rfind('\n');
+  pos.column = line_start == std::string_view::npos ? static_cast<std::uint32_t>(origin_column + offset)
+                                                    : static_cast<std::uint32_t>(offset - line_start);
+  return pos;
+}
+
+std::string render_error(const error& e, std::string_view text, const source_position& origin) {
+  if (!e.where) return "error: " + e.message + "\n";
+  source_position const& where = *e.where;
+
+  std::string out = where.file.empty()
+                        ? "error: line " + std::to_string(where.line) + ", column " + std::to_string(where.column) +
+                              ": " + e.message + "\n"
+                        : where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                              ": error: " + e.message + "\n";
+
+  std::uint32_t const origin_line = std::max<std::uint32_t>(origin.line, 1);
+  std::uint32_t const origin_column = std::max<std::uint32_t>(origin.column, 1);
+  if (where.line < origin_line) return out;
+
+  // Find the line the position is on, within `text`.
+  std::size_t line_start = 0;
+  for (std::uint32_t l = origin_line; l < where.line; ++l) {
+    std::size_t const nl = text.find('\n', line_start);
+    if (nl == std::string_view::npos) return out;
+    line_start = nl + 1;
+  }
+  std::size_t line_end = text.find('\n', line_start);
+  if (line_end == std::string_view::npos) line_end = text.size();
+  std::string_view line = text.substr(line_start, line_end - line_start);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+
+  std::uint32_t const first_column = where.line == origin_line ? origin_column : 1;
+  if (where.column < first_column) return out;
+  std::size_t const caret = where.column - first_column;  // bytes before the caret on this line
+
+  // The caret lines up under the byte it points at: tabs are copied, a multi-byte UTF-8
+  // character takes one column.
+  std::string padding;
+  for (std::size_t i = 0; i < caret; ++i) {
+    if (i >= line.size()) {
+      padding += ' ';
+      continue;
+    }
+    auto const u = static_cast<unsigned char>(line[i]);
+    if (line[i] == '\t') {
+      padding += '\t';
+    } else if ((u & 0xC0) != 0x80) {
+      padding += ' ';
+    }
+  }
+  out += "  " + printable(line) + "\n  " + padding + "^\n";
+  return out;
+}
+
+}  // namespace pmdb::query

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@
 #include "core/event_store.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
+#include "shell/postmortem.hpp"
+#include "shell/render.hpp"
+#include "shell/repl.hpp"
+#include "shell/session.hpp"
 
 namespace {
 
@@ -32,8 +37,18 @@ Usage:
   pmdb import DB FILE...           append events ('-' is stdin)
   pmdb export DB [INCIDENT...]     events as JSONL on stdout, in store order
   pmdb rebuild DB                  recompute the read models from the log
+  pmdb report DB INCIDENT [-o FILE] [--now T] [--tz ZONE]
+                                   the incident's postmortem as Markdown
 
-Options:
+Shell options:
+  --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table)
+  --headers on|off                 column names in table, csv and tsv output (default: on)
+  --bail / --no-bail               stop at the first error (default: on in scripts)
+  --readonly                       open the store read-only
+  --tz ZONE                        show timestamps in ZONE (e.g. America/Los_Angeles)
+  --now TIMESTAMP                  the generation time printed in reports
+
+Other options:
   -h, --help                       this help; `pmdb COMMAND --help` describes a command
   --version                        print the version
 
@@ -148,6 +163,60 @@ int cmd_rebuild(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
+constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [-o FILE] [--now TIMESTAMP] [--tz ZONE]
+
+Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid chart) to
+stdout, or to FILE. Every figure in it is computed from the incident's events.
+
+Options:
+  -o FILE          write to FILE instead of stdout
+  --now TIMESTAMP  the generation time printed in the footer (ISO 8601), for reproducible output
+  --tz ZONE        also show local times in ZONE (e.g. America/Los_Angeles)
+)";
+
+// The `report` statement and `pmdb report` share this.
+std::expected<std::string, error> postmortem(const event_store& store, const std::string& incident,
+                                              const shell::settings& cfg) {
+  shell::postmortem_options o;
+  o.tz = cfg.tz;
+  if (!cfg.now.empty()) o.now_ms = parse_timestamp(cfg.now)->ms;
+  return shell::render_postmortem(store, incident, o);
+}
+
+int cmd_report(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    fmt::print("{}", report_help);
+    return exit_ok;
+  }
+  std::vector<std::string> pos;
+  std::string out_file;
+  shell::settings cfg;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "-o" && has_value) out_file = args[++i];
+    else if (a == "--now" && has_value) cfg.now = args[++i];
+    else if (a == "--tz" && has_value) cfg.tz = args[++i];
+    else if (a.size() > 1 && a[0] == '-') return usage_error(fmt::format("report: bad option {}", a), report_help);
+    else pos.push_back(a);
+  }
+  if (pos.size() != 2) return usage_error("report: needs a store and an incident", report_help);
+  if (!cfg.now.empty() && !parse_timestamp(cfg.now))
+    return usage_error(fmt::format("report: --now: {}", parse_timestamp(cfg.now).error()), report_help);
+  auto store = event_store::open(pos[0], {.create = false, .read_only = true});
+  if (!store) return user_error(store.error().message);
+  auto md = postmortem(*store, pos[1], cfg);
+  if (!md) return user_error(md.error().message);
+  if (out_file.empty()) {
+    fmt::print("{}", *md);
+    return exit_ok;
+  }
+  std::ofstream f(out_file, std::ios::binary | std::ios::trunc);
+  f << *md;
+  if (!f) return user_error(fmt::format("{}: cannot write", out_file));
+  return exit_ok;
+}
+
 // An in-memory store holding the demo incidents compiled into the binary.
 std::expected<event_store, error> demo_store() {
   auto store = event_store::open(":memory:", {.durable = false});
@@ -161,22 +230,111 @@ std::expected<event_store, error> demo_store() {
   return store;
 }
 
+constexpr std::string_view shell_help = R"(Usage: pmdb [DB] [OPTIONS]
+
+Opens the shell on DB (a .pmdb SQLite file, created if missing; without DB, an in-memory store
+loaded with the demo incidents). On a terminal it is interactive; with -c, -f or piped input
+it runs the statements without prompt or banner, results on stdout and errors on stderr as
+FILE:LINE:COLUMN: error: ..., and exits 1 if any statement failed.
+
+Options:
+  -c STATEMENTS         run STATEMENTS and exit
+  -f FILE               run the script FILE and exit ('-' is stdin)
+  --mode MODE           table|box|markdown|csv|tsv|json|jsonl|line (default: table)
+  --headers on|off      column names in table, csv and tsv output (default: on)
+  --bail / --no-bail    stop at the first error (default: on in scripts, off interactively)
+  --readonly            open the store read-only
+  --tz ZONE             show timestamps in ZONE (e.g. America/Los_Angeles; default UTC)
+  --now TIMESTAMP       the generation time printed in reports (for reproducible output)
+)";
+
 int cmd_shell(const std::vector<std::string>& args) {
-  std::string db;
-  for (const auto& a : args) {
-    if (a.size() > 1 && a[0] == '-') return usage_error(fmt::format("unknown option {}", a), main_help);
-    if (!db.empty()) return usage_error(fmt::format("unexpected argument {}", a), main_help);
-    db = a;
+  if (wants_help(args)) {
+    fmt::print("{}", shell_help);
+    return exit_ok;
   }
-  auto store = db.empty() ? demo_store() : event_store::open(db);
+  std::string db;
+  std::vector<std::pair<std::string, std::string>> inputs;  // (name, text) from -c / -f
+  shell::settings cfg;
+  std::optional<bool> bail;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= args.size()) return std::nullopt;
+      return args[++i];
+    };
+    if (a == "-c") {
+      auto v = value();
+      if (!v) return usage_error("-c needs statements", shell_help);
+      inputs.emplace_back("<command line>", *v);
+    } else if (a == "-f") {
+      auto v = value();
+      if (!v) return usage_error("-f needs a file", shell_help);
+      std::string text;
+      if (*v == "-") {
+        std::ostringstream s;
+        s << std::cin.rdbuf();
+        text = s.str();
+      } else {
+        std::ifstream f(*v, std::ios::binary);
+        if (!f) return user_error(fmt::format("{}: cannot open", *v));
+        std::ostringstream s;
+        s << f.rdbuf();
+        text = s.str();
+      }
+      inputs.emplace_back(*v == "-" ? "<stdin>" : *v, std::move(text));
+    } else if (a == "--mode") {
+      auto v = value();
+      auto m = v ? shell::parse_mode(*v) : std::nullopt;
+      if (!m) return usage_error("--mode needs one of table|box|markdown|csv|tsv|json|jsonl|line", shell_help);
+      cfg.render.mode = *m;
+    } else if (a == "--headers") {
+      auto v = value();
+      if (!v || (*v != "on" && *v != "off")) return usage_error("--headers needs on or off", shell_help);
+      cfg.render.headers = *v == "on";
+    } else if (a == "--bail") {
+      bail = true;
+    } else if (a == "--no-bail") {
+      bail = false;
+    } else if (a == "--readonly") {
+      cfg.read_only = true;
+    } else if (a == "--tz") {
+      auto v = value();
+      if (!v) return usage_error("--tz needs a zone", shell_help);
+      cfg.tz = *v;
+    } else if (a == "--now") {
+      auto v = value();
+      if (!v || !parse_timestamp(*v)) return usage_error("--now needs an ISO 8601 timestamp", shell_help);
+      cfg.now = *v;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage_error(fmt::format("unknown option {}", a), shell_help);
+    } else if (db.empty()) {
+      db = a;
+    } else {
+      return usage_error(fmt::format("unexpected argument {}", a), shell_help);
+    }
+  }
+  const bool interactive = inputs.empty() && ::isatty(STDIN_FILENO);
+  cfg.interactive = interactive;
+  cfg.bail = bail.value_or(!interactive);
+  cfg.render.color = interactive && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+
+  auto store = db.empty() ? demo_store() : event_store::open(db, {.read_only = cfg.read_only});
   if (!store) return user_error(store.error().message);
-  const auto incidents = store->incidents();
-  fmt::print("pmdb {} — {}: {} incidents, {} events\n", PMDB_VERSION, db.empty() ? "demo store (in memory)" : db,
-             incidents.size(), store->event_count());
-  for (const auto& i : incidents)
-    fmt::print("  {:<24} {:>6} events  {} → {}  {}\n", i.id, i.events, format_short(timestamp{i.started}),
-               format_short(timestamp{i.ended}), i.title);
-  return exit_ok;
+  shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
+  s.postmortem_sink = postmortem;
+  if (interactive) return shell::run_repl(s);
+  if (inputs.empty()) {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    inputs.emplace_back("<stdin>", text.str());
+  }
+  bool ok = true;
+  for (const auto& [name, text] : inputs) {
+    ok = s.run_text(text, name) && ok;
+    if ((!ok && cfg.bail) || s.quit_requested()) break;
+  }
+  return ok ? exit_ok : exit_user_error;
 }
 
 }  // namespace
@@ -197,6 +355,7 @@ int main(int argc, char** argv) {
     if (cmd == "import") return cmd_import(rest);
     if (cmd == "export") return cmd_export(rest);
     if (cmd == "rebuild") return cmd_rebuild(rest);
+    if (cmd == "report") return cmd_report(rest);
   }
   return cmd_shell(args);
 }

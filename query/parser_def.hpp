@@ -1,0 +1,1001 @@
+#pragma once
+// The PMQL grammar (Spirit X3). Included by parser.cpp only: the one heavy translation unit.
+//
+// Reading guide:
+//   - `kw("x")` is a case-insensitive keyword that does not match a prefix of a longer word.
+//   - `a > b` is an expectation point: if `b` fails, parsing stops with "expected B" where B
+//     is the human name of rule `b` (every target of `>` is a named rule for that reason).
+//   - Rules whose node is filled member by member from a sequence use plain attribute
+//     propagation (see ast_adapted.hpp); the others are written `build[ ... ]` and fill
+//     their node (`_val`) in semantic actions.
+//   - Every rule ID derives from `annotate_span`, whose on_success stores the byte offset and
+//     length of the matched text in the node (leading blanks excluded). Interior expression
+//     nodes (binary, in, is null) are spanned from their operands' spans.
+//   - `nested(n)[p]` counts one level of nesting while `p` runs (n = length of the opening
+//     token just parsed, so the "nested too deeply" error points at it).
+//
+// Grammar (EBNF-ish; {x} = repetition, [x] = option, keywords case-insensitive):
+//   script      = {';'} {statement (';' {';'} | end)} end
+//   statement   = use | time | show | report | pipeline
+//   use         = 'use' INCIDENT
+//   time        = 'time' 'from' milestone 'to' milestone ['in' INCIDENT]
+//   show        = 'show' ('incidents' | 'types' | 'sources' [INCIDENT])
+//   report      = 'report' [INCIDENT] ['to' STRING]
+//   pipeline    = source {'|' pipe_op}
+//   source      = ('incidents' ['overlapping' INCIDENT] | 'events' | 'timeline' INCIDENT) ['where' expr]
+//   pipe_op     = 'where' expr | 'let' binding {',' binding} | 'summarize' named {',' named} ['by' named {',' named}]
+//               | 'order' 'by' expr ['asc'|'desc'] {',' ...} | 'limit' INTEGER | 'select' named {',' named}
+//   binding     = NAME '=' ('time' 'from' milestone 'to' milestone | 'count' 'of' pattern
+//                          | ('min'|'max'|'first'|'last') 'value' 'of' pattern | expr)
+//   named       = [NAME '='] expr
+//   milestone   = 'start' | 'end' | ('first' pattern | 'last' pattern | pattern) ['after' milestone]
+//   pattern     = ( 'any' | 'report' | 'alert' | 'change' | 'cause' | 'action' | 'note' | 'incident'
+//                 | 'correction' | 'retraction' | 'status' WORD | 'comm' ['on' WORD] ['by' STRING]
+//                 | 'component' STRING [WORD] | 'metric' WORD [OP NUMBER] | NUMBER '%' WORD ) ['where' expr]
+//   expr        = and {'or' and};   and = not {'and' not};   not = 'not' not | cmp
+//   cmp         = sum [OP sum | ['not'] 'in' '(' expr {',' expr} ')' | 'is' ['not'] 'null']
+//   sum         = product {('+'|'-') product};   product = unary {('*'|'/') unary}
+//   unary       = '-' unary | primary
+//   primary     = '(' expr ')' | TIMESTAMP | DURATION | NUMBER | STRING | 'null' | 'true' | 'false'
+//               | NAME '(' [expr {',' expr}] ')' | NAME
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+
+#include <boost/fusion/include/at_c.hpp>
+
+#include "query/ast.hpp"
+#include "query/ast_adapted.hpp"
+#include "query/config.hpp"
+#include "query/error_handler.hpp"
+#include "query/parser.hpp"
+
+namespace pmdb::query::parser {
+
+namespace fusion = boost::fusion;
+
+// ---------------------------------------------------------------- names used in messages
+
+namespace names {
+inline constexpr char const statement[] = "a statement (time, incidents, events, timeline, use, show, report)";
+inline constexpr char const terminator[] = "';' or end of input";
+inline constexpr char const pattern[] = "a pattern (report, status NAME, N% METRIC, ...)";
+inline constexpr char const milestone[] = "a milestone (start, end, first PATTERN, last PATTERN, PATTERN)";
+inline constexpr char const pipe_op[] = "a pipe operator (where, let, summarize, order by, limit, select)";
+inline constexpr char const show_what[] = "incidents, types or sources";
+inline constexpr char const expression[] = "an expression";
+inline constexpr char const operand[] = "a duration, a number, a string or a field";
+inline constexpr char const incident[] = "an incident id";
+inline constexpr char const binding[] = "a binding (NAME = MEASURE)";
+inline constexpr char const measure[] =
+    "a measure (time from A to B, count of PATTERN, min/max/first/last value of PATTERN, or an expression)";
+}  // namespace names
+
+// Operators allowed in one statement: bounds the height of operator chains, whose
+// destruction and compilation recurse.
+inline constexpr int max_operators = 1000;
+
+// ---------------------------------------------------------------- helpers
+
+namespace detail {
+
+template <typename Context>
+parse_state& state_of(Context const& context) {
+  return x3::get<parse_state_tag>(context);
+}
+
+inline void set_span(ast::tagged& node, parse_state const& state, iterator_type first, iterator_type last) {
+  node.offset = static_cast<std::uint32_t>(first - state.begin);
+  node.length = static_cast<std::uint32_t>(last - first);
+}
+
+struct tag_visitor {
+  using result_type = ast::tagged*;
+  template <typename T>
+  ast::tagged* operator()(x3::forward_ast<T>& node) const {
+    return &node.get();
+  }
+  template <typename T>
+  ast::tagged* operator()(T& node) const {
+    return &node;
+  }
+};
+
+// The span of whatever node an expression holds.
+inline ast::tagged& tag_of(ast::expr& e) { return *boost::apply_visitor(tag_visitor{}, e.get()); }
+
+inline std::uint32_t end_of(ast::expr& e) {
+  ast::tagged const& t = tag_of(e);
+  return t.offset + t.length;
+}
+
+// Counts one operator node; `offset` is where to point if that is one too many.
+template <typename Context>
+void count_operator(Context const& context, std::uint32_t offset) {
+  parse_state& state = state_of(context);
+  if (++state.operators > max_operators) {
+    throw message_failure<iterator_type>(
+        state.begin + offset, "expression too long (limit " + std::to_string(max_operators) + " operators)");
+  }
+}
+
+inline bool is_word_char(char c) { return errors::is_word_char(c); }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+inline std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  std::int64_t const era = (y >= 0 ? y : y - 399) / 400;
+  auto const yoe = static_cast<unsigned>(y - era * 400);
+  unsigned const doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+inline unsigned days_in_month(std::int64_t y, unsigned m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool const leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : days[m - 1];
+}
+
+// Reads exactly `n` digits at `it` into `out`.
+inline bool read_digits(iterator_type& it, iterator_type last, int n, unsigned& out) {
+  unsigned v = 0;
+  iterator_type i = it;
+  for (int k = 0; k < n; ++k, ++i) {
+    if (i == last || !is_digit(*i)) return false;
+    v = v * 10 + static_cast<unsigned>(*i - '0');
+  }
+  it = i;
+  out = v;
+  return true;
+}
+
+inline std::string token_text(iterator_type first, iterator_type last) {
+  std::string_view const rest(first, static_cast<std::size_t>(last - first));
+  return std::string(rest.substr(0, errors::token_length(rest, 0)));
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- lexical parsers
+// Hand-written primitives for the literals: exact about their forms, and cheap to compile.
+
+// A string in double or single quotes; `\"`, `\'`, `\\`, `\n`, `\t` are escapes, any other
+// backslash is kept as written. A string ends on its line: a missing closing quote is an
+// "unterminated string" error at the opening quote.
+struct quoted_parser : x3::parser<quoted_parser> {
+  using attribute_type = std::string;
+  static bool const has_attribute = true;
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, context);
+    if (first == last || (*first != '"' && *first != '\'')) return false;
+    char const quote = *first;
+    std::string value;
+    Iterator i = first + 1;
+    for (;;) {
+      if (i == last || *i == '\n' || *i == '\r') throw message_failure<Iterator>(first, "unterminated string");
+      char const c = *i++;
+      if (c == quote) break;
+      if (c == '\\' && i != last && *i != '\n' && *i != '\r') {
+        char const e = *i++;
+        switch (e) {
+          case 'n': value += '\n'; break;
+          case 't': value += '\t'; break;
+          case '"': case '\'': case '\\': value += e; break;
+          default: value += '\\'; value += e; break;
+        }
+        continue;
+      }
+      value += c;
+    }
+    first = i;
+    x3::traits::move_to(std::move(value), attr);
+    return true;
+  }
+};
+
+// An unsigned decimal number: digits, optional fraction, optional exponent. In expressions
+// (`strict`) it is tried after durations, so digits followed by a letter are a malformed
+// duration; in patterns (`99% fixed`, `metric x > 5`) the number just ends there.
+struct number_parser : x3::parser<number_parser> {
+  using attribute_type = ast::number_lit;
+  static bool const has_attribute = true;
+  bool strict = true;
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, context);
+    Iterator i = first;
+    while (i != last && detail::is_digit(*i)) ++i;
+    if (i == first) return false;
+    bool integer = true;
+    if (i != last && *i == '.' && i + 1 != last && detail::is_digit(*(i + 1))) {
+      integer = false;
+      for (++i; i != last && detail::is_digit(*i); ++i) {
+      }
+    }
+    if (i != last && (*i == 'e' || *i == 'E')) {
+      Iterator j = i + 1;
+      if (j != last && (*j == '+' || *j == '-')) ++j;
+      if (j != last && detail::is_digit(*j)) {
+        integer = false;
+        for (i = j; i != last && detail::is_digit(*i); ++i) {
+        }
+      }
+    }
+    if (strict && i != last && (std::isalpha(static_cast<unsigned char>(*i)) != 0 || *i == '_')) {
+      // `90min`, `1.5h`: digits glued to a word are neither a number nor a duration.
+      throw message_failure<Iterator>(first, "invalid duration '" + detail::token_text(first, last) +
+                                                 "' (a duration is one or more INTEGER UNIT, unit d, h, m, s or ms)");
+    }
+    ast::number_lit n;
+    n.is_integer = integer;
+    std::from_chars(&*first, &*first + (i - first), n.value);
+    first = i;
+    x3::traits::move_to(std::move(n), attr);
+    return true;
+  }
+};
+
+// A duration: one or more `<integer><unit>` with unit d, h, m, s or ms, not followed by a
+// letter, digit or `_` (`90m`, `4h36m`, `1d2h3m`, `500ms`).
+struct duration_parser : x3::parser<duration_parser> {
+  using attribute_type = ast::duration_lit;
+  static bool const has_attribute = true;
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, context);
+    Iterator i = first;
+    std::int64_t total = 0;
+    bool overflow = false;
+    int parts = 0;
+    while (i != last && detail::is_digit(*i)) {
+      std::int64_t n = 0;
+      for (; i != last && detail::is_digit(*i); ++i) {
+        if (n > std::numeric_limits<std::int64_t>::max() / 10) overflow = true;
+        n = n * 10 + (*i - '0');
+      }
+      std::int64_t unit = 0;
+      if (i != last && *i == 'm' && i + 1 != last && *(i + 1) == 's') {
+        unit = 1;
+        i += 2;
+      } else if (i != last && (*i == 'd' || *i == 'h' || *i == 'm' || *i == 's')) {
+        unit = *i == 'd' ? 86'400'000 : *i == 'h' ? 3'600'000 : *i == 'm' ? 60'000 : 1'000;
+        ++i;
+      } else {
+        return false;
+      }
+      if (n > std::numeric_limits<std::int64_t>::max() / unit) overflow = true;
+      total += n * unit;
+      if (total < 0) overflow = true;
+      ++parts;
+    }
+    if (parts == 0 || (i != last && detail::is_word_char(*i))) return false;
+    if (overflow) throw message_failure<Iterator>(first, "duration out of range '" + detail::token_text(first, last) + "'");
+    ast::duration_lit d;
+    d.ms = total;
+    first = i;
+    x3::traits::move_to(std::move(d), attr);
+    return true;
+  }
+};
+
+// A timestamp: `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]`, UTC when no zone is given.
+// Anything that starts like a date (`dddd-dd-dd`) must be a valid timestamp: otherwise it is
+// an "invalid timestamp" error rather than a subtraction.
+struct timestamp_parser : x3::parser<timestamp_parser> {
+  using attribute_type = ast::timestamp_lit;
+  static bool const has_attribute = true;
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
+    x3::skip_over(first, last, context);
+    Iterator i = first;
+    unsigned y = 0, mo = 0, d = 0;
+    if (!detail::read_digits(i, last, 4, y) || i == last || *i != '-') return false;
+    ++i;
+    if (!detail::read_digits(i, last, 2, mo) || i == last || *i != '-') return false;
+    ++i;
+    if (!detail::read_digits(i, last, 2, d)) return false;
+
+    auto const invalid = [&] {
+      return message_failure<Iterator>(first, "invalid timestamp '" + detail::token_text(first, last) +
+                                                  "' (the form is YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM])");
+    };
+    if (mo < 1 || mo > 12 || d < 1 || d > detail::days_in_month(y, mo)) throw invalid();
+
+    std::int64_t ms_of_day = 0;
+    std::int64_t zone_minutes = 0;
+    if (i != last && (*i == 'T' || *i == 't')) {
+      ++i;
+      unsigned hh = 0, mi = 0, ss = 0;
+      if (!detail::read_digits(i, last, 2, hh) || i == last || *i != ':') throw invalid();
+      ++i;
+      if (!detail::read_digits(i, last, 2, mi) || hh > 23 || mi > 59) throw invalid();
+      std::int64_t fraction = 0;
+      if (i != last && *i == ':') {
+        ++i;
+        if (!detail::read_digits(i, last, 2, ss) || ss > 59) throw invalid();
+        if (i != last && *i == '.') {
+          ++i;
+          if (i == last || !detail::is_digit(*i)) throw invalid();
+          int digits = 0;
+          for (; i != last && detail::is_digit(*i); ++i, ++digits) {
+            if (digits < 3) fraction = fraction * 10 + (*i - '0');
+          }
+          for (; digits < 3; ++digits) fraction *= 10;
+        }
+      }
+      ms_of_day = ((static_cast<std::int64_t>(hh) * 60 + mi) * 60 + ss) * 1000 + fraction;
+      if (i != last && (*i == 'Z' || *i == 'z')) {
+        ++i;
+      } else if (i != last && (*i == '+' || *i == '-')) {
+        int const sign = *i == '-' ? -1 : 1;
+        ++i;
+        unsigned zh = 0, zm = 0;
+        if (!detail::read_digits(i, last, 2, zh)) throw invalid();
+        if (i != last && *i == ':') ++i;
+        if (!detail::read_digits(i, last, 2, zm) || zh > 23 || zm > 59) throw invalid();
+        zone_minutes = sign * static_cast<std::int64_t>(zh * 60 + zm);
+      }
+    }
+    if (i != last && (detail::is_word_char(*i) || *i == ':' || *i == '.')) throw invalid();
+
+    ast::timestamp_lit t;
+    t.ms = detail::days_from_civil(y, mo, d) * 86'400'000 + ms_of_day - zone_minutes * 60'000;
+    first = i;
+    x3::traits::move_to(std::move(t), attr);
+    return true;
+  }
+};
+
+// Zero-width: resets the per-statement counters.
+struct statement_start_parser : x3::parser<statement_start_parser> {
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator&, Iterator const&, Context const& context, RContext&, Attribute&) const {
+    parse_state& state = detail::state_of(context);
+    state.depth = 0;
+    state.operators = 0;
+    return true;
+  }
+};
+
+inline constexpr quoted_parser quoted{};
+inline constexpr number_parser number{{}, true};
+inline constexpr number_parser pattern_number{{}, false};
+inline constexpr duration_parser duration{};
+inline constexpr timestamp_parser timestamp{};
+inline constexpr statement_start_parser statement_start{};
+
+// ---------------------------------------------------------------- directives
+
+// build[p]: `p` fills the enclosing rule's attribute through semantic actions (`_val`). The
+// rule still hands its attribute to on_success, so the node gets its span; plain X3 would
+// hand on_success nothing for a rule whose right-hand side holds actions.
+template <typename Subject>
+struct build_directive : x3::unary_parser<Subject, build_directive<Subject>> {
+  using base_type = x3::unary_parser<Subject, build_directive<Subject>>;
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+  static bool const has_action = false;
+
+  constexpr explicit build_directive(Subject const& s) : base_type(s) {}
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext& rcontext, Attribute&) const {
+    return this->subject.parse(first, last, context, rcontext, x3::unused);
+  }
+};
+
+struct build_gen {
+  template <typename Subject>
+  constexpr build_directive<typename x3::extension::as_parser<Subject>::value_type> operator[](Subject const& s) const {
+    return build_directive<typename x3::extension::as_parser<Subject>::value_type>(x3::as_parser(s));
+  }
+};
+inline constexpr build_gen build{};
+
+// nested(n)[p]: one more level of nesting while `p` runs; over max_nesting_depth it is an
+// error pointing at the opening token (the `n` bytes just before `p`).
+template <typename Subject>
+struct nested_directive : x3::unary_parser<Subject, nested_directive<Subject>> {
+  using base_type = x3::unary_parser<Subject, nested_directive<Subject>>;
+  static bool const is_pass_through_unary = true;
+
+  constexpr nested_directive(Subject const& s, int opener) : base_type(s), opener_length(opener) {}
+
+  template <typename Iterator, typename Context, typename RContext, typename Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext& rcontext, Attribute& attr) const {
+    parse_state& state = detail::state_of(context);
+    if (state.depth >= max_nesting_depth) {
+      throw message_failure<Iterator>(first - opener_length, "expression nested too deeply (limit " +
+                                                                 std::to_string(max_nesting_depth) + ")");
+    }
+    ++state.depth;
+    bool ok = false;
+    try {
+      ok = this->subject.parse(first, last, context, rcontext, attr);
+    } catch (...) {
+      --state.depth;
+      throw;
+    }
+    --state.depth;
+    return ok;
+  }
+
+  int opener_length;
+};
+
+struct nested_gen {
+  int opener_length;
+  template <typename Subject>
+  constexpr nested_directive<typename x3::extension::as_parser<Subject>::value_type> operator[](Subject const& s) const {
+    return {x3::as_parser(s), opener_length};
+  }
+};
+constexpr nested_gen nested(int opener_length) { return {opener_length}; }
+
+}  // namespace pmdb::query::parser
+
+namespace boost::spirit::x3 {
+// An expectation on nested(n)[p] reports p's name.
+template <typename Subject>
+struct get_info<pmdb::query::parser::nested_directive<Subject>> {
+  using result_type = std::string;
+  std::string operator()(pmdb::query::parser::nested_directive<Subject> const& p) const { return what(p.subject); }
+};
+}  // namespace boost::spirit::x3
+
+namespace pmdb::query::parser {
+
+// ---------------------------------------------------------------- annotation
+
+// on_success for every rule: the node's span is the matched text without leading blanks.
+struct annotate_span {
+  template <typename Iterator, typename Attribute, typename Context>
+  void on_success(Iterator const& first, Iterator const& last, Attribute& attr, Context const& context) const {
+    if constexpr (std::is_base_of_v<ast::tagged, Attribute>) {
+      detail::set_span(attr, detail::state_of(context), first, last);
+    }
+  }
+};
+
+// A parenthesised expression's node spans the parentheses too, so that an operator node
+// built on it (`(a + b) * c`) covers its whole text.
+struct annotate_paren {
+  template <typename Iterator, typename Context>
+  void on_success(Iterator const& first, Iterator const& last, ast::expr& attr, Context const& context) const {
+    detail::set_span(detail::tag_of(attr), detail::state_of(context), first, last);
+  }
+};
+
+// ---------------------------------------------------------------- keywords and symbols
+
+inline auto kw(char const* k) { return x3::lexeme[x3::no_case[x3::lit(k)] >> !(x3::alnum | x3::lit('_'))]; }
+
+// Words that end an expression: never identifiers. `to` and `after` end a pattern's
+// `where` condition inside a milestone (`first report where x to ...`).
+struct reserved_words_t : x3::symbols<x3::unused_type> {
+  reserved_words_t() {
+    add("and")("or")("not")("in")("is")("null")("true")("false")("by")("asc")("desc")("where")("to")("after");
+  }
+};
+inline reserved_words_t const reserved_words;
+inline auto const reserved = x3::lexeme[x3::no_case[reserved_words] >> !(x3::alnum | x3::lit('_'))];
+
+// Words that continue a statement after a pattern: never a status, channel, metric or state name.
+struct stop_words_t : x3::symbols<x3::unused_type> {
+  stop_words_t() { add("to")("in")("after")("where")("and")("or")("by")("on")("not"); }
+};
+inline stop_words_t const stop_words;
+inline auto const stop_word = x3::lexeme[x3::no_case[stop_words] >> !(x3::alnum | x3::lit('_'))];
+
+struct simple_patterns_t : x3::symbols<ast::pattern_kind> {
+  simple_patterns_t() {
+    using k = ast::pattern_kind;
+    add("any", k::any)("report", k::report)("alert", k::alert)("change", k::change)("cause", k::cause)(
+        "action", k::action)("note", k::note)("incident", k::incident)("correction", k::correction)(
+        "retraction", k::retraction);
+  }
+};
+inline simple_patterns_t const simple_patterns;
+
+struct value_functions_t : x3::symbols<ast::measure_kind> {
+  value_functions_t() {
+    using k = ast::measure_kind;
+    add("min", k::min_value)("max", k::max_value)("first", k::first_value)("last", k::last_value);
+  }
+};
+inline value_functions_t const value_functions;
+
+struct comparison_ops_t : x3::symbols<ast::binary_op> {
+  comparison_ops_t() {
+    using o = ast::binary_op;
+    add("=", o::eq)("!=", o::ne)("<>", o::ne)("<", o::lt)("<=", o::le)(">", o::gt)(">=", o::ge)("~", o::contains)(
+        "!~", o::not_contains);
+  }
+};
+inline comparison_ops_t const comparison_ops;
+
+struct metric_ops_t : x3::symbols<ast::binary_op> {
+  metric_ops_t() {
+    using o = ast::binary_op;
+    add("=", o::eq)("!=", o::ne)("<>", o::ne)("<", o::lt)("<=", o::le)(">", o::gt)(">=", o::ge);
+  }
+};
+inline metric_ops_t const metric_ops;
+
+struct additive_ops_t : x3::symbols<ast::binary_op> {
+  additive_ops_t() { add("+", ast::binary_op::add)("-", ast::binary_op::sub); }
+};
+inline additive_ops_t const additive_ops;
+
+struct multiplicative_ops_t : x3::symbols<ast::binary_op> {
+  multiplicative_ops_t() { add("*", ast::binary_op::mul)("/", ast::binary_op::div); }
+};
+inline multiplicative_ops_t const multiplicative_ops;
+
+
+// ---------------------------------------------------------------- rule declarations
+
+struct script_class : error_handler_base, annotate_span {};
+struct statement_class : annotate_span {};
+struct use_stmt_class : annotate_span {};
+struct time_stmt_class : annotate_span {};
+struct show_stmt_class : annotate_span {};
+struct show_what_class : annotate_span {};
+struct report_stmt_class : annotate_span {};
+struct pipeline_class : annotate_span {};
+struct source_class : annotate_span {};
+struct pipe_op_class : annotate_span {};
+struct where_op_class : annotate_span {};
+struct let_op_class : annotate_span {};
+struct let_binding_class : annotate_span {};
+struct measure_class : annotate_span {};
+struct summarize_op_class : annotate_span {};
+struct named_list_class : annotate_span {};
+struct named_expr_class : annotate_span {};
+struct order_op_class : annotate_span {};
+struct order_item_class : annotate_span {};
+struct limit_op_class : annotate_span {};
+struct select_op_class : annotate_span {};
+struct time_span_class : annotate_span {};
+struct milestone_class : annotate_span {};
+struct pattern_class : annotate_span {};
+struct incident_ref_class : annotate_span {};
+struct expr_class : annotate_span {};
+struct and_expr_class : annotate_span {};
+struct not_expr_class : annotate_span {};
+struct logical_not_class : annotate_span {};
+struct cmp_expr_class : annotate_span {};
+struct in_tail_class : annotate_span {};
+struct is_tail_class : annotate_span {};
+struct add_expr_class : annotate_span {};
+struct mul_expr_class : annotate_span {};
+struct unary_expr_class : annotate_span {};
+struct negation_class : annotate_span {};
+struct primary_class : annotate_span {};
+struct paren_class : annotate_paren {};
+struct call_class : annotate_span {};
+struct arg_list_class : annotate_span {};
+struct identifier_class : annotate_span {};
+struct string_lit_class : annotate_span {};
+struct number_lit_class : annotate_span {};
+struct duration_lit_class : annotate_span {};
+struct timestamp_lit_class : annotate_span {};
+struct null_lit_class : annotate_span {};
+struct bool_lit_class : annotate_span {};
+
+using script_type = x3::rule<script_class, std::vector<ast::statement>>;
+BOOST_SPIRIT_DECLARE(script_type)
+
+script_type const script = names::statement;
+x3::rule<statement_class, ast::statement> const statement = names::statement;
+x3::rule<use_stmt_class, ast::use_stmt> const use_stmt = "use";
+x3::rule<time_stmt_class, ast::time_stmt> const time_stmt = "time";
+x3::rule<show_stmt_class, ast::show_stmt> const show_stmt = "show";
+x3::rule<show_what_class, ast::show_stmt> const show_what = names::show_what;
+x3::rule<report_stmt_class, ast::report_stmt> const report_stmt = "report";
+x3::rule<pipeline_class, ast::pipeline> const pipeline = "pipeline";
+x3::rule<source_class, ast::source> const source = "a source (incidents, events, timeline)";
+x3::rule<pipe_op_class, ast::pipe_op> const pipe_op = names::pipe_op;
+x3::rule<where_op_class, ast::where_op> const where_op = "where";
+x3::rule<let_op_class, ast::let_op> const let_op = "let";
+x3::rule<let_binding_class, ast::let_binding> const let_binding = names::binding;
+x3::rule<measure_class, ast::let_binding> const measure = names::measure;
+x3::rule<summarize_op_class, ast::summarize_op> const summarize_op = "summarize";
+x3::rule<named_list_class, std::vector<ast::named_expr>> const named_list = names::expression;
+x3::rule<named_expr_class, ast::named_expr> const named_expr = names::expression;
+x3::rule<order_op_class, ast::order_op> const order_op = "order by";
+x3::rule<order_item_class, ast::order_item> const order_item = names::expression;
+x3::rule<limit_op_class, ast::limit_op> const limit_op = "limit";
+x3::rule<select_op_class, ast::select_op> const select_op = "select";
+x3::rule<time_span_class, ast::time_between> const time_span = "time from A to B";
+x3::rule<milestone_class, ast::milestone> const milestone = names::milestone;
+x3::rule<pattern_class, ast::pattern> const pattern = names::pattern;
+x3::rule<incident_ref_class, ast::incident_ref> const incident_ref = names::incident;
+x3::rule<expr_class, ast::expr> const expr = names::expression;
+x3::rule<and_expr_class, ast::expr> const and_expr = names::expression;
+x3::rule<not_expr_class, ast::expr> const not_expr = names::expression;
+x3::rule<logical_not_class, ast::unary> const logical_not = names::expression;
+x3::rule<cmp_expr_class, ast::expr> const cmp_expr = names::expression;
+x3::rule<in_tail_class, ast::in_list> const in_tail = "in (...)";
+x3::rule<is_tail_class, ast::is_null> const is_tail = "is null";
+x3::rule<add_expr_class, ast::expr> const add_expr = names::expression;
+x3::rule<mul_expr_class, ast::expr> const mul_expr = names::expression;
+x3::rule<unary_expr_class, ast::expr> const unary_expr = names::expression;
+x3::rule<negation_class, ast::unary> const negation = names::expression;
+x3::rule<primary_class, ast::expr> const primary = names::expression;
+x3::rule<paren_class, ast::expr> const paren = names::expression;
+x3::rule<call_class, ast::call> const call = "a function call";
+x3::rule<arg_list_class, std::vector<ast::expr>> const arg_list = names::expression;
+x3::rule<identifier_class, ast::identifier> const identifier = "a name";
+x3::rule<string_lit_class, ast::string_lit> const string_lit = "a string";
+x3::rule<number_lit_class, ast::number_lit> const number_lit = "a number";
+x3::rule<duration_lit_class, ast::duration_lit> const duration_lit = "a duration";
+x3::rule<timestamp_lit_class, ast::timestamp_lit> const timestamp_lit = "a timestamp";
+x3::rule<null_lit_class, ast::null_lit> const null_lit = "null";
+x3::rule<bool_lit_class, ast::bool_lit> const bool_lit = "true or false";
+
+// ---------------------------------------------------------------- small named pieces
+// Targets of `>` that need a name of their own.
+
+auto const bare_word = x3::rule<struct bare_word_id, std::string>{"a name"} =
+    x3::lexeme[(x3::alpha | x3::char_('_')) >> *(x3::alnum | x3::char_('_'))];
+
+auto const terminator = x3::rule<struct terminator_id>{names::terminator} = +x3::lit(';') | x3::eoi;
+auto const end_of_script = x3::rule<struct end_of_script_id>{names::statement} = x3::eoi;
+auto const from_kw = x3::rule<struct from_kw_id>{"'from'"} = kw("from");
+auto const to_kw = x3::rule<struct to_kw_id>{"'to'"} = kw("to");
+auto const of_kw = x3::rule<struct of_kw_id>{"'of'"} = kw("of");
+auto const by_kw = x3::rule<struct by_kw_id>{"'by'"} = kw("by");
+auto const equals = x3::rule<struct equals_id>{"'='"} = x3::lit('=');
+auto const close_paren = x3::rule<struct close_paren_id>{"')'"} = x3::lit(')');
+auto const null_tail = x3::rule<struct null_tail_id, bool>{"'null' or 'not null'"} =
+    (kw("not") >> kw("null") >> x3::attr(true)) | (kw("null") >> x3::attr(false));
+// A bare word naming a status, channel, metric or state; never a word that continues the statement.
+auto const name_word = !stop_word >> bare_word;
+auto const status_name = x3::rule<struct status_name_id, std::string>{"a status name"} = name_word;
+auto const channel_name = x3::rule<struct channel_name_id, std::string>{"a channel name"} = name_word | quoted;
+auto const author_name = x3::rule<struct author_name_id, std::string>{"an author in quotes"} = quoted;
+auto const component_name = x3::rule<struct component_name_id, std::string>{"a component name in quotes"} = quoted;
+auto const metric_name = x3::rule<struct metric_name_id, std::string>{"a metric name"} = name_word | quoted;
+auto const file_name = x3::rule<struct file_name_id, std::string>{"a file name in quotes"} = quoted;
+auto const component_state = name_word;
+auto const signed_number = x3::rule<struct signed_number_id, double>{"a number"} =
+    x3::lexeme[-x3::char_('-') >> pattern_number][([](auto& ctx) {
+      auto& a = x3::_attr(ctx);
+      double const v = fusion::at_c<1>(a).value;
+      x3::_val(ctx) = fusion::at_c<0>(a) ? -v : v;
+    })];
+auto const integer = x3::rule<struct integer_id, std::int64_t>{"an integer"} =
+    x3::lexeme[x3::uint_parser<std::int64_t>{} >> !(x3::alnum | x3::char_("_."))];
+auto const operand = x3::rule<struct operand_id, ast::expr>{names::operand} = add_expr;
+auto const slug = x3::lexeme[(x3::char_('a', 'z') | x3::char_('0', '9')) >>
+                             *((x3::char_('a', 'z') | x3::char_('0', '9') | x3::char_('.') | x3::char_('_') |
+                                x3::char_('-')) -
+                               x3::lit("--"))];
+
+// ---------------------------------------------------------------- semantic actions
+
+namespace act {
+
+using x3::_attr;
+using x3::_val;
+
+inline auto const assign = [](auto& ctx) { _val(ctx) = std::move(_attr(ctx)); };
+
+template <typename Context>
+void append_binary(Context const& ctx, ast::binary_op op, ast::expr&& rhs) {
+  ast::expr& lhs = _val(ctx);
+  std::uint32_t const begin = detail::tag_of(lhs).offset;
+  std::uint32_t const end = detail::end_of(rhs);
+  detail::count_operator(ctx, detail::tag_of(rhs).offset);
+  ast::binary b;
+  b.offset = begin;
+  b.length = end - begin;
+  b.op = op;
+  b.lhs = std::move(lhs);
+  b.rhs = std::move(rhs);
+  lhs = std::move(b);
+}
+
+// `*(kw("or") > operand)`: the operator is fixed.
+template <ast::binary_op Op>
+struct fold_fixed {
+  template <typename Context>
+  void operator()(Context const& ctx) const {
+    append_binary(ctx, Op, std::move(_attr(ctx)));
+  }
+};
+
+// `*(operator_symbol > operand)`: the operator comes with the operand.
+inline auto const fold = [](auto& ctx) {
+  auto& a = _attr(ctx);
+  append_binary(ctx, fusion::at_c<0>(a), std::move(fusion::at_c<1>(a)));
+};
+
+// Attaches `in (...)` / `is null` (parsed into _attr, spanning the tail only) to the operand in _val.
+inline auto const attach_tail = [](auto& ctx) {
+  auto& tail = _attr(ctx);
+  ast::expr& operand = _val(ctx);
+  std::uint32_t const begin = detail::tag_of(operand).offset;
+  detail::count_operator(ctx, tail.offset);
+  tail.length = tail.offset + tail.length - begin;
+  tail.offset = begin;
+  tail.operand = std::move(operand);
+  operand = std::move(tail);
+};
+
+template <ast::unary_op Op>
+struct make_unary {
+  template <typename Context>
+  void operator()(Context const& ctx) const {
+    detail::count_operator(ctx, detail::tag_of(_attr(ctx)).offset);
+    _val(ctx).op = Op;
+    _val(ctx).operand = std::move(_attr(ctx));
+  }
+};
+
+template <typename T>
+struct set_kind {
+  T kind;
+  template <typename Context>
+  void operator()(Context const& ctx) const {
+    _val(ctx).kind = kind;
+  }
+};
+template <typename T>
+set_kind<T> kind(T k) {
+  return {k};
+}
+
+inline std::string lowercase(std::string s) { return errors::lowercase(s); }
+
+}  // namespace act
+
+// ---------------------------------------------------------------- statements
+
+auto const script_def = *x3::lit(';') >> *(statement > terminator) > end_of_script;
+
+auto const statement_def = statement_start >> (use_stmt | time_stmt | show_stmt | report_stmt | pipeline);
+
+auto const use_stmt_def = build[(kw("use") > incident_ref)[([](auto& ctx) {
+  x3::_val(ctx).incident = std::move(x3::_attr(ctx));
+})]];
+
+auto const time_stmt_def = time_span >> -(kw("in") > incident_ref);
+
+auto const show_stmt_def = kw("show") > show_what;
+
+auto const show_what_def = build[
+    kw("incidents")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::incidents; })]
+  | kw("types")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::types; })]
+  | (kw("sources")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::sources; })] >>
+     -incident_ref[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])];
+
+auto const report_stmt_def = kw("report") >> -incident_ref >> -(kw("to") > file_name);
+
+// An incident id is a slug; the reserved words are not (`report to "x.md"`).
+auto const incident_ref_def = build[(!reserved >> x3::raw[slug])[([](auto& ctx) {
+  auto const& r = x3::_attr(ctx);
+  x3::_val(ctx).id.assign(r.begin(), r.end());
+})]];
+
+// ---------------------------------------------------------------- pipelines
+
+auto const pipeline_def = source >> *(x3::lit('|') > pipe_op);
+
+auto const source_def = build[
+    ( (kw("incidents")[act::kind(ast::source_kind::incidents)] >>
+       -(kw("overlapping") > incident_ref)[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])
+    | kw("events")[act::kind(ast::source_kind::events)]
+    | (kw("timeline") > incident_ref)[([](auto& ctx) {
+        x3::_val(ctx).kind = ast::source_kind::timeline;
+        x3::_val(ctx).incident = std::move(x3::_attr(ctx));
+      })]
+    )
+    >> -(kw("where") > expr)[([](auto& ctx) { x3::_val(ctx).where = std::move(x3::_attr(ctx)); })]];
+
+auto const pipe_op_def = where_op | let_op | summarize_op | order_op | limit_op | select_op;
+
+auto const where_op_def = build[(kw("where") > expr)[([](auto& ctx) {
+  x3::_val(ctx).condition = std::move(x3::_attr(ctx));
+})]];
+
+inline auto const push_binding = [](auto& ctx) { x3::_val(ctx).bindings.push_back(std::move(x3::_attr(ctx))); };
+auto const let_op_def =
+    build[kw("let") >> x3::expect[let_binding][push_binding] >> *(',' > let_binding)[push_binding]];
+
+auto const let_binding_def = build[(identifier > equals > measure)[([](auto& ctx) {
+  auto& v = x3::_val(ctx);
+  auto& a = x3::_attr(ctx);
+  auto& m = fusion::at_c<1>(a);
+  v.name = std::move(fusion::at_c<0>(a));
+  v.kind = m.kind;
+  v.span = std::move(m.span);
+  v.pat = std::move(m.pat);
+  v.value = std::move(m.value);
+})]];
+
+auto const measure_def = build[
+    (&(kw("time") >> kw("from")) >> time_span)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::time;
+      x3::_val(ctx).span = std::move(x3::_attr(ctx));
+    })]
+  | (kw("count") >> kw("of") > pattern)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::count;
+      x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+    })]
+  | (x3::lexeme[x3::no_case[value_functions] >> !(x3::alnum | x3::lit('_'))] >> kw("value") > of_kw > pattern)[(
+      [](auto& ctx) {
+        x3::_val(ctx).kind = fusion::at_c<0>(x3::_attr(ctx));
+        x3::_val(ctx).pat = std::move(fusion::at_c<1>(x3::_attr(ctx)));
+      })]
+  | expr[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::expression;
+      x3::_val(ctx).value = std::move(x3::_attr(ctx));
+    })]];
+
+auto const summarize_op_def = kw("summarize") >> x3::expect[named_list] >> -(kw("by") > named_list);
+
+auto const named_list_def = named_expr >> *(',' > named_expr);
+
+// `name = expr` binds a name; an expression never starts with `NAME =` here.
+auto const named_expr_def = build[
+    -(identifier >> '=')[([](auto& ctx) { x3::_val(ctx).name = std::move(x3::_attr(ctx)); })]
+    >> expr[([](auto& ctx) { x3::_val(ctx).value = std::move(x3::_attr(ctx)); })]];
+
+inline auto const push_item = [](auto& ctx) { x3::_val(ctx).items.push_back(std::move(x3::_attr(ctx))); };
+auto const order_op_def = build[kw("order") >> x3::expect[by_kw] >> x3::expect[order_item][push_item] >>
+                                 *(',' > order_item)[push_item]];
+
+auto const order_item_def = build[
+    expr[([](auto& ctx) { x3::_val(ctx).value = std::move(x3::_attr(ctx)); })]
+    >> -(kw("asc") | kw("desc")[([](auto& ctx) { x3::_val(ctx).descending = true; })])];
+
+auto const limit_op_def = build[(kw("limit") > integer)[([](auto& ctx) { x3::_val(ctx).count = x3::_attr(ctx); })]];
+
+auto const select_op_def = build[(kw("select") > named_list)[([](auto& ctx) {
+  x3::_val(ctx).items = std::move(x3::_attr(ctx));
+})]];
+
+// ---------------------------------------------------------------- milestones and patterns
+
+auto const time_span_def = kw("time") > from_kw > milestone > to_kw > milestone;
+
+// A milestone that is not start/end is a pattern, so a bad milestone reports the pattern
+// that was expected ("expected a pattern (...) after 'to'").
+auto const milestone_def = build[
+    kw("start")[act::kind(ast::milestone_kind::start)]
+  | kw("end")[act::kind(ast::milestone_kind::end)]
+  | ( ( (kw("first") > pattern)[([](auto& ctx) {
+          x3::_val(ctx).kind = ast::milestone_kind::first;
+          x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+        })]
+      | (kw("last") > pattern)[([](auto& ctx) {
+          x3::_val(ctx).kind = ast::milestone_kind::last;
+          x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+        })]
+      | x3::expect[pattern][([](auto& ctx) {
+          x3::_val(ctx).kind = ast::milestone_kind::next;
+          x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+        })]
+      )
+      >> -(kw("after") >> nested(5)[x3::expect[milestone]])[([](auto& ctx) {
+           x3::_val(ctx).after = x3::forward_ast<ast::milestone>(std::move(x3::_attr(ctx)));
+         })]
+    )];
+
+auto const pattern_def = build[
+    ( x3::lexeme[x3::no_case[simple_patterns] >> !(x3::alnum | x3::lit('_'))][([](auto& ctx) {
+        x3::_val(ctx).kind = x3::_attr(ctx);
+      })]
+    | (kw("status") > status_name)[([](auto& ctx) {
+        x3::_val(ctx).kind = ast::pattern_kind::status;
+        x3::_val(ctx).name = act::lowercase(std::move(x3::_attr(ctx)));
+      })]
+    | ( kw("comm")[act::kind(ast::pattern_kind::comm)]
+        >> -(kw("on") > channel_name)[([](auto& ctx) { x3::_val(ctx).channel = std::move(x3::_attr(ctx)); })]
+        >> -(kw("by") > author_name)[([](auto& ctx) { x3::_val(ctx).author = std::move(x3::_attr(ctx)); })])
+    | (kw("component") >> x3::expect[component_name] >> -component_state)[([](auto& ctx) {
+        auto& a = x3::_attr(ctx);
+        x3::_val(ctx).kind = ast::pattern_kind::component;
+        x3::_val(ctx).component = std::move(fusion::at_c<0>(a));
+        if (fusion::at_c<1>(a)) x3::_val(ctx).state = std::move(*fusion::at_c<1>(a));
+      })]
+    | (kw("metric") >> x3::expect[metric_name] >> -(metric_ops > signed_number))[([](auto& ctx) {
+        auto& a = x3::_attr(ctx);
+        x3::_val(ctx).kind = ast::pattern_kind::metric;
+        x3::_val(ctx).metric = std::move(fusion::at_c<0>(a));
+        if (auto& cmp = fusion::at_c<1>(a)) {
+          x3::_val(ctx).op = fusion::at_c<0>(*cmp);
+          x3::_val(ctx).threshold = fusion::at_c<1>(*cmp);
+        }
+      })]
+    | (x3::lexeme[pattern_number >> '%'] > metric_name)[([](auto& ctx) {
+        auto& a = x3::_attr(ctx);
+        x3::_val(ctx).kind = ast::pattern_kind::metric;
+        x3::_val(ctx).threshold = fusion::at_c<0>(a).value;
+        x3::_val(ctx).op = ast::binary_op::ge;
+        x3::_val(ctx).metric = std::move(fusion::at_c<1>(a));
+      })]
+    )
+    >> -(kw("where") > expr)[([](auto& ctx) { x3::_val(ctx).where = std::move(x3::_attr(ctx)); })]];
+
+// ---------------------------------------------------------------- expressions
+
+auto const expr_def = build[and_expr[act::assign] >> *(kw("or") > and_expr)[act::fold_fixed<ast::binary_op::logical_or>{}]];
+
+auto const and_expr_def =
+    build[not_expr[act::assign] >> *(kw("and") > not_expr)[act::fold_fixed<ast::binary_op::logical_and>{}]];
+
+auto const not_expr_def = logical_not | cmp_expr;
+
+auto const logical_not_def = build[(kw("not") > nested(3)[not_expr])[act::make_unary<ast::unary_op::logical_not>{}]];
+
+auto const cmp_expr_def = build[
+    add_expr[act::assign]
+    >> -( (comparison_ops > operand)[act::fold]
+        | in_tail[act::attach_tail]
+        | is_tail[act::attach_tail])];
+
+// `in` needs its `(`: without it the word ends the expression (`... in INCIDENT`).
+auto const in_tail_def = build[
+    (-(kw("not") >> x3::attr(true)) >> kw("in") >> '(' >> nested(1)[x3::expect[arg_list] > close_paren])[(
+        [](auto& ctx) {
+          auto& a = x3::_attr(ctx);
+          x3::_val(ctx).negated = fusion::at_c<0>(a).has_value();
+          x3::_val(ctx).items = std::move(fusion::at_c<1>(a));
+        })]];
+
+auto const is_tail_def = build[(kw("is") > null_tail)[([](auto& ctx) { x3::_val(ctx).negated = x3::_attr(ctx); })]];
+
+auto const add_expr_def = build[mul_expr[act::assign] >> *(additive_ops > mul_expr)[act::fold]];
+
+auto const mul_expr_def = build[unary_expr[act::assign] >> *(multiplicative_ops > unary_expr)[act::fold]];
+
+auto const unary_expr_def = negation | primary;
+
+auto const negation_def = build[(x3::lit('-') > nested(1)[unary_expr])[act::make_unary<ast::unary_op::negate>{}]];
+
+// Timestamps and durations before numbers: they start with digits.
+auto const primary_def =
+    paren | timestamp_lit | duration_lit | number_lit | string_lit | null_lit | bool_lit | call | identifier;
+
+auto const paren_def = '(' >> nested(1)[x3::expect[expr] > close_paren];
+
+auto const call_def = identifier >> '(' >> nested(1)[-arg_list > close_paren];
+
+auto const arg_list_def = expr >> *(',' > expr);
+
+auto const identifier_def = build[(!reserved >> x3::raw[bare_word])[([](auto& ctx) {
+  auto const& r = x3::_attr(ctx);
+  x3::_val(ctx).name.assign(r.begin(), r.end());
+})]];
+
+auto const string_lit_def = build[quoted[([](auto& ctx) { x3::_val(ctx).value = std::move(x3::_attr(ctx)); })]];
+auto const number_lit_def = number;
+auto const duration_lit_def = duration;
+auto const timestamp_lit_def = timestamp;
+auto const null_lit_def = build[kw("null")];
+auto const bool_lit_def = build[kw("true")[([](auto& ctx) { x3::_val(ctx).value = true; })] |
+                                kw("false")[([](auto& ctx) { x3::_val(ctx).value = false; })]];
+
+BOOST_SPIRIT_DEFINE(script, statement, use_stmt, time_stmt, show_stmt, show_what, report_stmt, incident_ref, pipeline,
+                    source, pipe_op, where_op, let_op, let_binding, measure, summarize_op, named_list, named_expr,
+                    order_op, order_item, limit_op, select_op, time_span, milestone, pattern, expr, and_expr, not_expr,
+                    logical_not, cmp_expr, in_tail, is_tail, add_expr, mul_expr, unary_expr, negation, primary, paren,
+                    call, arg_list, identifier, string_lit, number_lit, duration_lit, timestamp_lit, null_lit, bool_lit)
+
+}  // namespace pmdb::query::parser

@@ -1,0 +1,34 @@
+#pragma once
+// Markdown postmortems rendered from the event log: `report INCIDENT;` in the shell and
+// `pmdb report DB INCIDENT` on the command line.
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/event_store.hpp"
+
+namespace pmdb::shell {
+
+struct postmortem_options {
+  std::optional<std::int64_t> now_ms;  // generation time in the footer (ms since the epoch); nullopt = the clock
+  std::string tz;                      // IANA zone for local times (empty = UTC only)
+};
+
+// The postmortem of `incident` as GitHub-flavoured Markdown with one Mermaid `gantt` block,
+// computed from the incident's events alone (and, for "Concurrent incidents", the incidents
+// read model). Sections follow the Google SRE template; a section with nothing to say is left
+// out. Every key duration is computed by running a PMQL `time from A to B` statement, so the
+// report and the query language cannot disagree. Text taken from events is escaped, so it
+// cannot break a table or inject HTML.
+//
+// The output is a pure function of the store's content, `opts.now_ms` and `opts.tz`: with
+// `now_ms` set it is byte-for-byte reproducible. The store is only read.
+//
+// Errors: "unknown incident 'X'; did you mean 'Y'?" (the suggestion only when one is close),
+// "unknown time zone 'Z' (...)", or a store failure.
+std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
+                                                          const postmortem_options& opts);
+
+}  // namespace pmdb::shell

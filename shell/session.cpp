@@ -1,0 +1,450 @@
+#include "shell/session.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <date/tz.h>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include "core/embedded.hpp"
+#include "core/jsonl.hpp"
+#include "core/text.hpp"
+#include "core/time.hpp"
+#include "query/compiler.hpp"
+#include "query/parser.hpp"
+
+namespace pmdb::shell {
+
+namespace {
+
+using arg = dot_command::arg_kind;
+
+constexpr dot_command command_table[] = {
+    {".help", "[PATTERN]", "show the dot-commands (those matching PATTERN) and the statements", arg::other},
+    {".open", "FILE", "close the store and open FILE (created if missing)", arg::file},
+    {".use", "INCIDENT", "make INCIDENT the current one (same as `use INCIDENT;`)", arg::incident},
+    {".incidents", "", "list the incidents with their event counts", arg::none},
+    {".schema", "[TYPE]", "the event types and their fields", arg::type},
+    {".mode", "table|box|markdown|csv|tsv|json|jsonl|line", "how results are shown", arg::mode},
+    {".headers", "on|off", "show column names in table, csv and tsv output", arg::on_off},
+    {".timer", "on|off|once", "print the wall time of each statement", arg::on_off},
+    {".read", "FILE", "run the statements of FILE", arg::file},
+    {".output", "[FILE]", "send results to FILE (no FILE: back to the screen)", arg::file},
+    {".once", "FILE", "send the next result to FILE", arg::file},
+    {".bail", "on|off", "stop at the first error", arg::on_off},
+    {".echo", "on|off", "print each statement before running it", arg::on_off},
+    {".import", "FILE...", "append the events of each FILE (one transaction per file)", arg::file},
+    {".export", "FILE [INCIDENT...]", "write events (all, or those of INCIDENTs) to FILE as JSONL", arg::file},
+    {".tz", "[ZONE]", "show timestamps in ZONE (e.g. America/Los_Angeles); UTC by default", arg::zone},
+    {".width", "N...", "maximum width of each column in table and box output (0: automatic)", arg::other},
+    {".pager", "on|off", "page long results through $PAGER on a terminal", arg::on_off},
+    {".quit", "", "leave pmdb", arg::none},
+    {".exit", "", "leave pmdb", arg::none},
+};
+
+std::vector<std::string> words(std::string_view s) {
+  std::vector<std::string> out;
+  std::string cur;
+  char quote = 0;
+  for (const char c : s) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      else cur += c;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(std::move(cur)), cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+std::optional<bool> on_off(std::string_view w) {
+  if (w == "on" || w == "1" || w == "yes" || w == "true") return true;
+  if (w == "off" || w == "0" || w == "no" || w == "false") return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::span<const dot_command> dot_commands() { return command_table; }
+
+session::session(event_store store, std::string store_name, settings s, std::ostream& out, std::ostream& err)
+    : store_(std::move(store)), store_name_(std::move(store_name)), settings_(std::move(s)), out_(out), err_(err) {
+  if (!settings_.tz.empty()) {
+    try {
+      zone_ = date::locate_zone(settings_.tz);
+    } catch (const std::exception&) {
+      err_ << fmt::format("error: unknown time zone '{}'; timestamps stay in UTC\n", settings_.tz);
+      settings_.tz.clear();
+    }
+  }
+  settings_.render.format_time = [this](timestamp t) { return format_time(t); };
+}
+
+std::string session::format_time(timestamp t) const {
+  if (!zone_) return format_short(t);
+  const auto* zone = static_cast<const date::time_zone*>(zone_);
+  const date::sys_time<std::chrono::milliseconds> sys{std::chrono::milliseconds{t.ms}};
+  const auto info = zone->get_info(sys);
+  const auto local = sys + info.offset;
+  const auto off = std::chrono::duration_cast<std::chrono::minutes>(info.offset).count();
+  const std::string offset = fmt::format("{}{:02}:{:02}", off < 0 ? '-' : '+', std::abs(off) / 60, std::abs(off) % 60);
+  const timestamp shifted{local.time_since_epoch().count()};
+  std::string s = format_short(shifted);  // "YYYY-MM-DD HH:MM[:SS]Z"
+  s.pop_back();
+  return s + offset;
+}
+
+std::string session::prompt(bool continuation) const {
+  const std::string base = incident_ ? fmt::format("pmdb {}", *incident_) : std::string("pmdb");
+  if (continuation) return std::string(base.size(), ' ').replace(base.size() - 3, 3, "...") + "> ";
+  return base + "> ";
+}
+
+std::string session::banner() const {
+  return fmt::format("pmdb {} — {}: {} incidents, {} events\nEnter \".help\" for usage hints; statements end with ';'.\n",
+                     PMDB_VERSION, store_name_, store_.incident_ids().size(), store_.event_count());
+}
+
+std::ostream& session::out() { return redirect_ ? *redirect_ : out_; }
+
+void session::emit(const std::string& text, bool is_result) {
+  if (is_result && !redirect_ && settings_.interactive && settings_.pager && pager_sink) {
+    pager_sink(text);
+  } else {
+    out() << text;
+    out().flush();
+  }
+  if (is_result && once_) {
+    redirect_.reset();
+    once_ = false;
+  }
+}
+
+void session::report_error(const error& e, std::string_view text, const source_position& origin) {
+  if (e.where) {
+    err_ << query::render_error(e, text, origin);
+  } else if (!origin.file.empty()) {
+    err_ << fmt::format("{}:{}: error: {}\n", origin.file, origin.line, e.message);
+  } else {
+    err_ << fmt::format("error: {}\n", e.message);
+  }
+  err_.flush();
+}
+
+bool session::run_text(std::string_view text, std::string_view file) {
+  splitter split;
+  bool ok = true;
+  std::size_t pos = 0;
+  const auto run = [&](const unit& u) {
+    if (quit_ || (!ok && settings_.bail)) return;
+    if (!run_unit(u, file)) ok = false;
+  };
+  while (pos <= text.size() && !quit_ && (ok || !settings_.bail)) {
+    const auto nl = text.find('\n', pos);
+    const std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    if (nl == std::string_view::npos && line.empty()) break;
+    for (const unit& u : split.feed_line(line)) run(u);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  if (auto rest = split.finish()) run(*rest);
+  return ok;
+}
+
+bool session::run_unit(const unit& u, std::string_view file) {
+  if (settings_.echo) out() << u.text << '\n';
+  const auto start = std::chrono::steady_clock::now();
+  const bool ok = u.what == unit::kind::dot_command ? run_dot(u, file) : run_statement(u, file);
+  if (settings_.timer != timer_mode::off && u.what == unit::kind::statement) {
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    err_ << fmt::format("Run Time: {:.3f} ms\n", ms);
+    if (settings_.timer == timer_mode::once) settings_.timer = timer_mode::off;
+  }
+  return ok;
+}
+
+bool session::run_statement(const unit& u, std::string_view file) {
+  const source_position origin{std::string(file), u.line, u.column};
+  auto script = query::parse(u.text, origin);
+  if (!script) {
+    report_error(script.error(), u.text, origin);
+    return false;
+  }
+  const query::catalog cat{store_.incident_ids()};
+  for (const auto& stmt : script->statements) {
+    const query::context ctx{incident_};
+    auto act = query::compile(stmt, cat, ctx, u.text, origin);
+    if (!act) {
+      report_error(act.error(), u.text, origin);
+      return false;
+    }
+    if (auto* use = std::get_if<query::set_incident>(&*act)) {
+      incident_ = use->incident;
+    } else if (auto* run = std::get_if<query::run_query>(&*act)) {
+      auto rs = store_.query(run->query.sql, run->query.params, run->query.columns);
+      if (!rs) {
+        report_error(rs.error(), u.text, origin);
+        return false;
+      }
+      std::string text = render(*rs, settings_.render);
+      const bool terminal_mode = settings_.render.mode == output_mode::table || settings_.render.mode == output_mode::box;
+      if (settings_.interactive && terminal_mode)
+        text += fmt::format("({} row{})\n", rs->rows.size(), rs->rows.size() == 1 ? "" : "s");
+      emit(text, true);
+    } else if (auto* rep = std::get_if<query::make_report>(&*act)) {
+      if (!postmortem_sink) {
+        report_error(error("report: postmortem rendering is not available in this build"), u.text, origin);
+        return false;
+      }
+      auto md = postmortem_sink(store_, rep->incident, settings_);
+      if (!md) {
+        report_error(md.error(), u.text, origin);
+        return false;
+      }
+      if (rep->path) {
+        std::ofstream f(*rep->path, std::ios::binary);
+        f << *md;
+        if (!f) {
+          report_error(error(fmt::format("cannot write {}", *rep->path)), u.text, origin);
+          return false;
+        }
+        err_ << fmt::format("wrote {}\n", *rep->path);
+      } else {
+        emit(*md, true);
+      }
+    }
+  }
+  return true;
+}
+
+bool session::read_file(const std::string& path, std::string_view from_file) {
+  (void)from_file;
+  if (read_depth_ >= max_read_depth) {
+    err_ << fmt::format("error: .read nested more than {} deep\n", max_read_depth);
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err_ << fmt::format("error: cannot open {}\n", path);
+    return false;
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  ++read_depth_;
+  const bool was_interactive = settings_.interactive;
+  settings_.interactive = false;
+  const bool ok = run_text(s.str(), path);
+  settings_.interactive = was_interactive;
+  --read_depth_;
+  return ok;
+}
+
+bool session::run_dot(const unit& u, std::string_view file) {
+  const auto w = words(u.text);
+  const std::string& name = w.at(0);
+  const auto fail = [&](const std::string& msg) {
+    if (file.empty()) err_ << fmt::format("error: {}\n", msg);
+    else err_ << fmt::format("{}:{}: error: {}\n", file, u.line, msg);
+    return false;
+  };
+  const auto* cmd = std::ranges::find_if(command_table, [&](const dot_command& c) { return c.name == name; });
+  if (cmd == std::end(command_table)) {
+    std::vector<std::string_view> names;
+    for (const auto& c : command_table) names.push_back(c.name);
+    const auto near = nearest(name, std::span<const std::string_view>(names));
+    return fail(fmt::format("unknown command {}{}; enter .help for the list", name,
+                            near ? fmt::format(" (did you mean {}?)", *near) : ""));
+  }
+  const std::vector<std::string> args(w.begin() + 1, w.end());
+  const auto usage = [&] { return fail(fmt::format("usage: {} {}", cmd->name, cmd->args)); };
+  const auto set_flag = [&](bool& flag) {
+    if (args.size() != 1 || !on_off(args[0])) return usage();
+    flag = *on_off(args[0]);
+    return true;
+  };
+
+  if (name == ".quit" || name == ".exit") {
+    quit_ = true;
+    return true;
+  }
+  if (name == ".help") {
+    std::string text;
+    const std::string pattern = args.empty() ? "" : args[0];
+    std::size_t width = 0;
+    for (const auto& c : command_table) width = std::max(width, c.name.size() + 1 + c.args.size());
+    for (const auto& c : command_table) {
+      if (!pattern.empty() && c.name.find(pattern) == std::string_view::npos && c.help.find(pattern) == std::string_view::npos)
+        continue;
+      text += fmt::format("{:<{}}  {}\n", fmt::format("{} {}", c.name, c.args), width, c.help);
+    }
+    if (pattern.empty())
+      text +=
+          "\nStatements (end each with ';'; see docs/pmql.md):\n"
+          "  use INCIDENT;                               set the current incident\n"
+          "  time from first report to 99% fixed [in INCIDENT];\n"
+          "  incidents [overlapping INCIDENT] | where ... | let ... | summarize ... by ... | order by ... | limit N;\n"
+          "  events where type = comm and text ~ \"fix\" | select incident, at, text;\n"
+          "  timeline INCIDENT [where ...];             show incidents; show types; show sources [INCIDENT];\n"
+          "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n";
+    emit(text, false);
+    return true;
+  }
+  if (name == ".mode") {
+    if (args.size() != 1) return usage();
+    auto m = parse_mode(args[0]);
+    if (!m) return fail(fmt::format("unknown mode '{}': {}", args[0], cmd->args));
+    settings_.render.mode = *m;
+    return true;
+  }
+  if (name == ".headers") return set_flag(settings_.render.headers);
+  if (name == ".bail") return set_flag(settings_.bail);
+  if (name == ".echo") return set_flag(settings_.echo);
+  if (name == ".pager") return set_flag(settings_.pager);
+  if (name == ".timer") {
+    if (args.size() != 1) return usage();
+    if (args[0] == "once") settings_.timer = timer_mode::once;
+    else if (auto f = on_off(args[0])) settings_.timer = *f ? timer_mode::on : timer_mode::off;
+    else return usage();
+    return true;
+  }
+  if (name == ".width") {
+    settings_.render.widths.clear();
+    for (const auto& a : args) {
+      int n = 0;
+      const auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), n);
+      if (ec != std::errc{} || p != a.data() + a.size() || n < 0) return fail(fmt::format("not a width: '{}'", a));
+      settings_.render.widths.push_back(n);
+    }
+    return true;
+  }
+  if (name == ".use") {
+    if (args.size() != 1) return usage();
+    return run_statement({unit::kind::statement, fmt::format("use {};", args[0]), u.line, 1}, file);
+  }
+  if (name == ".incidents") {
+    return run_statement({unit::kind::statement, "show incidents;", u.line, 1}, file);
+  }
+  if (name == ".tz") {
+    if (args.empty() || args[0] == "UTC" || args[0] == "utc") {
+      zone_ = nullptr;
+      settings_.tz.clear();
+      return true;
+    }
+    try {
+      zone_ = date::locate_zone(args[0]);
+      settings_.tz = args[0];
+    } catch (const std::exception&) {
+      return fail(fmt::format("unknown time zone '{}' (expected a tz database name such as America/Los_Angeles)", args[0]));
+    }
+    return true;
+  }
+  if (name == ".output" || name == ".once") {
+    redirect_.reset();
+    once_ = false;
+    if (args.empty()) {
+      if (name == ".once") return usage();
+      return true;
+    }
+    auto f = std::make_unique<std::ofstream>(args[0], std::ios::binary | std::ios::trunc);
+    if (!*f) return fail(fmt::format("cannot write {}", args[0]));
+    redirect_ = std::move(f);
+    once_ = name == ".once";
+    return true;
+  }
+  if (name == ".read") {
+    if (args.size() != 1) return usage();
+    return read_file(args[0], file);
+  }
+  if (name == ".open") {
+    if (args.size() != 1) return usage();
+    auto s = event_store::open(args[0], {.read_only = settings_.read_only});
+    if (!s) return fail(s.error().message);
+    store_ = std::move(*s);
+    store_name_ = args[0];
+    incident_.reset();
+    return true;
+  }
+  if (name == ".import") {
+    if (args.empty()) return usage();
+    if (settings_.read_only) return fail("the store is open read-only");
+    bool ok = true;
+    for (const auto& path : args) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        ok = fail(fmt::format("cannot open {}", path));
+        continue;
+      }
+      auto r = import_jsonl(store_, in, path);
+      if (!r) {
+        for (const auto& e : r.error()) err_ << format_import_error(e) << '\n';
+        ok = fail(fmt::format("{}: nothing imported", path));
+        continue;
+      }
+      emit(fmt::format("{}: {} events appended, {} already there\n", path, r->appended, r->existing), false);
+    }
+    return ok;
+  }
+  if (name == ".export") {
+    if (args.empty()) return usage();
+    const auto known = store_.incident_ids();
+    std::vector<std::string> incidents(args.begin() + 1, args.end());
+    for (const auto& i : incidents)
+      if (std::ranges::find(known, i) == known.end()) {
+        const auto near = nearest(i, std::span<const std::string>(known));
+        return fail(fmt::format("unknown incident '{}'{}", i, near ? fmt::format("; did you mean '{}'?", *near) : ""));
+      }
+    std::ofstream f(args[0], std::ios::binary | std::ios::trunc);
+    if (!f) return fail(fmt::format("cannot write {}", args[0]));
+    if (auto r = export_jsonl(store_, f, incidents); !r) return fail(r.error().message);
+    return true;
+  }
+  if (name == ".schema") return show_schema(args.empty() ? "" : args[0], fail);
+  return fail(fmt::format("{} is not implemented", name));
+}
+
+bool session::show_schema(const std::string& type, const std::function<bool(const std::string&)>& fail) {
+  if (!type.empty() && !is_event_type(type)) {
+    const auto near = nearest(type, std::span<const std::string_view>(event_types));
+    return fail(fmt::format("unknown event type '{}'{}", type, near ? fmt::format("; did you mean '{}'?", *near) : ""));
+  }
+  std::string text;
+  for (const std::string_view t : event_types) {
+    if (!type.empty() && t != type) continue;
+    rapidjson::Document doc;
+    const auto src = embedded_files().at(fmt::format("{}.schema.json", t));
+    doc.Parse(src.data(), src.size());
+    if (doc.HasParseError() || !doc.IsObject()) continue;
+    text += fmt::format("{}: {}\n", t, doc.HasMember("description") ? doc["description"].GetString() : "");
+    if (!doc.HasMember("properties")) continue;
+    std::vector<std::string> required;
+    if (doc.HasMember("required"))
+      for (const auto& r : doc["required"].GetArray()) required.emplace_back(r.GetString());
+    for (const auto& p : doc["properties"].GetObject()) {
+      const std::string field = p.name.GetString();
+      std::string what;
+      if (p.value.HasMember("enum")) {
+        for (const auto& e : p.value["enum"].GetArray()) what += (what.empty() ? "" : " | ") + std::string(e.GetString());
+      } else if (p.value.HasMember("type") && p.value["type"].IsString()) {
+        what = p.value["type"].GetString();
+        if (what == "array" && p.value.HasMember("items") && p.value["items"].HasMember("type"))
+          what = fmt::format("array of {}", p.value["items"]["type"].GetString());
+      }
+      const bool req = std::ranges::find(required, field) != required.end();
+      text += fmt::format("  {:<10} {:<9} {}\n", field, req ? "required" : "optional", what);
+    }
+  }
+  emit(text, false);
+  return true;
+}
+
+}  // namespace pmdb::shell

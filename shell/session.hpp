@@ -1,0 +1,105 @@
+#pragma once
+// One shell session: the open store, the current incident, output settings, and the
+// execution of statements and dot-commands. Used by the REPL, scripts (-f), -c and piped input.
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/event_store.hpp"
+#include "shell/render.hpp"
+#include "shell/splitter.hpp"
+
+namespace pmdb::shell {
+
+enum class timer_mode { off, on, once };
+
+struct settings {
+  render_options render;
+  bool bail = false;        // stop at the first error
+  bool echo = false;        // print each statement before running it
+  timer_mode timer = timer_mode::off;
+  bool pager = true;        // page long results on a terminal
+  bool read_only = false;
+  bool interactive = false; // errors as "error: line L, column C" and row counts; no FILE: prefix
+  std::string tz;           // display zone for timestamps; empty = UTC
+  std::string now;          // --now: fixed generation time for reports (ISO 8601), empty = the clock
+};
+
+// One dot-command: the table drives dispatch, .help and completion.
+struct dot_command {
+  std::string_view name;     // ".mode"
+  std::string_view args;     // "table|box|markdown|csv|tsv|json|jsonl|line"
+  std::string_view help;     // one line
+  enum class arg_kind { none, file, incident, type, mode, on_off, zone, other } completes = arg_kind::none;
+};
+std::span<const dot_command> dot_commands();
+
+class session {
+ public:
+  // `store_name` is shown in the prompt and banner (":memory:" or the file name).
+  session(event_store store, std::string store_name, settings s, std::ostream& out, std::ostream& err);
+
+  // Runs every unit of a whole input (script file, -c text, piped stdin), named `file` in
+  // error messages. Returns false if any unit failed. Stops at the first failure when bail.
+  bool run_text(std::string_view text, std::string_view file);
+
+  // Runs one unit produced by a splitter. `file` names its source in error messages (empty:
+  // typed interactively). Returns false on error (already reported on the error stream).
+  bool run_unit(const unit& u, std::string_view file);
+
+  bool quit_requested() const { return quit_; }
+  std::string prompt(bool continuation) const;
+  std::string banner() const;
+
+  // Interrupts the running query (from a SIGINT handler).
+  void interrupt() const { store_.interrupt(); }
+
+  const event_store& store() const { return store_; }
+  const std::optional<std::string>& current_incident() const { return incident_; }
+  settings& config() { return settings_; }
+
+  // Called to show a long result; the REPL installs one that pipes through $PAGER.
+  std::function<void(const std::string& text)> pager_sink;
+
+  // Renders the postmortem of an incident as Markdown (installed by main; `report` fails
+  // without it).
+  std::function<std::expected<std::string, error>(const event_store&, const std::string& incident,
+                                                  const settings&)>
+      postmortem_sink;
+
+ private:
+  bool run_statement(const unit& u, std::string_view file);
+  bool run_dot(const unit& u, std::string_view file);
+  void report_error(const error& e, std::string_view text, const source_position& origin);
+  void emit(const std::string& text, bool is_result);
+  std::ostream& out();
+  std::string format_time(timestamp t) const;
+  bool read_file(const std::string& path, std::string_view from_file);
+  bool show_schema(const std::string& type, const std::function<bool(const std::string&)>& fail);
+
+  event_store store_;
+  std::string store_name_;
+  settings settings_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<std::ofstream> redirect_;  // .output / .once
+  bool once_ = false;
+  bool quit_ = false;
+  int read_depth_ = 0;
+  std::optional<std::string> incident_;
+  const void* zone_ = nullptr;  // date::time_zone*, set by .tz
+};
+
+// Nesting limit for .read.
+inline constexpr int max_read_depth = 16;
+
+}  // namespace pmdb::shell

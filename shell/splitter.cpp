@@ -1,0 +1,65 @@
+#include "shell/splitter.hpp"
+
+#include <vector>
+
+namespace pmdb::shell {
+
+bool splitter::pending() const { return started_; }
+
+void splitter::reset() {
+  buf_.clear();
+  quote_ = 0;
+  started_ = false;
+}
+
+std::vector<unit> splitter::feed_line(std::string_view line) {
+  ++line_;
+  std::vector<unit> out;
+  if (!started_) {
+    const std::size_t first = line.find_first_not_of(" \t");
+    if (first != std::string_view::npos && line[first] == '.') {
+      std::string_view cmd = line.substr(first);
+      while (!cmd.empty() && (cmd.back() == '\r' || cmd.back() == ' ' || cmd.back() == '\t')) cmd.remove_suffix(1);
+      out.push_back({unit::kind::dot_command, std::string(cmd), line_, static_cast<std::uint32_t>(first + 1)});
+      return out;
+    }
+  }
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    const bool comment = !quote_ && c == '-' && i + 1 < line.size() && line[i + 1] == '-';
+    if (!started_) {
+      if (c == ' ' || c == '\t' || c == '\r') continue;
+      if (comment) break;
+      started_ = true;
+      buf_.clear();
+      start_line_ = line_;
+      start_col_ = static_cast<std::uint32_t>(i + 1);
+    }
+    if (comment) {
+      buf_.append(line.substr(i));
+      break;
+    }
+    buf_ += c;
+    if (quote_) {
+      if (c == '\\' && i + 1 < line.size()) buf_ += line[++i];
+      else if (c == quote_) quote_ = 0;
+    } else if (c == '"' || c == '\'') {
+      quote_ = c;
+    } else if (c == ';') {
+      out.push_back({unit::kind::statement, buf_, start_line_, start_col_});
+      reset();
+    }
+  }
+  if (started_) buf_ += '\n';
+  return out;
+}
+
+std::optional<unit> splitter::finish() {
+  if (!started_) return std::nullopt;
+  unit u{unit::kind::statement, buf_, start_line_, start_col_};
+  while (!u.text.empty() && (u.text.back() == '\n' || u.text.back() == ' ')) u.text.pop_back();
+  reset();
+  return u;
+}
+
+}  // namespace pmdb::shell

@@ -1,0 +1,39 @@
+#pragma once
+// Splits shell input into complete units: PMQL statements (ending at a `;` outside strings
+// and comments) and dot-commands (one line, starting with `.` where a statement would start).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pmdb::shell {
+
+struct unit {
+  enum class kind { statement, dot_command } what = kind::statement;
+  std::string text;          // the statement including its `;`, or the dot-command line
+  std::uint32_t line = 1;    // the line of text[0] in the input
+  std::uint32_t column = 1;  // the column of text[0]
+};
+
+class splitter {
+ public:
+  // Feeds one line (without its newline). Returns the units it completes, in order.
+  std::vector<unit> feed_line(std::string_view line);
+  // At end of input: the unfinished statement, if any non-blank, non-comment text is pending.
+  std::optional<unit> finish();
+  // True while a statement is incomplete (the shell shows its continuation prompt).
+  bool pending() const;
+  // Drops the unfinished statement (Ctrl-C).
+  void reset();
+
+ private:
+  std::string buf_;
+  std::uint32_t line_ = 0;         // lines fed so far
+  std::uint32_t start_line_ = 1;   // where buf_ starts
+  std::uint32_t start_col_ = 1;
+  char quote_ = 0;                 // inside a string literal opened with this quote
+  bool started_ = false;           // a statement has begun and not yet ended
+};
+
+}  // namespace pmdb::shell

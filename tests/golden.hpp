@@ -1,0 +1,85 @@
+#pragma once
+// Golden-file tests: run the real pmdb binary on a script and compare what it printed
+// (stdout, stderr and exit status) byte for byte with a stored expectation. Set
+// PMDB_UPDATE_GOLDEN=1 to rewrite the expectations from the current output instead.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace pmdb::test {
+
+struct run_result {
+  std::string out, err;
+  int status = -1;
+};
+
+inline std::string shell_quote(std::string_view s) {
+  std::string q = "'";
+  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `pmdb ARGS` from the source directory, stdin from `input` (empty: /dev/null).
+inline run_result run_pmdb(const std::vector<std::string>& args, const std::string& input = "") {
+  temp_dir tmp;
+  std::string cmd = "cd " + shell_quote(source_dir().string()) + " && NO_COLOR=1 " + shell_quote(PMDB_BINARY);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  if (input.empty()) {
+    cmd += " </dev/null";
+  } else {
+    write_file(tmp.path / "stdin", input);
+    cmd += " <" + shell_quote((tmp.path / "stdin").string());
+  }
+  cmd += " 2>" + shell_quote((tmp.path / "stderr").string());
+  run_result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.err = read_file(tmp.path / "stderr");
+  return r;
+}
+
+inline std::string transcript(const run_result& r) {
+  std::string t = r.out;
+  if (!r.err.empty()) t += "--- stderr\n" + r.err;
+  t += "--- exit " + std::to_string(r.status) + "\n";
+  return t;
+}
+
+// Compares `actual` with the golden file (relative to the source dir), or rewrites it.
+inline void check_golden(const std::filesystem::path& golden, const std::string& actual) {
+  const auto path = source_dir() / golden;
+  if (const char* u = std::getenv("PMDB_UPDATE_GOLDEN"); u && std::string(u) == "1") {
+    std::filesystem::create_directories(path.parent_path());
+    write_file(path, actual);
+    return;
+  }
+  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing golden file " << golden.string()
+                                                     << " (run with PMDB_UPDATE_GOLDEN=1 to create it)");
+  const std::string expected = read_file(path);
+  INFO("golden file: " << golden.string());
+  CHECK_MESSAGE(expected == actual, "expected:\n" << expected << "\nactual:\n" << actual);
+}
+
+// The files of `dir` (relative to the source dir) ending in `ext`, sorted.
+inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir, std::string_view ext) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(source_dir() / dir))
+    if (e.path().extension() == ext) out.push_back(dir / e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace pmdb::test

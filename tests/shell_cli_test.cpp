@@ -1,0 +1,102 @@
+// The pmdb command line as users and scripts drive it: exit statuses, error positions, and
+// output that other tools (Python's csv module, cmark-gfm) read back.
+#include <rapidjson/document.h>
+
+#include "golden.hpp"
+
+using namespace pmdb::test;
+
+namespace {
+
+std::string run_cmd(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("shell_cli") {
+  TEST_CASE("usage errors exit 2, user errors exit 1, help exits 0") {
+    CHECK(run_pmdb({"--help"}).status == 0);
+    CHECK(run_pmdb({"import", "--help"}).status == 0);
+    CHECK(run_pmdb({"--frobnicate"}).status == 2);
+    CHECK(run_pmdb({"import"}).status == 2);
+    const auto missing = run_pmdb({"export", "/nonexistent/x.pmdb"});
+    CHECK(missing.status == 1);
+    CHECK(missing.err == "pmdb: /nonexistent/x.pmdb: no such store\n");
+  }
+
+  TEST_CASE("a script with an error names FILE:LINE:COLUMN, exits 1 and leaves the store unchanged") {
+    temp_dir d;
+    const auto db = d.file("s.pmdb");
+    REQUIRE(run_pmdb({"import", db, "examples/openai-2024-12-11.jsonl"}).status == 0);
+    const std::string before = run_pmdb({"export", db}).out;
+    write_file(d.path / "bad.pmq",
+               "use openai-2024-12-11;\n.import examples/meta-2024-12-11.jsonl\n"
+               "time from first alert\n   to stauts identified;\nshow incidents;\n");
+    const auto r = run_pmdb({db, "-f", d.file("bad.pmq")});
+    CHECK(r.status == 1);
+    CHECK(r.err.starts_with(d.file("bad.pmq") + ":4:7: error: "));
+    CHECK(r.out.find("openai-2024-12-11") == std::string::npos);  // stopped before `show incidents`
+    // .import ran before the error and is its own transaction; nothing after the error ran.
+    write_file(d.path / "bad2.pmq", "show types;\nevents where nosuchfield = 1;\n");
+    const std::string mid = run_pmdb({"export", db}).out;
+    const auto r2 = run_pmdb({db, "-f", d.file("bad2.pmq")});
+    CHECK(r2.status == 1);
+    CHECK(r2.err.starts_with(d.file("bad2.pmq") + ":2:14: error: unknown field 'nosuchfield'"));
+    CHECK(run_pmdb({"export", db}).out == mid);
+    CHECK(mid.size() > before.size());
+  }
+
+  TEST_CASE("a bad JSONL import through the shell writes nothing") {
+    temp_dir d;
+    const auto db = d.file("s.pmdb");
+    write_file(d.path / "bad.jsonl", line("x", "note", "2024-12-11T23:16:00Z", R"({"text":"ok"})") + "\n{oops\n");
+    const auto r = run_pmdb({"import", db, d.file("bad.jsonl")});
+    CHECK(r.status == 1);
+    CHECK(r.err.find(d.file("bad.jsonl") + ":2: not valid JSON") != std::string::npos);
+    CHECK(run_pmdb({"export", db}).out.empty());
+  }
+
+  TEST_CASE("CSV output reads back through Python's csv module to the same cells as JSON output") {
+    const std::string q = "events | select incident, at, type, source, text, value | limit 40;";
+    const auto csv = run_pmdb({"--mode", "csv", "-c", q});
+    const auto json = run_pmdb({"--mode", "json", "-c", q});
+    REQUIRE(csv.status == 0);
+    REQUIRE(json.status == 0);
+    temp_dir d;
+    write_file(d.path / "out.csv", csv.out);
+    const std::string cells = run_cmd(
+        "python3 -c 'import csv,json,sys; rows=list(csv.reader(open(sys.argv[1], newline=\"\")));"
+        " print(json.dumps(rows))' " + shell_quote(d.file("out.csv")));
+    rapidjson::Document from_csv, from_json;
+    from_csv.Parse(cells.c_str());
+    from_json.Parse(json.out.c_str());
+    REQUIRE(from_csv.IsArray());
+    REQUIRE(from_json.IsArray());
+    REQUIRE(from_csv.Size() == from_json.Size() + 1);  // + the header
+    CHECK(std::string(from_csv[0][4].GetString()) == "text");
+    for (rapidjson::SizeType i = 0; i < from_json.Size(); ++i) {
+      const auto& obj = from_json[i];
+      CHECK(std::string(from_csv[i + 1][0].GetString()) == obj["incident"].GetString());
+      CHECK(std::string(from_csv[i + 1][1].GetString()) == obj["at"].GetString());
+      CHECK(std::string(from_csv[i + 1][4].GetString()) == (obj["text"].IsNull() ? "" : obj["text"].GetString()));
+    }
+  }
+
+  TEST_CASE("markdown output is a table for cmark-gfm") {
+    const auto md = run_pmdb({"--mode", "markdown", "-c", "show incidents;"});
+    REQUIRE(md.status == 0);
+    temp_dir d;
+    write_file(d.path / "out.md", md.out);
+    const std::string html = run_cmd("cmark-gfm -e table " + shell_quote(d.file("out.md")));
+    CHECK(html.find("<table>") != std::string::npos);
+    CHECK(html.find("<td>openai-2024-12-11</td>") != std::string::npos);
+  }
+}
