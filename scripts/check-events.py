@@ -91,7 +91,7 @@ def json_type_ok(value, name):
 
 
 SUPPORTED = {"$schema", "title", "description", "type", "required", "properties",
-             "additionalProperties", "enum", "minLength", "minimum", "items", "anyOf",
+             "additionalProperties", "enum", "minLength", "maxLength", "minimum", "items", "anyOf",
              "pattern"}
 
 
@@ -113,6 +113,9 @@ def validate(schema, value, path="data"):
         if "minLength" in schema and len(value) < schema["minLength"]:
             errors.append("%s: expected at least %d character(s), found %s"
                           % (path, schema["minLength"], json.dumps(value)))
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append("%s: expected at most %d character(s), found %d"
+                          % (path, schema["maxLength"], len(value)))
         if "pattern" in schema and not re.search(schema["pattern"], value):
             errors.append("%s: does not match %s: %s" % (path, schema["pattern"], json.dumps(value)))
     if isinstance(value, (int, float)) and not isinstance(value, bool):

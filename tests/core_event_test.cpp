@@ -87,6 +87,9 @@ TEST_SUITE("core_event") {
     CHECK(why("{not json").starts_with("not valid JSON at byte 2"));
     CHECK(why("[1,2]") == "expected a JSON object: found an array");
     CHECK(why(line("X Y", "note", "2024-12-11T23:16:00Z", R"({"text":"t"})")).starts_with("incident: does not match"));
+    CHECK(why(line(std::string(129, 'a'), "note", "2024-12-11T23:16:00Z", R"({"text":"t"})")).starts_with(
+        "incident: the maximum length is 128"));
+    CHECK(parse_event(line(std::string(128, 'a'), "note", "2024-12-11T23:16:00Z", R"({"text":"t"})")));
     CHECK(why(line("x", "tweet", "2024-12-11T23:16:00Z", R"({"text":"t"})")).starts_with("type: not an allowed value"));
     CHECK(why(line("x", "note", "yesterday", R"({"text":"t"})")) ==
           R"(at: not a timestamp (expected ISO 8601 with Z or an offset, e.g. 2024-12-11T23:17:00Z): found "yesterday")");
