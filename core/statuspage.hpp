@@ -1,7 +1,6 @@
 #pragma once
 // Import of Atlassian Statuspage v2 incident JSON (and of pages that serve the same API, such as
-// incident.io's). The mapping to events is described in docs next to the code (statuspage.cpp)
-// and in schemas/README.md.
+// incident.io's). The field-by-field mapping to events is listed at the top of statuspage.cpp.
 #include <expected>
 #include <istream>
 #include <string>

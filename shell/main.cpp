@@ -1,5 +1,7 @@
 // pmdb: the command line. Subcommands (import, export, rebuild) and the shell on a store.
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +16,7 @@
 
 #include "core/embedded.hpp"
 #include "core/event_store.hpp"
+#include "core/import.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
 #include "shell/postmortem.hpp"
@@ -55,16 +58,23 @@ Other options:
 Exit status: 0 on success, 1 on a user error (message on stderr), 2 on bad usage.
 )";
 
-constexpr std::string_view import_help = R"(Usage: pmdb import DB FILE...
+constexpr std::string_view import_help = R"(Usage: pmdb import DB FILE... [OPTIONS]
 
-Appends the events of each FILE (JSON Lines, one event per line; '-' reads stdin) to the
-store DB, creating it when missing. Each file is one transaction: a file with any bad line
-writes nothing, and every bad line is reported as FILE:LINE: what is wrong. Events already
-stored (same id, same content) are skipped, so importing a file twice adds nothing.
+Appends the events of each FILE ('-' reads stdin) to the store DB, creating it when missing.
+The format is detected from the content (and said): pmdb's JSON Lines events, Atlassian
+Statuspage v2 JSON (/api/v2/incidents.json, a single incident, or many pages' worth), or a CSV
+timeline with a header row. Each file is one transaction: a file with any error writes
+nothing, and every problem is reported with its line, JSON path or CSV row and column. Events
+already stored are skipped, so importing a file twice, or a later snapshot of a status page,
+appends only what is new.
 
 Options:
-  --fast        synchronous=NORMAL instead of FULL (faster; a power loss may lose the
-                last transactions, never corrupt the store)
+  --format F        jsonl|statuspage|csv: do not detect
+  --prefix P        Statuspage: name incidents P-CODE instead of ORG-CODE
+  --tz ZONE         CSV: the IANA zone of times written without an offset (DST-aware)
+  --map COL=FIELD   CSV: read column COL as FIELD (repeatable; `--map notes=` ignores a column)
+  --fast            synchronous=NORMAL instead of FULL (faster; a power loss may lose the
+                    last transactions, never corrupt the store)
 )";
 
 constexpr std::string_view export_help = R"(Usage: pmdb export DB [INCIDENT...]
@@ -94,42 +104,111 @@ int user_error(std::string_view msg) {
   return exit_user_error;
 }
 
+// A progress bar on stderr (only when it is a terminal): bytes, events and rate.
+class progress_bar {
+ public:
+  progress_bar(std::string name, std::uintmax_t total) : name_(std::move(name)), total_(total) {}
+  void update(std::size_t bytes, std::size_t events) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(events) / secs : 0;
+    std::string bar;
+    if (total_ > 0) {
+      const double f = std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_));
+      const int filled = static_cast<int>(f * 30);
+      bar = fmt::format("[{}{}] {:3.0f}% ", std::string(static_cast<std::size_t>(filled), '#'),
+                        std::string(static_cast<std::size_t>(30 - filled), ' '), f * 100);
+    }
+    fmt::print(stderr, "\r{}: {}{:.1f} MB, {} events, {:.0f} events/s ", name_, bar,
+               static_cast<double>(bytes) / 1e6, events, rate);
+    shown_ = true;
+  }
+  void done() {
+    if (shown_) fmt::print(stderr, "\r\x1b[K");
+  }
+
+ private:
+  std::string name_;
+  std::uintmax_t total_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+  bool shown_ = false;
+};
+
 int cmd_import(const std::vector<std::string>& args) {
   if (wants_help(args)) {
     fmt::print("{}", import_help);
     return exit_ok;
   }
   open_options opts;
+  import_options iopts;
   std::vector<std::string> pos;
-  for (const auto& a : args) {
-    if (a == "--fast") opts.durable = false;
-    else if (a.size() > 1 && a[0] == '-' && a != "-") return usage_error(fmt::format("import: unknown option {}", a), import_help);
-    else pos.push_back(a);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= args.size()) return std::nullopt;
+      return args[++i];
+    };
+    if (a == "--fast") {
+      opts.durable = false;
+    } else if (a == "--format") {
+      auto v = value();
+      auto f = v ? parse_import_format(*v) : std::nullopt;
+      if (!f) return usage_error("import: --format needs jsonl, statuspage or csv", import_help);
+      iopts.format = *f;
+    } else if (a == "--prefix") {
+      auto v = value();
+      if (!v) return usage_error("import: --prefix needs a value", import_help);
+      iopts.prefix = *v;
+    } else if (a == "--tz") {
+      auto v = value();
+      if (!v) return usage_error("import: --tz needs a zone", import_help);
+      iopts.tz = *v;
+    } else if (a == "--map") {
+      auto v = value();
+      const auto eq = v ? v->find('=') : std::string::npos;
+      if (eq == std::string::npos) return usage_error("import: --map needs COLUMN=FIELD", import_help);
+      iopts.map[v->substr(0, eq)] = v->substr(eq + 1);
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      return usage_error(fmt::format("import: unknown option {}", a), import_help);
+    } else {
+      pos.push_back(a);
+    }
   }
   if (pos.size() < 2) return usage_error("import: needs a store and at least one file", import_help);
   auto store = event_store::open(pos[0], opts);
   if (!store) return user_error(store.error().message);
   int status = exit_ok;
+  const bool terminal = ::isatty(STDERR_FILENO);
   for (std::size_t i = 1; i < pos.size(); ++i) {
-    const std::string& name = pos[i];
+    const std::string name = pos[i] == "-" ? "<stdin>" : pos[i];
     std::ifstream file;
     std::istream* in = &std::cin;
-    if (name != "-") {
-      file.open(name, std::ios::binary);
+    std::uintmax_t size = 0;
+    if (pos[i] != "-") {
+      file.open(pos[i], std::ios::binary);
       if (!file) {
-        status = user_error(fmt::format("{}: cannot open", name));
+        status = user_error(fmt::format("{}: cannot open", pos[i]));
         continue;
       }
       in = &file;
+      std::error_code ec;
+      size = std::filesystem::file_size(pos[i], ec);
     }
-    auto r = import_jsonl(*store, *in, name == "-" ? "<stdin>" : name);
+    progress_bar bar(name, size);
+    import_options o = iopts;
+    if (terminal) o.progress = [&](std::size_t bytes, std::size_t events) { bar.update(bytes, events); };
+    auto r = import_file(*store, *in, name, o);
+    bar.done();
     if (!r) {
       for (const auto& e : r.error()) fmt::print(stderr, "{}\n", format_import_error(e));
       fmt::print(stderr, "{}: nothing imported\n", name);
       status = exit_user_error;
       continue;
     }
-    fmt::print("{}: {} events appended, {} already there\n", name, r->appended, r->existing);
+    fmt::print("{} ({}): {} events appended, {} already there{}\n", name, format_name(r->format), r->appended,
+               r->existing, r->corrections ? fmt::format(" ({} corrections of edited updates)", r->corrections) : "");
   }
   return status;
 }

@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 
 #include "core/embedded.hpp"
+#include "core/import.hpp"
 #include "core/jsonl.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
@@ -131,13 +132,16 @@ void session::emit(const std::string& text, bool is_result) {
 }
 
 void session::report_error(const error& e, std::string_view text, const source_position& origin) {
-  if (e.where) {
-    err_ << query::render_error(e, text, origin);
-  } else if (!origin.file.empty()) {
-    err_ << fmt::format("{}:{}: error: {}\n", origin.file, origin.line, e.message);
-  } else {
-    err_ << fmt::format("error: {}\n", e.message);
+  std::string msg;
+  if (e.where) msg = query::render_error(e, text, origin);
+  else if (!origin.file.empty()) msg = fmt::format("{}:{}: error: {}\n", origin.file, origin.line, e.message);
+  else msg = fmt::format("error: {}\n", e.message);
+  if (settings_.render.color) {
+    // The message line in red; the quoted source and caret stay plain.
+    const auto eol = msg.find('\n');
+    msg = "\x1b[31m" + msg.substr(0, eol) + "\x1b[0m" + msg.substr(eol);
   }
+  err_ << msg;
   err_.flush();
 }
 
@@ -384,13 +388,15 @@ bool session::run_dot(const unit& u, std::string_view file) {
         ok = fail(fmt::format("cannot open {}", path));
         continue;
       }
-      auto r = import_jsonl(store_, in, path);
+      auto r = import_file(store_, in, path);
       if (!r) {
         for (const auto& e : r.error()) err_ << format_import_error(e) << '\n';
         ok = fail(fmt::format("{}: nothing imported", path));
         continue;
       }
-      emit(fmt::format("{}: {} events appended, {} already there\n", path, r->appended, r->existing), false);
+      emit(fmt::format("{} ({}): {} events appended, {} already there\n", path, format_name(r->format), r->appended,
+                       r->existing),
+           false);
     }
     return ok;
   }

@@ -220,7 +220,7 @@ TEST_CASE("document shapes: single incidents, arrays, concatenated documents, no
                                     inc("m1") + "]}");
     REQUIRE(r);
     CHECK(events() ==
-          "sp:m1/incident-ba2b7e4a83ee2ecd beta-m1 status.beta.example {\"title\":\"Login errors\",\"org\":\"Beta\",\"services\":[],\"url\":\"http://status.beta.example:8080/incidents/m1\"}\n"
+          "sp:m1/incident-b9d02f8f46263226 beta-m1 status.beta.example {\"title\":\"Login errors\",\"org\":\"Beta\",\"services\":[],\"url\":\"http://status.beta.example:8080/incidents/m1\"}\n"
           "sp:m1-1 beta-m1 status.beta.example {\"status\":\"investigating\"}\n");
   }
   SUBCASE("one incident seen under two page names is refused, not merged") {
