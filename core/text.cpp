@@ -26,11 +26,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 namespace {
 template <typename Range>
 std::optional<std::string> nearest_in(std::string_view word, const Range& candidates) {
+  const std::size_t limit = word.size() <= 3 ? 1 : word.size() <= 6 ? 2 : 3;
   std::optional<std::string> best;
-  std::size_t best_d = 3;
+  std::size_t best_d = limit + 1;
   for (const auto& c : candidates) {
     const std::size_t d = edit_distance(word, c);
-    if (d < best_d && d * 2 < std::max<std::size_t>(word.size(), 2)) {
+    if (d < best_d) {
       best_d = d;
       best = std::string(c);
     }
@@ -43,6 +44,10 @@ std::optional<std::string> nearest(std::string_view word, std::span<const std::s
   return nearest_in(word, candidates);
 }
 std::optional<std::string> nearest(std::string_view word, std::span<const std::string> candidates) {
+  return nearest_in(word, candidates);
+}
+
+std::optional<std::string> nearest(std::string_view word, std::initializer_list<std::string_view> candidates) {
   return nearest_in(word, candidates);
 }
 

@@ -49,6 +49,7 @@
 #include <fmt/format.h>
 
 #include "core/event.hpp"
+#include "core/text.hpp"
 #include "query/catalog_fields.hpp"
 #include "query/parser.hpp"
 
@@ -132,37 +133,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions), case-insensitive.
-std::size_t edit_distance(std::string_view a0, std::string_view b0) {
-  const std::string a = lower(a0), b = lower(b0);
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i)
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[a.size()][b.size()];
-}
-
-// The candidate nearest to `name`, if it is near enough to be a plausible typo.
-template <class Range>
-std::optional<std::string> nearest(std::string_view name, const Range& candidates) {
-  const std::size_t limit = name.size() <= 3 ? 1 : name.size() <= 6 ? 2 : 3;
-  std::optional<std::string> best;
-  std::size_t best_d = limit + 1;
-  for (const auto& c : candidates) {
-    const std::size_t d = edit_distance(name, c);
-    if (d < best_d) {
-      best_d = d;
-      best = std::string(c);
-    }
-  }
-  return best;
 }
 
 std::string did_you_mean(const std::optional<std::string>& s) {

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.hpp"
+
 #include "query/config.hpp"
 
 namespace pmdb::query::parser {
@@ -122,36 +124,13 @@ inline std::string lowercase(std::string_view s) {
   return out;
 }
 
-inline std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t const above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// The keyword closest to `word` when it is a plausible typo of it (at most two edits, and
-// fewer edits than the word has letters); empty otherwise.
+// The keyword closest to `word` when it is a plausible typo of it (see pmdb::nearest); empty
+// otherwise, and when the word is the keyword itself.
 inline std::string closest_keyword(std::string_view word, std::vector<std::string_view> const& keywords) {
   if (word.empty()) return {};
   std::string const w = lowercase(word);
-  std::string best;
-  std::size_t best_distance = 3;
-  for (auto k : keywords) {
-    std::size_t const d = edit_distance(w, k);
-    if (d < best_distance && d < w.size()) {
-      best_distance = d;
-      best = std::string(k);
-    }
-  }
-  return best_distance == 0 ? std::string() : best;
+  auto const best = pmdb::nearest(w, std::span<const std::string_view>(keywords));
+  return best && *best != w ? *best : std::string();
 }
 
 }  // namespace errors
