@@ -388,9 +388,10 @@ class compiler {
     compiled_query q;
     switch (s.what) {
       case ast::show_kind::incidents:
-        q.sql = "SELECT id, title, org, status, started, ended, events FROM incidents ORDER BY started, id";
+        q.sql = "SELECT id, title, org, severity, status, started, ended, events FROM incidents ORDER BY started, id";
         q.columns = {{"id", value_type::text},        {"title", value_type::text},
-                     {"org", value_type::text},       {"status", value_type::text},
+                     {"org", value_type::text},       {"severity", value_type::text},
+                     {"status", value_type::text},
                      {"started", value_type::timestamp}, {"ended", value_type::timestamp},
                      {"events", value_type::integer}};
         break;
@@ -425,7 +426,24 @@ class compiler {
   // ------------------------------------------------------------ milestones
 
   // `e.type = ? AND ...` for a pattern, over `events e`; empty when the pattern matches any event.
+  // The values of a closed set (status names, component states, channels) are lowercase in
+  // the store; a pattern word is matched in any case, and a word outside the set is an error
+  // rather than a milestone that silently never happens.
+  std::string closed_word(std::string_view word, std::span<const std::string_view> allowed, std::string_view what,
+                          std::uint32_t offset) const {
+    std::string w = lower(word);
+    if (std::ranges::find(allowed, w) != allowed.end()) return w;
+    std::string list;
+    for (const auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    fail(fmt::format("unknown {} '{}'{} (one of: {})", what, word, did_you_mean(nearest(w, allowed)), list), offset);
+  }
+
   frag pattern_condition(const ast::pattern& p) {
+    static constexpr std::string_view statuses[] = {"investigating", "identified", "monitoring", "resolved", "postmortem",
+                                                    "scheduled", "in_progress", "verifying", "completed"};
+    static constexpr std::string_view states[] = {"operational", "degraded_performance", "partial_outage",
+                                                  "major_outage", "under_maintenance"};
+    static constexpr std::string_view channels[] = {"x", "statuspage", "blog", "press", "email", "chat", "other"};
     frag f;
     auto and_ = [&f] {
       if (!f.sql.empty()) f.add(" AND ");
@@ -433,18 +451,18 @@ class compiler {
     if (p.kind != ast::pattern_kind::any) f.add("e.type = ").bind(std::string(pattern_type(p.kind)));
     switch (p.kind) {
       case ast::pattern_kind::status:
-        if (!p.name.empty()) f.add(" AND e.status = ").bind(p.name);
+        if (!p.name.empty()) f.add(" AND e.status = ").bind(closed_word(p.name, statuses, "status", p.offset));
         break;
       case ast::pattern_kind::comm:
-        if (!p.channel.empty()) f.add(" AND e.channel = ").bind(p.channel);
+        if (!p.channel.empty()) f.add(" AND e.channel = ").bind(closed_word(p.channel, channels, "channel", p.offset));
         if (p.author) f.add(" AND e.author = ").bind(*p.author);
         break;
       case ast::pattern_kind::component:
         f.add(" AND e.component = ").bind(p.component);
-        if (!p.state.empty()) f.add(" AND e.state = ").bind(p.state);
+        if (!p.state.empty()) f.add(" AND e.state = ").bind(closed_word(p.state, states, "state", p.offset));
         break;
       case ast::pattern_kind::metric:
-        f.add(" AND e.metric = ").bind(p.metric);
+        f.add(" AND e.metric = ").bind(p.metric).add(" COLLATE NOCASE");  // `99% Fixed` is `99% fixed`
         if (p.op) {
           if (!is_comparison(*p.op)) fail("a metric threshold needs a comparison (=, !=, <, <=, >, >=)", p.offset);
           f.add(" AND e.value").add(comparison_sql(*p.op)).bind(p.threshold);

@@ -457,12 +457,14 @@ TEST_SUITE("query_compiler") {
     ast::show_stmt show;
     show.what = ast::show_kind::incidents;
     auto inc = run(show);
-    CHECK(names(inc) == std::vector<std::string>{"id", "title", "org", "status", "started", "ended", "events"});
+    CHECK(names(inc) ==
+          std::vector<std::string>{"id", "title", "org", "severity", "status", "started", "ended", "events"});
     REQUIRE(inc.rows.size() == 2);
     CHECK(text_of(inc.rows[1][0]) == openai);
-    CHECK(text_of(inc.rows[1][3]) == "postmortem");
-    CHECK(std::get<timestamp>(inc.rows[1][4]).ms == at("2024-12-11T22:23:00Z"));
-    CHECK(std::get<std::int64_t>(inc.rows[0][6]) == 13);
+    CHECK(text_of(inc.rows[1][3]) == "critical");
+    CHECK(text_of(inc.rows[1][4]) == "postmortem");
+    CHECK(std::get<timestamp>(inc.rows[1][5]).ms == at("2024-12-11T22:23:00Z"));
+    CHECK(std::get<std::int64_t>(inc.rows[0][7]) == 13);
 
     show.what = ast::show_kind::types;
     auto types = run(show);
@@ -738,8 +740,12 @@ TEST_SUITE("query_compiler") {
     CHECK(nq.columns.back().name == "x\"; DROP TABLE incidents; --");
     CHECK(run(demo(), nq).rows.size() == 2);
 
-    // Patterns and incident ids too.
-    auto tq = compiled(time_stmt(span(ms(milestone_kind::first, status_pat(evil)), ms(milestone_kind::end)), openai), demo_catalog());
+    // Patterns and incident ids too (a status outside the closed set is refused outright).
+    auto tq = compiled(time_stmt(span(ms(milestone_kind::first, metric_pat(evil, binary_op::ge, 1)), ms(milestone_kind::end)), openai),
+                       demo_catalog());
+    CHECK(std::ranges::count(tq.params, value(evil)) == 1);
+    CHECK(compile_error(time_stmt(span(ms(milestone_kind::first, status_pat(evil)), ms(milestone_kind::end)), openai), "")
+              .message.starts_with("unknown status ''); DROP TABLE events; --' (one of: investigating"));
     CHECK(tq.sql.find("DROP") == std::string::npos);
     CHECK(tq.sql.find(openai) == std::string::npos);
   }
