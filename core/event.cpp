@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -70,27 +69,52 @@ struct compiled_schema {
   std::unique_ptr<rj::SchemaDocument> schema;
 };
 
-const compiled_schema& schema_for(std::string_view file) {
-  static std::mutex mu;
-  static std::map<std::string, std::unique_ptr<compiled_schema>, std::less<>> cache;
-  std::lock_guard lock(mu);
-  if (auto it = cache.find(file); it != cache.end()) return *it->second;
-  auto cs = std::make_unique<compiled_schema>();
+compiled_schema compile_schema(std::string_view file) {
+  compiled_schema cs;
   const auto& files = embedded_files();
   const auto it = files.find(file);
   if (it == files.end()) throw std::logic_error(fmt::format("schema {} is not embedded", file));
-  cs->source.Parse(it->second.data(), it->second.size());
-  if (cs->source.HasParseError()) throw std::logic_error(fmt::format("schema {} is not valid JSON", file));
-  cs->schema = std::make_unique<rj::SchemaDocument>(cs->source);
-  return *cache.emplace(std::string(file), std::move(cs)).first->second;
+  cs.source.Parse(it->second.data(), it->second.size());
+  if (cs.source.HasParseError()) throw std::logic_error(fmt::format("schema {} is not valid JSON", file));
+  cs.schema = std::make_unique<rj::SchemaDocument>(cs.source);
+  return cs;
 }
 
-// Validates `doc` against `schema_file`; on failure explains the first problem as
+// The envelope's schema and each type's, compiled once (thread-safe static initialisation)
+// and read-only afterwards.
+struct schema_set {
+  compiled_schema envelope = compile_schema("envelope.schema.json");
+  std::vector<compiled_schema> types;  // in event_types order
+  schema_set() {
+    for (const auto t : event_types) types.push_back(compile_schema(fmt::format("{}.schema.json", t)));
+  }
+};
+
+const schema_set& schemas() {
+  static const schema_set set;
+  return set;
+}
+
+// The schema of `type` (a valid event type), or the envelope's for an empty type.
+const compiled_schema& schema_for(std::string_view type) {
+  const schema_set& set = schemas();
+  if (type.empty()) return set.envelope;
+  const auto it = std::ranges::find(event_types, type);
+  return set.types.at(static_cast<std::size_t>(it - std::begin(event_types)));
+}
+
+// Validates `doc` against the schema of `type` (the envelope's when empty); on failure explains the first problem as
 // "PATH: what is wrong (expected ...): found VALUE".
-std::expected<void, std::string> check_schema(std::string_view schema_file, const rj::Value& doc,
+std::expected<void, std::string> check_schema(std::string_view type, const rj::Value& doc,
                                               std::string_view prefix) {
-  const compiled_schema& cs = schema_for(schema_file);
-  rj::SchemaValidator validator(*cs.schema);
+  const compiled_schema& cs = schema_for(type);
+  // One validator per schema and thread, reset between documents: constructing one costs more
+  // than validating a small event.
+  thread_local std::map<const rj::SchemaDocument*, std::unique_ptr<rj::SchemaValidator>> validators;
+  auto& slot = validators[cs.schema.get()];
+  if (!slot) slot = std::make_unique<rj::SchemaValidator>(*cs.schema);
+  rj::SchemaValidator& validator = *slot;
+  validator.Reset();
   if (doc.Accept(validator)) return {};
 
   const std::string keyword = validator.GetInvalidSchemaKeyword();
@@ -171,7 +195,7 @@ void extract(event& e, const rj::Value& data) {
 
 // Checks the payload of a well-formed envelope, canonicalises it and assigns the id.
 std::expected<event, std::string> finish(event e, const rj::Value& data) {
-  if (auto ok = check_schema(fmt::format("{}.schema.json", e.type), data, "data"); !ok)
+  if (auto ok = check_schema(e.type, data, "data"); !ok)
     return std::unexpected(ok.error());
   if (e.type == "correction" && data.HasMember("at")) {
     const auto& at = data["at"];
@@ -198,7 +222,12 @@ std::uint64_t fnv1a(std::string_view s, std::uint64_t h) {
 }  // namespace
 
 std::string event::content_key() const {
-  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", incident, type, at, source, approx ? 1 : 0, data);
+  const std::string when = std::to_string(at);
+  std::string key;
+  key.reserve(incident.size() + type.size() + when.size() + source.size() + data.size() + 7);
+  key.append(incident).append(1, '\x1f').append(type).append(1, '\x1f').append(when).append(1, '\x1f');
+  key.append(source).append(1, '\x1f').append(1, approx ? '1' : '0').append(1, '\x1f').append(data);
+  return key;
 }
 
 std::string event::derived_id() const {
@@ -213,7 +242,7 @@ std::expected<event, std::string> parse_event(std::string_view line) {
     return std::unexpected(fmt::format("not valid JSON at byte {}: {}", doc.GetErrorOffset() + 1,
                                        rj::GetParseError_En(doc.GetParseError())));
   if (!doc.IsObject()) return std::unexpected(fmt::format("expected a JSON object: found {}", kind_name(doc)));
-  if (auto ok = check_schema("envelope.schema.json", doc, ""); !ok) return std::unexpected(ok.error());
+  if (auto ok = check_schema("", doc, ""); !ok) return std::unexpected(ok.error());
 
   event e;
   e.incident = doc["incident"].GetString();
@@ -250,7 +279,7 @@ std::expected<event, std::string> validate_event(event e) {
   data.Parse<rj::kParseFullPrecisionFlag>(e.data.data(), e.data.size());
   if (data.HasParseError()) return std::unexpected(fmt::format("data: not valid JSON: {}", rj::GetParseError_En(data.GetParseError())));
   doc.AddMember("data", rj::Value(data, a), a);
-  if (auto ok = check_schema("envelope.schema.json", doc, ""); !ok) return std::unexpected(ok.error());
+  if (auto ok = check_schema("", doc, ""); !ok) return std::unexpected(ok.error());
   return finish(std::move(e), doc["data"]);
 }
 

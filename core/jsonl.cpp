@@ -1,5 +1,11 @@
 #include "core/jsonl.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include <fmt/format.h>
 
 namespace pmdb {
@@ -13,55 +19,124 @@ std::string format_import_error(const error& e) {
   return fmt::format("{}:{}: {}", e.where->file, e.where->line, e.message);
 }
 
+namespace {
+
+// What the reading thread hands to the writing one: a batch of validated events, or the end.
+struct parsed_batch {
+  std::vector<event> events;
+  std::size_t bytes = 0;  // bytes read up to the end of this batch
+  std::size_t lines = 0;  // non-blank lines read up to the end of this batch
+  bool last = false;
+};
+
+// A bounded queue of batches between the two threads: at most `capacity` batches wait, so
+// memory stays flat however large the file.
+class batch_queue {
+ public:
+  explicit batch_queue(std::size_t capacity) : capacity_(capacity) {}
+  void push(parsed_batch b) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return q_.size() < capacity_ || closed_; });
+    if (closed_) return;
+    q_.push_back(std::move(b));
+    not_empty_.notify_one();
+  }
+  parsed_batch pop() {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return !q_.empty(); });
+    parsed_batch b = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return b;
+  }
+  // The consumer stops taking batches: the producer's pushes return at once from now on.
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    q_.clear();
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<parsed_batch> q_;
+  std::size_t capacity_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
 std::expected<import_result, std::vector<error>> import_jsonl(event_store& store, std::istream& in,
                                                               std::string_view name, const progress_fn& progress) {
-  import_result result;
-  std::vector<error> errors;
-  std::size_t more_errors = 0;
-  std::vector<event> batch;
-  batch.reserve(batch_size);
-  std::size_t bytes = 0;
-
   if (auto r = store.begin(); !r) return std::unexpected(std::vector<error>{r.error()});
-  const auto flush = [&]() -> bool {
-    if (batch.empty() || !errors.empty()) {
-      batch.clear();
-      return true;
-    }
-    auto r = store.append(batch);
-    batch.clear();
-    if (!r) {
-      errors.push_back(r.error());
-      return false;
-    }
-    result.appended += r->appended;
-    result.existing += r->existing;
-    return true;
-  };
 
-  std::string line;
-  std::uint32_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    bytes += line.size() + 1;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    ++result.lines;
-    auto ev = parse_event(line);
-    if (!ev) {
-      if (errors.size() < max_reported_errors) errors.emplace_back(ev.error(), source_position{std::string(name), lineno, 0});
-      else ++more_errors;
-      batch.clear();
-      continue;
+  // One thread reads and validates lines (JSON parsing and schema checks) while this one
+  // appends the previous batch to SQLite: on two cores the two halves of the work overlap.
+  // Line errors are collected by the reader; once there is one, nothing more is appended,
+  // but every line is still checked so that all problems are reported.
+  batch_queue queue(4);
+  std::vector<error> line_errors;
+  std::size_t more_errors = 0;
+  bool read_error = false;
+  std::thread reader([&] {
+    std::vector<event> batch;
+    batch.reserve(batch_size);
+    std::string line;
+    std::uint32_t lineno = 0;
+    std::size_t bytes = 0, lines = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      bytes += line.size() + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      ++lines;
+      auto ev = parse_event(line);
+      if (!ev) {
+        if (line_errors.size() < max_reported_errors)
+          line_errors.emplace_back(ev.error(), source_position{std::string(name), lineno, 0});
+        else
+          ++more_errors;
+        batch.clear();
+        continue;
+      }
+      if (!line_errors.empty()) continue;
+      batch.push_back(std::move(*ev));
+      if (batch.size() == batch_size) {
+        queue.push({std::move(batch), bytes, lines, false});
+        batch = {};
+        batch.reserve(batch_size);
+      }
     }
-    if (!errors.empty()) continue;  // keep validating to report every bad line, write nothing
-    batch.push_back(std::move(*ev));
-    if (batch.size() == batch_size && !flush()) break;
-    if (progress && lineno % batch_size == 0) progress(bytes, lineno);
+    read_error = in.bad();
+    if (!line_errors.empty()) batch.clear();
+    queue.push({std::move(batch), bytes, lines, true});
+  });
+
+  import_result result;
+  std::optional<error> write_error;
+  for (;;) {
+    parsed_batch b = queue.pop();
+    if (!b.events.empty()) {
+      auto r = store.append(b.events);
+      if (!r) {
+        write_error = r.error();
+        queue.close();
+        break;
+      }
+      result.appended += r->appended;
+      result.existing += r->existing;
+    }
+    result.lines = b.lines;
+    if (progress) progress(b.bytes, b.lines);
+    if (b.last) break;
   }
-  if (in.bad()) errors.emplace_back(fmt::format("{}: read error", name));
-  if (errors.empty()) flush();
-  if (!errors.empty()) {
+  reader.join();
+
+  std::vector<error> errors = std::move(line_errors);
+  if (read_error) errors.emplace_back(fmt::format("{}: read error", name));
+  if (write_error) errors.push_back(*write_error);
+  if (!errors.empty() || more_errors) {
     store.rollback();
     if (more_errors) errors.emplace_back(fmt::format("{}: ... and {} more bad lines", name, more_errors));
     return std::unexpected(std::move(errors));
@@ -70,7 +145,6 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
     store.rollback();
     return std::unexpected(std::vector<error>{r.error()});
   }
-  if (progress) progress(bytes, lineno);
   return result;
 }
 
