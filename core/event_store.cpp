@@ -76,6 +76,12 @@ stored_event read_event(const sqlite::statement& s) {
   return out;
 }
 
+// Lets an unordered_map keyed by std::string be searched with a string_view.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
 
 struct event_store::impl {
@@ -83,12 +89,16 @@ struct event_store::impl {
   std::string path;
   // Prepared once, reused by every append.
   sqlite::statement insert, find_by_id, stream_version, refresh;
+  sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
+  std::unordered_map<std::string, sqlite::statement, string_hash, std::equal_to<>> query_cache;
 
   ~impl() {
     insert = {};
     find_by_id = {};
     stream_version = {};
     refresh = {};
+    has_incident = {};
+    query_cache.clear();
     sqlite3_close_v2(db);
   }
 
@@ -356,8 +366,23 @@ std::expected<void, error> event_store::scan(const std::vector<std::string>& inc
 
 std::expected<result_set, error> event_store::query(std::string_view sql, std::span<const value> params,
                                                     std::span<const column> columns) const {
-  auto st = sqlite::statement::prepare(impl_->db, sql);
-  if (!st) return std::unexpected(st.error());
+  // Statements are kept by their SQL text: every literal of a query is a bound parameter, so
+  // the same question about another incident reuses the prepared statement.
+  auto& cache = impl_->query_cache;
+  auto it = cache.find(sql);
+  if (it == cache.end()) {
+    auto prepared = sqlite::statement::prepare(impl_->db, sql);
+    if (!prepared) return std::unexpected(prepared.error());
+    if (cache.size() >= 64) cache.clear();
+    it = cache.emplace(std::string(sql), std::move(*prepared)).first;
+  }
+  sqlite::statement* st = &it->second;
+  st->reset();
+  // Resetting releases the read snapshot however this function returns.
+  struct reset_on_exit {
+    sqlite::statement* s;
+    ~reset_on_exit() { s->reset(); }
+  } guard{st};
   if (!sqlite3_stmt_readonly(st->get())) return std::unexpected(error("refused: a query may only read the store"));
   if (st->column_count() != static_cast<int>(columns.size()))
     return std::unexpected(error(fmt::format("internal error: the query returns {} columns, {} declared",
@@ -400,6 +425,20 @@ std::vector<std::string> event_store::incident_ids() const {
   if (!st) return out;
   while (st->step().value_or(false)) out.emplace_back(st->text(0));
   return out;
+}
+
+bool event_store::has_incident(std::string_view id) const {
+  auto& st = impl_->has_incident;
+  if (!st.get()) {
+    auto r = sqlite::statement::prepare(impl_->db, "SELECT 1 FROM incidents WHERE id = ?");
+    if (!r) return false;
+    st = std::move(*r);
+  }
+  st.reset();
+  st.bind(1, id);
+  const bool found = st.step().value_or(false);
+  st.reset();
+  return found;
 }
 
 std::vector<incident_summary> event_store::incidents() const {

@@ -90,6 +90,8 @@ class event_store {
   void interrupt() const;
 
   std::vector<std::string> incident_ids() const;
+  // Whether the store holds incident `id` (an indexed lookup on the read model).
+  bool has_incident(std::string_view id) const;
   std::vector<incident_summary> incidents() const;
   std::int64_t event_count() const;
   std::int64_t last_seq() const;

@@ -338,8 +338,8 @@ class compiler {
   // ------------------------------------------------------------ incidents
 
   void check_incident(const ast::incident_ref& r) const {
-    if (std::ranges::find(cat_.incidents, r.id) != cat_.incidents.end()) return;
-    fail(fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incidents))), r.offset);
+    if (cat_.has_incident(r.id)) return;
+    fail(fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incident_ids()))), r.offset);
   }
 
   // The incident a statement is about: the one it names, else the current one.
@@ -991,9 +991,11 @@ class compiler {
     frag with;
     std::string last;
     int n = 0;
-    void stage(const frag& body) {
+    // A materialized stage is computed once: SQLite would otherwise flatten it and copy its
+    // correlated subqueries into every later reference (a percentile's window, its count, ...).
+    void stage(const frag& body, bool materialized = false) {
       last = fmt::format("s{}", n++);
-      with.add(n == 1 ? "WITH " : ", ").add(last).add(" AS (").add(body).add(")");
+      with.add(n == 1 ? "WITH " : ", ").add(last).add(materialized ? " AS MATERIALIZED (" : " AS (").add(body).add(")");
     }
   };
 
@@ -1118,7 +1120,7 @@ class compiler {
       const std::string name = fresh('c');
       frag body("SELECT p.*, ");
       body.add(v).add(" AS ").add(name).add(" FROM ").add(ch.last).add(" AS p");
-      ch.stage(body);
+      ch.stage(body, b.kind != ast::measure_kind::expression);
       col c{b.name.name, name, v.type, v.enumerated, v.lower_words, true};
       auto it = std::ranges::find_if(sc.cols, [&](const col& x) { return iequals(x.name, b.name.name); });
       if (it != sc.cols.end()) *it = std::move(c);  // a `let` of an existing name replaces that column

@@ -1,7 +1,12 @@
 #pragma once
 // AST → SQLite SQL text plus bound parameters. The compiler never opens a database: what it
 // needs to know of the store comes in a `catalog`.
+#include <algorithm>
 #include <expected>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <variant>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,10 +17,19 @@
 
 namespace pmdb::query {
 
-// What the compiler knows of the store: the incident ids it holds (for "unknown incident"
-// errors and "did you mean" suggestions).
+// What the compiler knows of the store: which incidents it holds (for "unknown incident"
+// errors and "did you mean" suggestions). Membership is asked for every incident a statement
+// names, so it should be an indexed lookup; the full list only after a miss.
 struct catalog {
-  std::vector<std::string> incidents;
+  std::function<bool(std::string_view id)> has_incident;
+  std::function<std::vector<std::string>()> incident_ids;
+
+  // A catalog over a fixed list of ids.
+  static catalog of(std::vector<std::string> ids) {
+    auto shared = std::make_shared<const std::vector<std::string>>(std::move(ids));
+    return {[shared](std::string_view id) { return std::ranges::find(*shared, id) != shared->end(); },
+            [shared] { return *shared; }};
+  }
 };
 
 // Session state a statement is compiled in.

@@ -17,6 +17,8 @@
 // `1.`) is escaped. In the Mermaid block, names keep only characters Mermaid cannot misread.
 #include "shell/postmortem.hpp"
 
+#include "shell/catalog.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -191,8 +193,7 @@ std::expected<std::vector<ev>, error> load_events(const event_store& store, cons
 // Runs PMQL statements with the incident as the current one, as `use INCIDENT;` would.
 class pmql {
  public:
-  pmql(const event_store& store, const std::string& incident) : store_(store) {
-    cat_.incidents = store.incident_ids();
+  pmql(const event_store& store, const std::string& incident) : store_(store), cat_(catalog_of(store)) {
     ctx_.current_incident = incident;
   }
 

@@ -18,6 +18,7 @@
 #include "core/time.hpp"
 #include "query/compiler.hpp"
 #include "query/parser.hpp"
+#include "shell/catalog.hpp"
 
 namespace pmdb::shell {
 
@@ -184,7 +185,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
     report_error(script.error(), u.text, origin);
     return false;
   }
-  const query::catalog cat{store_.incident_ids()};
+  const query::catalog cat = catalog_of(store_);
   for (const auto& stmt : script->statements) {
     const query::context ctx{incident_};
     auto act = query::compile(stmt, cat, ctx, u.text, origin);

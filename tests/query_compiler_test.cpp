@@ -245,7 +245,7 @@ event_store& demo() {
 }
 
 const q::catalog& demo_catalog() {
-  static const q::catalog c{demo().incident_ids()};
+  static const q::catalog c = q::catalog::of(demo().incident_ids());
   return c;
 }
 
@@ -636,7 +636,7 @@ TEST_SUITE("query_compiler") {
       ttr[org].push_back(d);
     }
     import_text(s, lines, "generated");
-    const q::catalog cat{s.incident_ids()};
+    const q::catalog cat = q::catalog::of(s.incident_ids());
 
     ast::pipeline p = pipe(ast::source_kind::incidents);
     p.ops.push_back(let_({let_time("ttr", span(ms(milestone_kind::start), ms(milestone_kind::next, status_pat("resolved"))))}));
