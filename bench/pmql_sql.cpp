@@ -12,6 +12,7 @@
 #include "core/event_store.hpp"
 #include "query/compiler.hpp"
 #include "query/parser.hpp"
+#include "shell/catalog.hpp"
 
 namespace {
 
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "{}", pmdb::query::render_error(script.error(), text));
     return 1;
   }
-  const pmdb::query::catalog cat{store->incident_ids()};
+  const pmdb::query::catalog cat = pmdb::shell::catalog_of(*store);
   pmdb::query::context ctx;
   for (const auto& stmt : script->statements) {
     auto act = pmdb::query::compile(stmt, cat, ctx, text);
