@@ -219,9 +219,9 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   }
   if (auto r = sqlite::exec(p->db, opts.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !r)
     return fail(r.error());
-  // 64 MiB of page cache (SQLite's default is 2 MiB): random event ids make index inserts
+  // 32 MiB of page cache (SQLite's default is 2 MiB): random event ids make index inserts
   // touch pages all over the id index, and queries over many incidents reread the same pages.
-  if (auto r = sqlite::exec(p->db, "PRAGMA cache_size=-65536"); !r) return fail(r.error());
+  if (auto r = sqlite::exec(p->db, "PRAGMA cache_size=-32768"); !r) return fail(r.error());
   if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   }

@@ -524,8 +524,9 @@ class compiler {
   }
 
   // `time from A to B` for incident `inc`: B's at − A's at, NULL when either never happened.
-  frag span(const ast::time_between& t, const frag& inc) {
-    frag from = milestone_at(t.from, inc, nullptr);
+  // `from`, when given, is A's at already computed (a column), so that it is not computed twice.
+  frag span(const ast::time_between& t, const frag& inc, const frag* computed_from = nullptr) {
+    frag from = computed_from ? *computed_from : milestone_at(t.from, inc, nullptr);
     frag to = milestone_at(t.to, inc, &from);
     frag f("(");
     f.add(to).add(" - ").add(from).add(")").within(to, w_lhs).within(from, w_rhs);
@@ -937,9 +938,16 @@ class compiler {
     in_aggregate_ = true;
     frag arg = top(c.args[0], *agg_->rows);
     in_aggregate_ = false;
-    const std::string a = fresh('a');
     const ty t = arg.type;
-    agg_->computed.emplace_back(a, std::move(arg));
+    // Aggregates of the same argument (`median(ttr), p90(ttr)`) share its column, and so its
+    // percentile window.
+    std::string a;
+    for (const auto& [name_, prev] : agg_->computed)
+      if (prev.sql == arg.sql && prev.params == arg.params) a = name_;
+    if (a.empty()) {
+      a = fresh('a');
+      agg_->computed.emplace_back(a, std::move(arg));
+    }
     auto need = [&](std::initializer_list<ty> ok, std::string_view what) {
       if (t == ty::null) return;
       for (ty o : ok)
@@ -975,7 +983,10 @@ class compiler {
       }
       // Nearest rank: the value at 1-based rank ceil(p/100 · n) (at least 1) of the n non-null
       // values in ascending order. `target` holds p·n/100 (exact for integral p).
-      aggregation::rank r{a, fresh('r'), fresh('t'), std::move(percent)};
+      aggregation::rank r{a, "", fresh('t'), std::move(percent)};
+      for (const auto& prev : agg_->ranks)
+        if (prev.value == a) r.row = prev.row;
+      if (r.row.empty()) r.row = fresh('r');
       f.add("max(CASE WHEN ").add(r.row).add(" = max(1, CAST(").add(r.target).add(" AS INTEGER) + (").add(r.target)
           .add(" > CAST(").add(r.target).add(" AS INTEGER))) THEN ").add(a).add(" END)");
       f.type = t == ty::boolean ? ty::integer : t;
@@ -1094,7 +1105,17 @@ class compiler {
           fail("this `let` measures each incident: it must come before `summarize`", b.offset);
         const frag inc("p.id");
         switch (b.kind) {
-          case ast::measure_kind::time: v = span(b.span, inc); break;
+          case ast::measure_kind::time: {
+            // A's at in a stage of its own: B's lookup and the subtraction both read it.
+            const std::string from_col = fresh('f');
+            frag pre("SELECT p.*, ");
+            pre.add(milestone_at(b.span.from, inc, nullptr)).add(" AS ").add(from_col).add(" FROM ").add(ch.last).add(" AS p");
+            ch.stage(pre, true);
+            frag from("p." + from_col);
+            from.type = ty::timestamp;
+            v = span(b.span, inc, &from);
+            break;
+          }
           case ast::measure_kind::count:
             v.add("(SELECT count(*)").add(events_of(inc, &b.pat)).add(")");
             v.type = ty::integer;
@@ -1228,9 +1249,13 @@ class compiler {
     for (const auto& g : ag.groups) partition += (partition.empty() ? "PARTITION BY " : ", ") + g;
     if (!ag.ranks.empty()) {
       frag win("SELECT w.*");
+      std::vector<std::string> numbered;  // one row_number() per distinct value
       for (const auto& r : ag.ranks) {
-        win.add(fmt::format(", row_number() OVER ({}{}ORDER BY {} IS NULL, {}) AS {}", partition,
-                            partition.empty() ? "" : " ", r.value, r.value, r.row));
+        if (std::ranges::find(numbered, r.row) == numbered.end()) {
+          numbered.push_back(r.row);
+          win.add(fmt::format(", row_number() OVER ({}{}ORDER BY {} IS NULL, {}) AS {}", partition,
+                              partition.empty() ? "" : " ", r.value, r.value, r.row));
+        }
         win.add(fmt::format(", count({}) OVER ({}) * ", r.value, partition)).add(r.percent).add(" / 100.0 AS ").add(r.target);
       }
       win.add(" FROM ").add(ch.last).add(" AS w");
