@@ -39,6 +39,7 @@
 #include <cctype>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -319,6 +320,7 @@ class compiler {
   aggregation* agg_ = nullptr;  // set while compiling summarize's aggregate list
   bool in_aggregate_ = false;   // compiling an aggregate's argument
   bool mark_used_ = false;      // referenced fields join the default output (where, order by)
+  std::set<std::string> read_cols_;  // every column an identifier resolved to (see source_columns)
 
   struct depth_guard {
     compiler& c;
@@ -651,6 +653,7 @@ class compiler {
            id.offset);
     }
     if (mark_used_) c->shown = true;
+    read_cols_.insert(c->sql);
     frag f(c->sql, c->type);
     f.is_column = true;
     f.column_name = c->name;
@@ -1050,7 +1053,7 @@ class compiler {
         sc = scope_of(fields::incident_fields);
         sc.has_key = true;
         sc.order = {{"started", false}, {"id", false}};
-        body.add("SELECT * FROM incidents");
+        body.add("SELECT ").add(source_columns_mark).add(" FROM incidents");
         if (s.incident) {
           check_incident(*s.incident);
           // Incidents other than X whose [started, ended] intersects X's.
@@ -1062,7 +1065,7 @@ class compiler {
       case ast::source_kind::events:
         sc = scope_of(fields::event_fields);
         sc.order = {{"at", false}, {"seq", false}};
-        body.add("SELECT * FROM events");
+        body.add("SELECT ").add(source_columns_mark).add(" FROM events");
         break;
       case ast::source_kind::timeline: {
         sc = scope_of(fields::timeline_fields);
@@ -1271,12 +1274,36 @@ class compiler {
     sc = std::move(out);
   }
 
+  // Stands for the source's column list until the whole pipeline is compiled and the columns
+  // it reads are known (a NUL byte cannot occur in generated SQL otherwise).
+  static constexpr std::string_view source_columns_mark{"\0cols\0", 6};
+
+  // The columns of `fs` that the compiled pipeline reads (and its keys and natural order),
+  // so that later stages, materialized ones above all, do not copy wide unread columns such as
+  // the events' `data` or an incident's `summary`.
+  std::string source_columns(std::span<const fields::field> fs, const scope& final_scope) const {
+    std::string list;
+    for (const auto& f : fs) {
+      const std::string col(f.column);
+      const bool shown = std::ranges::any_of(final_scope.cols, [&](const auto& c) { return c.shown && c.sql == col; });
+      const bool key = col == "id" || col == "started" || col == "at" || col == "seq";
+      if (key || shown || read_cols_.contains(col)) list += (list.empty() ? "" : ", ") + col;
+    }
+    return list;
+  }
+
   action stmt(const ast::pipeline& p) {
     chain ch;
     scope sc;
+    read_cols_.clear();
     source(p.from, ch, sc);
     for (const auto& op : p.ops)
       boost::apply_visitor([&](const auto& o) { step(o, ch, sc); }, op.get());
+    if (const auto mark = ch.with.sql.find(source_columns_mark); mark != std::string::npos)
+      ch.with.sql.replace(mark, source_columns_mark.size(),
+                          source_columns(p.from.kind == ast::source_kind::incidents ? std::span<const fields::field>(fields::incident_fields)
+                                                                                    : std::span<const fields::field>(fields::event_fields),
+                                         sc));
     compiled_query q;
     frag f = std::move(ch.with);
     f.add(" SELECT ");
