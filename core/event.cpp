@@ -12,6 +12,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/embedded.hpp"
+#include "core/json_text.hpp"
 #include "core/time.hpp"
 
 namespace pmdb {
@@ -24,19 +25,7 @@ namespace {
 
 namespace rj = rapidjson;
 
-std::string minified(const rj::Value& v) {
-  rj::StringBuffer buf;
-  rj::Writer<rj::StringBuffer> w(buf);
-  v.Accept(w);
-  return {buf.GetString(), buf.GetSize()};
-}
-
-// A JSON value shown in an error message, shortened when long.
-std::string shown(const rj::Value& v) {
-  std::string s = minified(v);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
+std::string shown(const rj::Value& v) { return json_excerpt(v); }
 
 std::string kind_name(const rj::Value& v) {
   if (v.IsNull()) return "null";

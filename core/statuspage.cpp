@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/json_text.hpp"
 #include "core/time.hpp"
 
 // How a Statuspage incident becomes events:
@@ -103,17 +104,9 @@ class tracked_stream {
   std::uint32_t line_ = 1, column_ = 1;
 };
 
-std::string minified(const rj::Value& v) {
-  rj::StringBuffer buf;
-  rj::Writer<rj::StringBuffer> w(buf);
-  v.Accept(w);
-  return {buf.GetString(), buf.GetSize()};
-}
-
-// A JSON value in an error message, shortened when long.
+// A JSON value in an error message, shortened when long, with its kind unless a string.
 std::string shown(const rj::Value& v) {
-  std::string s = minified(v);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  const std::string s = json_excerpt(v);
   if (v.IsString()) return s;
   const char* kind = v.IsBool() ? "a boolean " : v.IsNumber() ? "a number " : v.IsArray() ? "an array " : v.IsObject() ? "an object " : "";
   return kind + s;
