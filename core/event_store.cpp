@@ -222,6 +222,11 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   // 32 MiB of page cache (SQLite's default is 2 MiB): random event ids make index inserts
   // touch pages all over the id index, and queries over many incidents reread the same pages.
   if (auto r = sqlite::exec(p->db, "PRAGMA cache_size=-32768"); !r) return fail(r.error());
+  // Readers map the file instead of copying pages into the cache: large scans (questions over
+  // every incident) read the OS's page cache directly. Writers keep plain I/O, so an import's
+  // resident memory stays that of its page cache.
+  if (opts.mmap_reads)
+    if (auto r = sqlite::exec(p->db, "PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
   if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   }

@@ -25,6 +25,7 @@ struct open_options {
   bool read_only = false;   // open with SQLITE_OPEN_READONLY
   bool durable = true;      // synchronous=FULL; false: NORMAL (for bulk loads and tests)
   int busy_timeout_ms = 10'000;
+  bool mmap_reads = true;   // memory-map the file for reading (off for bulk imports: flat RSS)
 };
 
 struct append_result {

@@ -142,6 +142,7 @@ int cmd_import(const std::vector<std::string>& args) {
     return exit_ok;
   }
   open_options opts;
+  opts.mmap_reads = false;  // an import's memory is its page cache, however large the store
   import_options iopts;
   std::vector<std::string> pos;
   for (std::size_t i = 0; i < args.size(); ++i) {
