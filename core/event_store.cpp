@@ -1,6 +1,7 @@
 #include "core/event_store.hpp"
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -248,7 +249,9 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   };
 
   std::unordered_map<std::string, std::int64_t> versions;  // incident → current version
-  std::unordered_map<std::string, std::string> batch_keys;  // id → content key, within this batch
+  // Ids seen in this batch, pointing at their event (content keys are built only on a clash).
+  std::unordered_map<std::string_view, const event*> seen;
+  std::deque<std::string> derived_ids;  // ids derived here, alive until the batch is written
   for (const auto& [incident, want] : expected_versions) {
     auto have = s.version_of(incident);
     if (!have) return rollback(have.error());
@@ -259,10 +262,10 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
 
   const std::int64_t now = now_ms();
   for (const event& e : batch) {
-    std::string id = e.id.empty() ? e.derived_id() : e.id;
-    const std::string key = e.content_key();
-    if (auto it = batch_keys.find(id); it != batch_keys.end()) {
-      if (it->second != key)
+    std::string_view id = e.id;
+    if (id.empty()) id = derived_ids.emplace_back(e.derived_id());
+    if (auto it = seen.find(id); it != seen.end()) {
+      if (it->second->content_key() != e.content_key())
         return rollback(error(fmt::format("event id {} is used twice in this batch with different content", id)));
       ++result.existing;
       continue;
@@ -274,41 +277,43 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       vit = versions.emplace(e.incident, *have).first;
     }
     const std::int64_t version = ++vit->second;
+    // The batch outlives the statement's execution, so its strings are bound without a copy.
     auto& ins = s.insert;
     ins.reset();
-    ins.bind(1, std::string_view(id));
-    ins.bind(2, std::string_view(e.incident));
+    ins.bind_static(1, id);
+    ins.bind_static(2, std::string_view(e.incident));
     ins.bind(3, version);
-    ins.bind(4, std::string_view(e.type));
+    ins.bind_static(4, std::string_view(e.type));
     ins.bind(5, e.at);
     ins.bind(6, e.recorded_at.value_or(now));
-    ins.bind(7, std::string_view(e.source));
+    ins.bind_static(7, std::string_view(e.source));
     ins.bind(8, std::int64_t{e.approx ? 1 : 0});
-    ins.bind(9, std::string_view(e.data));
-    ins.bind(10, e.text);
-    ins.bind(11, e.status);
-    ins.bind(12, e.channel);
-    ins.bind(13, e.author);
-    ins.bind(14, e.metric);
+    ins.bind_static(9, std::string_view(e.data));
+    ins.bind_static(10, e.text);
+    ins.bind_static(11, e.status);
+    ins.bind_static(12, e.channel);
+    ins.bind_static(13, e.author);
+    ins.bind_static(14, e.metric);
     ins.bind(15, e.value);
-    ins.bind(16, e.unit);
-    ins.bind(17, e.component);
-    ins.bind(18, e.state);
-    ins.bind(19, e.kind);
-    ins.bind(20, e.target);
+    ins.bind_static(16, e.unit);
+    ins.bind_static(17, e.component);
+    ins.bind_static(18, e.state);
+    ins.bind_static(19, e.kind);
+    ins.bind_static(20, e.target);
     if (auto r = ins.run(); !r) return rollback(r.error());
     if (sqlite3_changes(s.db) == 0) {
       // The id is already stored (the insert's ON CONFLICT skipped it): the same event again
       // is fine, the same id for other content is not.
       --vit->second;
-      auto stored = s.content_key_of(id);
+      auto stored = s.content_key_of(std::string(id));
       if (!stored) return rollback(stored.error());
-      if (*stored != key) return rollback(error(fmt::format("event id {} is already stored with different content", id)));
+      if (*stored != e.content_key())
+        return rollback(error(fmt::format("event id {} is already stored with different content", id)));
       ++result.existing;
     } else {
       ++result.appended;
     }
-    batch_keys.emplace(std::move(id), key);
+    seen.emplace(id, &e);
   }
   for (const auto& [incident, v] : versions) {
     (void)v;

@@ -47,6 +47,13 @@ class statement {
     if (v) bind(i, *v); else sqlite3_bind_null(stmt_, i);
   }
   void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
+  // Binds without copying: the text must stay valid until the statement is reset or rebound.
+  void bind_static(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void bind_static(int i, const std::optional<std::string>& v) {
+    if (v) bind_static(i, std::string_view(*v)); else sqlite3_bind_null(stmt_, i);
+  }
   // Binds a typed value: timestamps and durations as integer milliseconds.
   void bind(int i, const value& v);
 
