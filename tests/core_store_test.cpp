@@ -131,6 +131,25 @@ TEST_SUITE("core_store") {
     CHECK(s.incident_ids() == std::vector<std::string>{"x"});
   }
 
+  TEST_CASE("the same id twice in one batch: identical is one event, different is an error") {
+    auto s = event_store::open(":memory:").value();
+    const auto a = ev("x", "note", "2024-12-11T23:16:00Z", R"({"text":"t"})", R"("id":"n1")");
+    const auto b = ev("x", "note", "2024-12-11T23:17:00Z", R"({"text":"u"})", R"("id":"n1")");
+    auto same = s.append(std::vector{a, a});
+    REQUIRE(same);
+    CHECK(same->appended == 1);
+    CHECK(same->existing == 1);
+    auto clash = s.append(std::vector{ev("x", "note", "2024-12-11T23:18:00Z", R"({"text":"v"})"), b, b});
+    REQUIRE_FALSE(clash);
+    CHECK(clash.error().message == "event id n1 is already stored with different content");
+    auto event_store2 = event_store::open(":memory:").value();
+    auto in_batch = event_store2.append(std::vector{a, b});
+    REQUIRE_FALSE(in_batch);
+    CHECK(in_batch.error().message == "event id n1 is used twice in this batch with different content");
+    CHECK(event_store2.event_count() == 0);
+    CHECK(s.event_count() == 1);
+  }
+
   TEST_CASE("optimistic concurrency: a version mismatch names the incident and both versions, and writes nothing") {
     auto s = event_store::open(":memory:").value();
     const std::vector first = {ev("x", "note", "2024-12-11T23:16:00Z", R"({"text":"1"})"),
