@@ -23,7 +23,7 @@
 //   report      = 'report' [INCIDENT] ['to' STRING]
 //   pipeline    = source {'|' pipe_op}
 //   source      = ('incidents' ['overlapping' INCIDENT] | 'events' | 'timeline' INCIDENT) ['where' expr]
-//   pipe_op     = 'where' expr | 'let' binding {',' binding} | 'summarize' named {',' named} ['by' named {',' named}]
+//   pipe_op     = 'where' expr | 'let' binding {',' binding} | 'summarize' [named {',' named}] ['by' named {',' named}]
 //               | 'order' 'by' expr ['asc'|'desc'] {',' ...} | 'limit' INTEGER | 'select' named {',' named}
 //   binding     = NAME '=' ('time' 'from' milestone 'to' milestone | 'count' 'of' pattern
 //                          | ('min'|'max'|'first'|'last') 'value' 'of' pattern | expr)
@@ -847,7 +847,10 @@ auto const measure_def = build[
       x3::_val(ctx).value = std::move(x3::_attr(ctx));
     })]];
 
-auto const summarize_op_def = kw("summarize") >> x3::expect[named_list] >> -(kw("by") > named_list);
+// `summarize by org` (no aggregate) lists the groups, one row each.
+auto const summarize_op_def = kw("summarize") >>
+                              ((&kw("by") >> x3::attr(std::vector<ast::named_expr>{})) | x3::expect[named_list]) >>
+                              -(kw("by") > named_list);
 
 auto const named_list_def = named_expr >> *(',' > named_expr);
 

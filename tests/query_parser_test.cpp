@@ -436,6 +436,7 @@ TEST_CASE("pipelines: sources and every operator") {
   CHECK(one("events | summarize count()") == "events | summarize (count())");
   CHECK(one("events | summarize n = count(), s = sum(value) by type, m = month(at)") ==
         "events | summarize n=(count()), s=(sum() value) by type, m=(month() at)");
+  CHECK(one("events | summarize by type") == "events | summarize  by type");  // no aggregates
   CHECK(one("events | order by at") == "events | order at asc");
   CHECK(one("events | order by at asc, seq desc, x") == "events | order at asc seq desc x asc");
   CHECK(one("events | limit 0") == "events | limit 0");
