@@ -315,8 +315,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     }
     seen.emplace(id, &e);
   }
-  for (const auto& [incident, v] : versions) {
-    (void)v;
+  for (const auto& [incident, _] : versions) {
     if (auto r = s.refresh_incident(incident); !r) return rollback(r.error());
   }
   if (auto r = sqlite::exec(s.db, outer ? "COMMIT" : "RELEASE pmdb_append"); !r) return rollback(r.error());

@@ -232,8 +232,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
   return true;
 }
 
-bool session::read_file(const std::string& path, std::string_view from_file) {
-  (void)from_file;
+bool session::read_file(const std::string& path) {
   if (read_depth_ >= max_read_depth) {
     err_ << fmt::format("error: .read nested more than {} deep\n", max_read_depth);
     return false;
@@ -368,7 +367,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
   }
   if (name == ".read") {
     if (args.size() != 1) return usage();
-    return read_file(args[0], file);
+    return read_file(args[0]);
   }
   if (name == ".open") {
     if (args.size() != 1) return usage();

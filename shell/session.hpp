@@ -83,7 +83,7 @@ class session {
   void emit(const std::string& text, bool is_result);
   std::ostream& out();
   std::string format_time(timestamp t) const;
-  bool read_file(const std::string& path, std::string_view from_file);
+  bool read_file(const std::string& path);
   bool show_schema(const std::string& type, const std::function<bool(const std::string&)>& fail);
 
   event_store store_;
