@@ -18,6 +18,7 @@
 #include "shell/postmortem.hpp"
 
 #include "shell/catalog.hpp"
+#include "shell/render.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -227,68 +228,6 @@ class pmql {
 
 // ------------------------------------------------------------------ formatting
 
-bool word_byte(char ch) {
-  const auto u = static_cast<unsigned char>(ch);
-  return u >= 0x80 || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-// Untrusted text as inline Markdown that renders as the text itself (see the file comment).
-// Usable in table cells, list items and paragraphs.
-std::string md(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  std::size_t start = 0;
-  while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
-  s.remove_prefix(start);
-  if (!s.empty()) {
-    if (s[0] == '#' || s[0] == '>' || s[0] == '-' || s[0] == '+' || s[0] == '=') {
-      out += '\\';
-    } else {
-      std::size_t d = 0;
-      while (d < s.size() && d < 10 && s[d] >= '0' && s[d] <= '9') ++d;
-      if (d > 0 && d < s.size() && (s[d] == '.' || s[d] == ')')) {
-        out.append(s.substr(0, d));
-        out += '\\';
-        s.remove_prefix(d);
-      }
-    }
-  }
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    const char prev = i ? s[i - 1] : ' ';
-    const char next = i + 1 < s.size() ? s[i + 1] : ' ';
-    switch (ch) {
-      case '\\':
-      case '|':
-      case '`':
-      case '*':
-      case '[':
-      case ']':
-      case '~':
-        out += '\\';
-        out += ch;
-        break;
-      case '_':
-        if (!(word_byte(prev) && word_byte(next))) out += '\\';
-        out += ch;
-        break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '\r':
-        if (next == '\n') ++i;
-        out += "<br>";
-        break;
-      case '\n': out += "<br>"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) out += ' ';
-        else out += ch;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 // A name for the Mermaid block: no `:`, `#`, `;` (Mermaid's separators and comments), no
 // quotes, backquotes or angle brackets, no control characters; whitespace collapsed.
 std::string mermaid_name(std::string_view s) {
@@ -350,7 +289,7 @@ std::string metric_value(const ev& e) {
   const std::string v = e.value ? fmt::format("{}", *e.value) : std::string("?");
   if (e.unit.empty()) return v;
   if (e.unit == "%") return v + "%";
-  return v + " " + md(e.unit);
+  return v + " " + escape_markdown(e.unit);
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -373,36 +312,36 @@ std::string_view cause_label(std::string_view kind) {
 std::string describe(const ev& e) {
   const auto with_text = [&](std::string head) {
     if (e.text.empty()) return head;
-    return head.empty() ? md(e.text) : head + ": " + md(e.text);
+    return head.empty() ? escape_markdown(e.text) : head + ": " + escape_markdown(e.text);
   };
-  if (e.type == "status") return with_text("**" + md(e.status) + "**");
-  if (e.type == "metric") return with_text("**" + md(e.metric) + " = " + metric_value(e) + "**");
-  if (e.type == "component") return with_text("**" + md(e.component) + " → " + md(e.state) + "**");
+  if (e.type == "status") return with_text("**" + escape_markdown(e.status) + "**");
+  if (e.type == "metric") return with_text("**" + escape_markdown(e.metric) + " = " + metric_value(e) + "**");
+  if (e.type == "component") return with_text("**" + escape_markdown(e.component) + " → " + escape_markdown(e.state) + "**");
   if (e.type == "report") return with_text(e.value ? "**" + group_digits(*e.value) + " reports**" : "");
   if (e.type == "cause") return with_text(std::string(cause_label(e.kind)));
   if (e.type == "action") {
     std::string head = "action item";
-    if (!e.owner.empty()) head += " (owner " + md(e.owner) + ")";
+    if (!e.owner.empty()) head += " (owner " + escape_markdown(e.owner) + ")";
     return with_text(head);
   }
   if (e.type == "note") {
     std::vector<std::string> tags;
-    for (const auto& t : e.tags) tags.push_back(md(t));
+    for (const auto& t : e.tags) tags.push_back(escape_markdown(t));
     return with_text(join(tags, ", "));
   }
   if (e.type == "comm") {
-    std::string who = md(e.author);
-    if (!e.channel.empty() && e.channel != "other") who += (who.empty() ? "on " : " on ") + md(e.channel);
-    const std::string quote = "“" + md(e.text) + "”";
+    std::string who = escape_markdown(e.author);
+    if (!e.channel.empty() && e.channel != "other") who += (who.empty() ? "on " : " on ") + escape_markdown(e.channel);
+    const std::string quote = "“" + escape_markdown(e.text) + "”";
     return who.empty() ? quote : who + ": " + quote;
   }
   if (e.type == "correction" || e.type == "retraction") {
-    std::string s = (e.type == "correction" ? "corrects " : "retracts ") + md(e.target);
+    std::string s = (e.type == "correction" ? "corrects " : "retracts ") + escape_markdown(e.target);
     if (e.corrected_at) s += " (time → " + utc(*e.corrected_at) + ")";
-    if (!e.reason.empty()) s += ": " + md(e.reason);
+    if (!e.reason.empty()) s += ": " + escape_markdown(e.reason);
     return s;
   }
-  return md(e.text);  // incident (its title), alert, change
+  return escape_markdown(e.text);  // incident (its title), alert, change
 }
 
 // A GFM table. Cells are already Markdown (escaped where they carry untrusted text).
@@ -551,7 +490,7 @@ class durations {
 std::string milestone_cell(const milestone& m, const resolved_milestone& r) {
   if (!r.at) return fmt::format("{}: not recorded", m.label);
   std::string s = fmt::format("{} · {}", m.label, r.event ? when(*r.event) : utc(*r.at));
-  if (r.event) s += " · " + md(r.event->source);
+  if (r.event) s += " · " + escape_markdown(r.event->source);
   return s;
 }
 
@@ -584,12 +523,12 @@ std::vector<fact_group> disagreements(const std::vector<ev>& events) {
   for (const auto& e : events) {  // occurred order: the first event per source is its earliest
     if (e.type == "metric")
       add(fmt::format("metric\x1f{}\x1f{}\x1f{}", e.metric, e.value.value_or(0), e.unit),
-          fmt::format("metric {} = {}", md(e.metric), metric_value(e)), e);
+          fmt::format("metric {} = {}", escape_markdown(e.metric), metric_value(e)), e);
     else if (e.type == "status")
-      add("status\x1f" + e.status, "status " + md(e.status), e);
+      add("status\x1f" + e.status, "status " + escape_markdown(e.status), e);
     else if (e.type == "component")
       add(fmt::format("component\x1f{}\x1f{}", e.component, e.state),
-          md(e.component) + " → " + md(e.state), e);
+          escape_markdown(e.component) + " → " + escape_markdown(e.state), e);
     if (e.type == "report" && e.value)
       add(fmt::format("count\x1f{}", *e.value), group_digits(*e.value) + " reports", e);
     if ((e.type == "report" && reporting_sources.insert(e.source).second) ||
@@ -694,19 +633,19 @@ class report_writer {
   }
 
   void header() {
-    out_ += "# " + md(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n";
+    out_ += "# " + escape_markdown(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n";
     table t({"", ""});
     t.row({"Incident", "`" + inc_.id + "`"});
-    if (!inc_.org.empty()) t.row({"Organisation", md(inc_.org)});
+    if (!inc_.org.empty()) t.row({"Organisation", escape_markdown(inc_.org)});
     std::vector<std::string> services;
-    for (const auto& s : inc_.services) services.push_back(md(s));
+    for (const auto& s : inc_.services) services.push_back(escape_markdown(s));
     if (!services.empty()) t.row({"Services", join(services, ", ")});
     std::vector<std::string> comps;
     for (const auto& c : components_)
-      if (!c.spans.empty()) comps.push_back(md(c.name));
+      if (!c.spans.empty()) comps.push_back(escape_markdown(c.name));
     if (!comps.empty()) t.row({"Components affected", join(comps, ", ")});
-    if (!inc_.severity.empty()) t.row({"Severity", md(inc_.severity)});
-    if (!inc_.status.empty()) t.row({"Status", md(inc_.status)});
+    if (!inc_.severity.empty()) t.row({"Severity", escape_markdown(inc_.severity)});
+    if (!inc_.status.empty()) t.row({"Status", escape_markdown(inc_.status)});
     t.row({"Start", utc_and_local(inc_.started) + ", first event"});
     t.row({"End", utc_and_local(end_) + ", " + end_label_});
     t.row({"Duration", dur(total_)});
@@ -733,23 +672,23 @@ class report_writer {
   void summary() {
     section("Summary");
     if (!inc_.summary.empty()) {
-      out_ += md(inc_.summary) + "\n";
+      out_ += escape_markdown(inc_.summary) + "\n";
       return;
     }
     std::vector<std::string> what;
-    for (const auto& s : inc_.services) what.push_back(md(s));
+    for (const auto& s : inc_.services) what.push_back(escape_markdown(s));
     if (what.empty())
       for (const auto& c : components_)
-        if (!c.spans.empty()) what.push_back(md(c.name));
-    std::string s = inc_.title.empty() ? "Incident `" + inc_.id + "`" : "“" + md(inc_.title) + "”";
+        if (!c.spans.empty()) what.push_back(escape_markdown(c.name));
+    std::string s = inc_.title.empty() ? "Incident `" + inc_.id + "`" : "“" + escape_markdown(inc_.title) + "”";
     if (!what.empty()) s += " affected " + join(what, ", ") + ". It";
     s += " started at " + utc(inc_.started) + " UTC";
     if (total_ > 0)
       s += fmt::format(" and {} {}", resolved_ ? "was resolved after" : "has been recorded over", dur(total_));
     s += ".";
     if (const ev* p = peak_metric("affected"))
-      s += fmt::format(" At the peak, {} affected ({}).", metric_value(*p), md(p->source));
-    if (const ev* r = peak_report()) s += fmt::format(" Up to {} reports ({}).", group_digits(*r->value), md(r->source));
+      s += fmt::format(" At the peak, {} affected ({}).", metric_value(*p), escape_markdown(p->source));
+    if (const ev* r = peak_report()) s += fmt::format(" Up to {} reports ({}).", group_digits(*r->value), escape_markdown(r->source));
     out_ += s + "\n";
   }
 
@@ -764,12 +703,12 @@ class report_writer {
     bool any_open = false;
     if (!states.empty()) {
       std::vector<std::string> header = {"component", "worst state"};
-      for (const auto& s : states) header.push_back("time in " + md(s));
+      for (const auto& s : states) header.push_back("time in " + escape_markdown(s));
       header.push_back("back to operational");
       table t(header);
       for (const auto& c : components_) {
         if (c.spans.empty()) continue;
-        std::vector<std::string> row = {md(c.name), md(c.worst)};
+        std::vector<std::string> row = {escape_markdown(c.name), escape_markdown(c.worst)};
         bool open = false;
         for (const auto& s : states) {
           std::int64_t total = 0;
@@ -799,7 +738,7 @@ class report_writer {
       table t({"metric", "peak", "at (UTC)", "source"});
       for (const auto& n : names) {
         const ev* p = peak_metric(n);
-        t.row({md(n), metric_value(*p), when(*p), md(p->source)});
+        t.row({escape_markdown(n), metric_value(*p), when(*p), escape_markdown(p->source)});
       }
       if (!body.empty()) body += "\n";
       body += "Peak of each metric:\n\n" + t.str();
@@ -813,7 +752,7 @@ class report_writer {
     if (!counts.empty()) {
       table t({"reports", "at (UTC)", "source", "what"});
       for (std::size_t i = 0; i < counts.size() && i < max_counts; ++i)
-        t.row({group_digits(*counts[i]->value), when(*counts[i]), md(counts[i]->source), md(counts[i]->text)});
+        t.row({group_digits(*counts[i]->value), when(*counts[i]), escape_markdown(counts[i]->source), escape_markdown(counts[i]->text)});
       if (!body.empty()) body += "\n";
       body += counts.size() > max_counts ? fmt::format("Largest report counts ({} of {}):\n\n", max_counts, counts.size())
                                          : std::string("Report counts:\n\n");
@@ -882,7 +821,7 @@ class report_writer {
         if (e.type != "cause") continue;
         const bool known = e.kind == "trigger" || e.kind == "root_cause" || e.kind == "contributing";
         if (kind.empty() ? known : e.kind != kind) continue;
-        items += fmt::format("- {} — {}, {}\n", md(e.text), md(e.source), when(e));
+        items += fmt::format("- {} — {}, {}\n", escape_markdown(e.text), escape_markdown(e.source), when(e));
       }
       if (!items.empty()) body += fmt::format("### {}\n\n{}\n", title, items);
     }
@@ -893,7 +832,7 @@ class report_writer {
   }
 
   static std::string bullet(const ev& e, const std::string& what) {
-    return fmt::format("- {} · {} — {}\n", when(e), what, md(e.source));
+    return fmt::format("- {} · {} — {}\n", when(e), what, escape_markdown(e.source));
   }
 
   void detection() {
@@ -901,7 +840,7 @@ class report_writer {
     const auto first = [&](std::string_view type, std::string_view label) {
       for (const auto& e : events_)
         if (e.type == type) {
-          facts.emplace_back(&e, std::string(label) + (e.text.empty() ? "" : ": " + md(e.text)));
+          facts.emplace_back(&e, std::string(label) + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
           return;
         }
     };
@@ -909,10 +848,10 @@ class report_writer {
     first("alert", "first alert");
     for (const auto& e : events_)
       if (e.type == "note" && e.has_tag("impact-start"))
-        facts.emplace_back(&e, "impact starts" + (e.text.empty() ? "" : ": " + md(e.text)));
+        facts.emplace_back(&e, "impact starts" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
     for (const auto& e : events_)
       if (e.type == "status") {
-        facts.emplace_back(&e, "first status post, **" + md(e.status) + "**" + (e.text.empty() ? "" : ": " + md(e.text)));
+        facts.emplace_back(&e, "first status post, **" + escape_markdown(e.status) + "**" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
         break;
       }
     for (const auto& e : events_)
@@ -932,7 +871,7 @@ class report_writer {
     std::map<std::string, std::string> state;
     for (const auto& e : events_) {
       if (e.type == "status") {
-        if (e.status != status) body += bullet(e, "status **" + md(e.status) + "**" + (e.text.empty() ? "" : ": " + md(e.text)));
+        if (e.status != status) body += bullet(e, "status **" + escape_markdown(e.status) + "**" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
         status = e.status;
       } else if (e.type == "component") {
         auto& prev = state[e.component];
@@ -958,7 +897,7 @@ class report_writer {
     for (const auto& g : groups) {
       const std::int64_t first = g.observations.front()->at;
       for (const ev* e : g.observations)
-        t.row({g.label, md(e->source), when(*e), md(e->type) + ": " + describe(*e),
+        t.row({g.label, escape_markdown(e->source), when(*e), escape_markdown(e->type) + ": " + describe(*e),
                e->at == first ? "" : elapsed(e->at - first)});
     }
     out_ += t.str();
@@ -974,7 +913,7 @@ class report_writer {
     table t({"incident", "title", "started (UTC)", "ended (UTC)", "overlap"});
     for (const auto& o : *others) {
       const std::int64_t overlap = std::min(o.ended, inc_.ended) - std::max(o.started, inc_.started);
-      t.row({"`" + o.id + "`", md(o.title), utc(o.started), utc(o.ended), dur(overlap)});
+      t.row({"`" + o.id + "`", escape_markdown(o.title), utc(o.started), utc(o.ended), dur(overlap)});
     }
     out_ += t.str();
     return {};
@@ -983,7 +922,7 @@ class report_writer {
   void actions() {
     table t({"item", "kind", "owner", "tracker"});
     for (const auto& e : events_)
-      if (e.type == "action") t.row({md(e.text), md(e.kind), md(e.owner), md(e.tracker)});
+      if (e.type == "action") t.row({escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)});
     if (t.empty()) return;
     section("Action items");
     out_ += t.str();
@@ -1000,8 +939,8 @@ class report_writer {
       std::vector<std::string> row = {when(e)};
       if (zone_) row.push_back((e.approx ? "~" : "") + local(e.at));
       row.push_back(elapsed(e.at - inc_.started));
-      row.push_back(md(e.type));
-      row.push_back(md(e.source));
+      row.push_back(escape_markdown(e.type));
+      row.push_back(escape_markdown(e.source));
       row.push_back(describe(e));
       t.row(std::move(row));
     }

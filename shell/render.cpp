@@ -263,50 +263,10 @@ bool word_byte(char ch) {
   return u >= 0x80 || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-// Text for one GFM table cell that renders as exactly `s`: pipes and inline syntax are
-// backslash-escaped, line breaks become `<br>`. `_` inside a word needs no escape in GFM and
-// keeps identifiers like `api_gateway` readable in the source.
-std::string markdown_escape(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    const char prev = i ? s[i - 1] : ' ';
-    const char next = i + 1 < s.size() ? s[i + 1] : ' ';
-    switch (ch) {
-      case '\r':
-        if (next == '\n') ++i;
-        out += "<br>";
-        break;
-      case '\n': out += "<br>"; break;
-      case '\\':
-      case '|':
-      case '`':
-      case '*':
-      case '[':
-      case ']':
-      case '<':
-      case '~':
-        out += '\\';
-        out += ch;
-        break;
-      case '_':
-        if (!(word_byte(prev) && word_byte(next))) out += '\\';
-        out += ch;
-        break;
-      case '&':
-        if (word_byte(next) || next == '#') out += '\\';
-        out += ch;
-        break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
-
 std::string render_markdown(const result_set& rs, const render_options& o) {
   const std::size_t ncols = rs.columns.size();
   if (ncols == 0) return "(no columns)\n";
-  const auto esc = [](std::string_view s) { return markdown_escape(s); };
+  const auto esc = [](std::string_view s) { return escape_markdown(s); };
   std::vector<std::string> header(ncols);
   std::vector<std::vector<std::string>> body;
   std::vector<std::size_t> width(ncols, 3);
@@ -576,5 +536,61 @@ std::size_t display_width(std::string_view text) {
   }
   return width;
 }
+
+std::string escape_markdown(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  std::size_t start = 0;
+  while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
+  s.remove_prefix(start);
+  if (!s.empty()) {
+    if (s[0] == '#' || s[0] == '>' || s[0] == '-' || s[0] == '+' || s[0] == '=') {
+      out += '\\';
+    } else {
+      std::size_t d = 0;
+      while (d < s.size() && d < 10 && s[d] >= '0' && s[d] <= '9') ++d;
+      if (d > 0 && d < s.size() && (s[d] == '.' || s[d] == ')')) {
+        out.append(s.substr(0, d));
+        out += '\\';
+        s.remove_prefix(d);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    const char prev = i ? s[i - 1] : ' ';
+    const char next = i + 1 < s.size() ? s[i + 1] : ' ';
+    switch (ch) {
+      case '\\':
+      case '|':
+      case '`':
+      case '*':
+      case '[':
+      case ']':
+      case '~':
+        out += '\\';
+        out += ch;
+        break;
+      case '_':
+        if (!(word_byte(prev) && word_byte(next))) out += '\\';
+        out += ch;
+        break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '\r':
+        if (next == '\n') ++i;
+        out += "<br>";
+        break;
+      case '\n': out += "<br>"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) out += ' ';
+        else out += ch;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 
 }  // namespace pmdb::shell

@@ -78,6 +78,12 @@ std::string render(const result_set& rs, const render_options& options);
 // through unchanged. Backslashes are not doubled: the result is for reading, not parsing.
 std::string escape_terminal(std::string_view text, bool keep_newlines = false);
 
+// Untrusted text as inline Markdown that renders as the text itself, in a GFM table cell, a
+// list item or a paragraph: inline syntax and a leading block marker are backslash-escaped,
+// `<`, `>` and `&` become entities (no HTML gets through), line breaks become `<br>`, other
+// control characters spaces. `_` inside a word is kept (`api_gateway` stays readable).
+std::string escape_markdown(std::string_view text);
+
 // Width of text on a terminal: code points, with East Asian wide and fullwidth characters
 // (and most emoji) counting 2 and combining marks 0. Invalid bytes count 1 each.
 std::size_t display_width(std::string_view text);
