@@ -18,7 +18,7 @@
 //   integer       decimal                      decimal                number
 //   real          shortest round-trip (`99`,   same                   number; NaN/±inf → null
 //                 `99.5`, `1e+20`)
-//   text          terminal modes: escape_terminal; markdown: `\|`, `<br>` …; others: exact
+//   text          terminal modes: escape_terminal; markdown: escape_markdown; others: exact
 //   timestamp     format_time (format_short)   format_iso             format_iso string
 //   duration      format_duration (`4h50m`)    format_duration        seconds as a number (`17400`, `1.5`)
 #include <functional>
