@@ -94,7 +94,8 @@ class event_store {
   // Whether the store holds incident `id` (an indexed lookup on the read model).
   bool has_incident(std::string_view id) const;
   std::vector<incident_summary> incidents() const;
-  std::int64_t event_count() const;
+  std::int64_t event_count() const;     // O(log n): the log has no gaps
+  std::int64_t incident_count() const;
   std::int64_t last_seq() const;
 
   // The underlying connection, for tests and benchmarks that must reach SQLite directly.

@@ -239,7 +239,7 @@ int cmd_rebuild(const std::vector<std::string>& args) {
   auto store = event_store::open(args[0], {.create = false});
   if (!store) return user_error(store.error().message);
   if (auto r = store->rebuild(); !r) return user_error(r.error().message);
-  fmt::print("rebuilt the read models of {} incidents\n", store->incident_ids().size());
+  fmt::print("rebuilt the read models of {} incidents\n", store->incident_count());
   return exit_ok;
 }
 

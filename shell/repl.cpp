@@ -138,8 +138,7 @@ int run_repl(session& s) {
     for (unit u : split.feed_line(line)) {
       g_interrupted = 0;
       u.line = 1;  // interactively, positions count from the statement's first line
-      s.run_unit(u, "");
-      if (g_interrupted) std::fputs("interrupted\n", stderr);
+      s.run_unit(u, "");  // a query stopped by Ctrl-C reports "error: interrupted"
       if (s.quit_requested()) break;
     }
   }

@@ -114,7 +114,7 @@ std::string session::prompt(bool continuation) const {
 
 std::string session::banner() const {
   return fmt::format("pmdb {} — {}: {} incidents, {} events\nEnter \".help\" for usage hints; statements end with ';'.\n",
-                     PMDB_VERSION, store_name_, store_.incident_ids().size(), store_.event_count());
+                     PMDB_VERSION, store_name_, store_.incident_count(), store_.event_count());
 }
 
 std::ostream& session::out() { return redirect_ ? *redirect_ : out_; }
