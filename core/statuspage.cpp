@@ -206,6 +206,24 @@ class converter {
   }
 
  private:
+  // Validates and queues one event of an incident update (its status, or a component change),
+  // timed like the update: `at` when it was shown, `recorded_at` when it was created.
+  void push_update_event(std::string id, const std::string& stream, const char* type, const update& u,
+                         const std::string& source, const rj::StringBuffer& data, std::int64_t edit_at,
+                         const std::string& path) {
+    event e;
+    e.id = std::move(id);
+    e.incident = stream;
+    e.type = type;
+    e.at = u.at;
+    e.recorded_at = u.created;
+    e.source = source;
+    e.data.assign(data.GetString(), data.GetSize());
+    auto v = validate_event(std::move(e));
+    if (!v) return problem(path, v.error());
+    w_.push(std::move(*v), edit_at, path);
+  }
+
   void problem(const std::string& path, std::string_view what) {
     bad_ = true;
     w_.fail(error(fmt::format("{}: {}{}: {}", file_, doc_prefix_, path.empty() ? "(the document)" : path, what)));
@@ -376,20 +394,7 @@ class converter {
           j.String(u.body->c_str(), static_cast<rj::SizeType>(u.body->size()));
         }
         j.EndObject();
-        event e;
-        e.id = "sp:" + u.id;
-        e.incident = stream;
-        e.type = "status";
-        e.at = u.at;
-        e.recorded_at = u.created;
-        e.source = page.source;
-        e.data.assign(buf.GetString(), buf.GetSize());
-        auto v = validate_event(std::move(e));
-        if (!v) {
-          problem(u.path, v.error());
-          continue;
-        }
-        w_.push(std::move(*v), edit_at, u.path);
+        push_update_event("sp:" + u.id, stream, "status", u, page.source, buf, edit_at, u.path);
       }
       for (const auto& c : u.components) {
         rj::StringBuffer buf;
@@ -400,20 +405,8 @@ class converter {
         j.Key("state");
         j.String(c.state.c_str(), static_cast<rj::SizeType>(c.state.size()));
         j.EndObject();
-        event e;
-        e.id = fmt::format("sp:{}:{}", u.id, c.key);
-        e.incident = stream;
-        e.type = "component";
-        e.at = u.at;
-        e.recorded_at = u.created;
-        e.source = page.source;
-        e.data.assign(buf.GetString(), buf.GetSize());
-        auto v = validate_event(std::move(e));
-        if (!v) {
-          problem(c.path, v.error());
-          continue;
-        }
-        w_.push(std::move(*v), edit_at, c.path);
+        push_update_event(fmt::format("sp:{}:{}", u.id, c.key), stream, "component", u, page.source, buf, edit_at,
+                          c.path);
       }
     }
   }
