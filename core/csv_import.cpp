@@ -1,5 +1,7 @@
 #include "core/csv_import.hpp"
 
+#include "core/byte_reader.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -104,28 +106,15 @@ class csv_reader {
     }
   }
 
-  std::size_t bytes() const { return offset_; }
+  std::size_t bytes() const { return in_.offset(); }
   bool bad() const { return in_.bad(); }
 
  private:
-  bool fill() {
-    if (!in_) return false;
-    in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-    end_ = static_cast<std::size_t>(in_.gcount());
-    pos_ = 0;
-    return end_ > 0;
-  }
-  bool eof() { return pos_ == end_ && !fill(); }
-  int peek() { return eof() ? -1 : static_cast<unsigned char>(buf_[pos_]); }
-  int get() {
-    if (eof()) return -1;
-    ++offset_;
-    return static_cast<unsigned char>(buf_[pos_++]);
-  }
+  bool eof() { return in_.at_end(); }
+  int peek() { return in_.peek(); }
+  int get() { return in_.get(); }
 
-  std::istream& in_;
-  std::array<char, 1 << 16> buf_{};
-  std::size_t pos_ = 0, end_ = 0, offset_ = 0;
+  byte_reader in_;
   std::uint32_t line_ = 1;
 };
 

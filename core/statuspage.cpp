@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/byte_reader.hpp"
 #include "core/json_text.hpp"
 #include "core/time.hpp"
 
@@ -62,45 +63,34 @@ class tracked_stream {
   explicit tracked_stream(std::istream& in) : in_(in) {}
 
   Ch Peek() {
-    if (pos_ == end_ && !fill()) return '\0';
-    return buf_[pos_];
+    const int c = in_.peek();
+    return c < 0 ? '\0' : static_cast<Ch>(c);
   }
   Ch Take() {
-    if (pos_ == end_ && !fill()) return '\0';
-    const Ch c = buf_[pos_++];
-    ++offset_;
+    const int c = in_.get();
+    if (c < 0) return '\0';
     if (c == '\n') {
       ++line_;
       column_ = 1;
     } else {
       ++column_;
     }
-    return c;
+    return static_cast<Ch>(c);
   }
-  std::size_t Tell() const { return offset_; }
+  std::size_t Tell() const { return in_.offset(); }
   // Output is never used (no in-situ parsing), but the concept requires these.
   Ch* PutBegin() { return nullptr; }
   void Put(Ch) {}
   void Flush() {}
   std::size_t PutEnd(Ch*) { return 0; }
 
-  bool at_end() { return pos_ == end_ && !fill(); }
+  bool at_end() { return in_.at_end(); }
   std::uint32_t line() const { return line_; }
   std::uint32_t column() const { return column_; }
   bool bad() const { return in_.bad(); }
 
  private:
-  bool fill() {
-    if (!in_) return false;
-    in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-    end_ = static_cast<std::size_t>(in_.gcount());
-    pos_ = 0;
-    return end_ > 0;
-  }
-
-  std::istream& in_;
-  std::array<char, 1 << 16> buf_{};
-  std::size_t pos_ = 0, end_ = 0, offset_ = 0;
+  byte_reader in_;
   std::uint32_t line_ = 1, column_ = 1;
 };
 
@@ -229,18 +219,31 @@ class converter {
     w_.fail(error(fmt::format("{}: {}{}: {}", file_, doc_prefix_, path.empty() ? "(the document)" : path, what)));
   }
 
+  // The string member `key` of `obj`, or nullptr when it is absent (a problem when
+  // `required`) or not a string (a problem: "expected WHAT"). `ok` is false after a problem.
+  const rj::Value* string_member(const rj::Value& obj, const char* key, const std::string& path, bool required,
+                                 std::string_view what, bool& ok) {
+    const rj::Value* v = get(obj, key);
+    ok = true;
+    if (!v) {
+      if (required) problem(member(path, key), "missing required field");
+      ok = !required;
+      return nullptr;
+    }
+    if (!v->IsString()) {
+      problem(member(path, key), fmt::format("expected {}: found {}", what, shown(*v)));
+      ok = false;
+      return nullptr;
+    }
+    return v;
+  }
+
   // A string member; `required` also means non-empty. False after reporting a problem.
   bool text(const rj::Value& obj, const char* key, const std::string& path, std::optional<std::string>& out,
             bool required) {
-    const rj::Value* v = get(obj, key);
-    if (!v) {
-      if (required) problem(member(path, key), "missing required field");
-      return !required;
-    }
-    if (!v->IsString()) {
-      problem(member(path, key), fmt::format("expected a string: found {}", shown(*v)));
-      return false;
-    }
+    bool ok = true;
+    const rj::Value* v = string_member(obj, key, path, required, "a string", ok);
+    if (!v) return ok;
     if (required && v->GetStringLength() == 0) {
       problem(member(path, key), "expected a non-empty string: found \"\"");
       return false;
@@ -251,15 +254,9 @@ class converter {
 
   bool time(const rj::Value& obj, const char* key, const std::string& path, std::optional<std::int64_t>& out,
             bool required) {
-    const rj::Value* v = get(obj, key);
-    if (!v) {
-      if (required) problem(member(path, key), "missing required field");
-      return !required;
-    }
-    if (!v->IsString()) {
-      problem(member(path, key), fmt::format("expected a timestamp string: found {}", shown(*v)));
-      return false;
-    }
+    bool ok = true;
+    const rj::Value* v = string_member(obj, key, path, required, "a timestamp string", ok);
+    if (!v) return ok;
     auto t = parse_timestamp({v->GetString(), v->GetStringLength()});
     if (!t) {
       problem(member(path, key), fmt::format("{}: found {}", t.error(), shown(*v)));

@@ -11,14 +11,10 @@
 #include "test_util.hpp"
 
 using namespace pmdb;
+using pmdb::test::memory_store;
 
 namespace {
 
-event_store memory_store() {
-  auto s = event_store::open(":memory:", {.durable = false});
-  REQUIRE(s);
-  return std::move(*s);
-}
 
 import_options with_tz(std::string tz, std::map<std::string, std::string> map = {}) {
   import_options o;

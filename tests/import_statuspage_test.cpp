@@ -16,14 +16,10 @@
 #include "test_util.hpp"
 
 using namespace pmdb;
+using pmdb::test::memory_store;
 
 namespace {
 
-event_store memory_store() {
-  auto s = event_store::open(":memory:", {.durable = false});
-  REQUIRE(s);
-  return std::move(*s);
-}
 
 std::filesystem::path data_file(std::string_view name) { return test::source_dir() / "tests" / "data" / name; }
 

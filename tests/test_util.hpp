@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "core/event_store.hpp"
+
 namespace pmdb::test {
 
 inline std::filesystem::path source_dir() { return PMDB_SOURCE_DIR; }
@@ -39,6 +41,9 @@ inline void write_file(const std::filesystem::path& p, std::string_view text) {
   std::ofstream out(p, std::ios::binary);
   out << text;
 }
+
+// A new in-memory store (throws, failing the test, if SQLite cannot open one).
+inline event_store memory_store() { return event_store::open(":memory:", {.durable = false}).value(); }
 
 // One JSONL line for a simple event.
 inline std::string line(std::string_view incident, std::string_view type, std::string_view at, std::string_view data,
