@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/optional.hpp>
@@ -66,6 +67,28 @@ enum class unary_op { negate, logical_not };
 
 // `contains` is `~` (case-insensitive substring); `not_contains` is `!~`.
 enum class binary_op { logical_or, logical_and, eq, ne, lt, le, gt, ge, contains, not_contains, add, sub, mul, div };
+
+// How an operator is written in PMQL (`!=` also has the spelling `<>`). Arithmetic operators
+// are written the same way in SQL.
+inline std::string_view spelling(binary_op op) {
+  switch (op) {
+    case binary_op::logical_or: return "or";
+    case binary_op::logical_and: return "and";
+    case binary_op::eq: return "=";
+    case binary_op::ne: return "!=";
+    case binary_op::lt: return "<";
+    case binary_op::le: return "<=";
+    case binary_op::gt: return ">";
+    case binary_op::ge: return ">=";
+    case binary_op::contains: return "~";
+    case binary_op::not_contains: return "!~";
+    case binary_op::add: return "+";
+    case binary_op::sub: return "-";
+    case binary_op::mul: return "*";
+    case binary_op::div: return "/";
+  }
+  return "?";
+}
 
 struct unary : tagged {
   unary_op op = unary_op::negate;

@@ -267,34 +267,11 @@ std::string_view comparison_sql(ast::binary_op op) {
   }
 }
 
-std::string_view op_text(ast::binary_op op) {
-  switch (op) {
-    case ast::binary_op::logical_or: return "or";
-    case ast::binary_op::logical_and: return "and";
-    case ast::binary_op::eq: return "=";
-    case ast::binary_op::ne: return "!=";
-    case ast::binary_op::lt: return "<";
-    case ast::binary_op::le: return "<=";
-    case ast::binary_op::gt: return ">";
-    case ast::binary_op::ge: return ">=";
-    case ast::binary_op::contains: return "~";
-    case ast::binary_op::not_contains: return "!~";
-    case ast::binary_op::add: return "+";
-    case ast::binary_op::sub: return "-";
-    case ast::binary_op::mul: return "*";
-    case ast::binary_op::div: return "/";
-  }
-  return "?";
-}
-
 // The ways an operator may be spelled, to find it in the source text between its operands.
 std::vector<std::string_view> op_spellings(ast::binary_op op) {
   switch (op) {
-    case ast::binary_op::eq: return {"==", "="};
     case ast::binary_op::ne: return {"!=", "<>"};
-    case ast::binary_op::logical_or: return {"or", "||"};
-    case ast::binary_op::logical_and: return {"and", "&&"};
-    default: return {op_text(op)};
+    default: return {ast::spelling(op)};
   }
 }
 
@@ -727,7 +704,7 @@ class compiler {
       if (b.op == op::contains || b.op == op::not_contains) {
         for (const frag* x : {&l, &r})
           if (x->type != ty::text && x->type != ty::null)
-            fail(fmt::format("'{}' needs text on both sides, not {}", op_text(b.op), type_name(x->type)), operator_offset(b));
+            fail(fmt::format("'{}' needs text on both sides, not {}", ast::spelling(b.op), type_name(x->type)), operator_offset(b));
         // Case-insensitive substring (ASCII case folding, as SQLite's lower()).
         f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add("), lower(").add(r).add(")) > 0)");
         f.within(l, w_contains_lhs).within(r, w_contains_rhs);
@@ -757,7 +734,7 @@ class compiler {
     frag l = expr(b.lhs, sc);
     frag r = expr(b.rhs, sc);
     auto bad = [&]() -> frag {
-      fail(fmt::format("cannot apply '{}' to {} and {}", op_text(b.op), type_name(l.type), type_name(r.type)),
+      fail(fmt::format("cannot apply '{}' to {} and {}", ast::spelling(b.op), type_name(l.type), type_name(r.type)),
            operator_offset(b));
     };
     const ty lt = l.type == ty::boolean ? ty::integer : l.type;
@@ -767,7 +744,7 @@ class compiler {
     auto simple = [&](std::string_view o, ty t) { return flat(l, o, r, group, t); };
     if (lt == ty::null || rt == ty::null) {
       if (lt == ty::text || rt == ty::text) return bad();
-      f.add("(").add(l).add(fmt::format(" {} ", op_text(b.op))).add(r).add(")").within(l, w_lhs).within(r, w_rhs);
+      f.add("(").add(l).add(fmt::format(" {} ", ast::spelling(b.op))).add(r).add(")").within(l, w_lhs).within(r, w_rhs);
       f.type = lt == ty::null ? rt : lt;
       return f;
     }

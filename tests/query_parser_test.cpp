@@ -27,26 +27,6 @@ std::string number_text(double v) {
   return out.str();
 }
 
-const char* op_text(ast::binary_op op) {
-  switch (op) {
-    case ast::binary_op::logical_or: return "or";
-    case ast::binary_op::logical_and: return "and";
-    case ast::binary_op::eq: return "=";
-    case ast::binary_op::ne: return "!=";
-    case ast::binary_op::lt: return "<";
-    case ast::binary_op::le: return "<=";
-    case ast::binary_op::gt: return ">";
-    case ast::binary_op::ge: return ">=";
-    case ast::binary_op::contains: return "~";
-    case ast::binary_op::not_contains: return "!~";
-    case ast::binary_op::add: return "+";
-    case ast::binary_op::sub: return "-";
-    case ast::binary_op::mul: return "*";
-    case ast::binary_op::div: return "/";
-  }
-  return "?";
-}
-
 struct expr_printer {
   using result_type = std::string;
   std::string operator()(const ast::null_lit&) const { return "null"; }
@@ -62,7 +42,7 @@ struct expr_printer {
     return std::string(u.op == ast::unary_op::negate ? "(neg " : "(not ") + dump(u.operand) + ")";
   }
   std::string operator()(const ast::binary& b) const {
-    return std::string("(") + op_text(b.op) + " " + dump(b.lhs) + " " + dump(b.rhs) + ")";
+    return std::string("(") + std::string(ast::spelling(b.op)) + " " + dump(b.lhs) + " " + dump(b.rhs) + ")";
   }
   std::string operator()(const ast::call& c) const {
     std::string out = "(" + c.function.name + "()";
@@ -110,7 +90,7 @@ std::string dump(const ast::pattern& p) {
       break;
     case ast::pattern_kind::metric:
       out += "metric " + p.metric;
-      if (p.op) out += std::string(" ") + op_text(*p.op) + " " + number_text(p.threshold);
+      if (p.op) out += std::string(" ") + std::string(ast::spelling(*p.op)) + " " + number_text(p.threshold);
       break;
   }
   if (p.where) out += " where " + dump(*p.where);
