@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <vector>
@@ -80,6 +81,36 @@ inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& 
     if (e.path().extension() == ext) out.push_back(dir / e.path().filename());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The command line for a golden script: its first line may be `-- args: ...` (options such as
+// `--mode csv`), then `-f SCRIPT`.
+inline std::vector<std::string> script_args(const std::filesystem::path& script) {
+  std::vector<std::string> args;
+  const std::string text = read_file(source_dir() / script);
+  const std::string_view tag = "-- args:";
+  if (text.starts_with(tag)) {
+    std::istringstream words(text.substr(tag.size(), text.find('\n') - tag.size()));
+    for (std::string w; words >> w;) args.push_back(w);
+  }
+  args.push_back("-f");
+  args.push_back(script.string());
+  return args;
+}
+
+// Runs every `dir/*.pmq` through the real binary on the demo store and compares stdout, stderr
+// and the exit status with `golden_dir/NAME.expected`, one subcase per script.
+inline void run_golden_scripts(const std::filesystem::path& dir, const std::filesystem::path& golden_dir,
+                               std::size_t at_least = 1) {
+  const auto scripts = files_in(dir, ".pmq");
+  REQUIRE(scripts.size() >= at_least);
+  for (const auto& script : scripts) {
+    SUBCASE(script.filename().string().c_str()) {
+      auto golden = golden_dir / script.filename();
+      golden.replace_extension(".expected");
+      check_golden(golden, transcript(run_pmdb(script_args(script))));
+    }
+  }
 }
 
 }  // namespace pmdb::test

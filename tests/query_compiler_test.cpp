@@ -1022,24 +1022,5 @@ TEST_SUITE("query_compiler") {
 // compared with NAME.expected (PMDB_UPDATE_GOLDEN=1 rewrites them). A first line
 // `-- args: ...` adds command-line options.
 TEST_SUITE("query_golden") {
-  TEST_CASE("query scripts") {
-    const auto scripts = test::files_in("tests/golden/queries", ".pmq");
-    REQUIRE(scripts.size() >= 5);
-    for (const auto& script : scripts) {
-      SUBCASE(script.filename().string().c_str()) {
-        std::vector<std::string> args;
-        const std::string text = test::read_file(test::source_dir() / script);
-        const std::string_view tag = "-- args:";
-        if (text.starts_with(tag)) {
-          std::istringstream words(text.substr(tag.size(), text.find('\n') - tag.size()));
-          for (std::string w; words >> w;) args.push_back(w);
-        }
-        args.push_back("-f");
-        args.push_back(script.string());
-        auto golden = script;
-        golden.replace_extension(".expected");
-        test::check_golden(golden, test::transcript(test::run_pmdb(args)));
-      }
-    }
-  }
+  TEST_CASE("query scripts") { test::run_golden_scripts("tests/golden/queries", "tests/golden/queries", 5); }
 }
