@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "core/embedded.hpp"
+#include "core/json_text.hpp"
+#include "core/projection.hpp"
 #include "core/sqlite.hpp"
 #include "core/time.hpp"
 
@@ -23,19 +25,27 @@ std::int64_t now_ms() {
       .count();
 }
 
-// Recomputes one incident's read-model row from the log; every subquery is an index lookup.
-constexpr std::string_view refresh_incident_sql = R"sql(
-INSERT OR REPLACE INTO incidents (id, title, org, services, severity, summary, started, ended, status, events, version)
-SELECT ?1,
-  json_extract(d.data, '$.title'), json_extract(d.data, '$.org'), json_extract(d.data, '$.services'),
-  json_extract(d.data, '$.severity'), json_extract(d.data, '$.summary'),
-  (SELECT min(at) FROM events WHERE incident = ?1),
-  (SELECT max(at) FROM events WHERE incident = ?1),
-  (SELECT status FROM events WHERE incident = ?1 AND type = 'status' ORDER BY at DESC, seq DESC LIMIT 1),
-  v.version, v.version
-FROM (SELECT max(version) AS version FROM events WHERE incident = ?1) AS v
-LEFT JOIN (SELECT data FROM events WHERE incident = ?1 AND type = 'incident' ORDER BY at DESC, seq DESC LIMIT 1) AS d
-WHERE v.version IS NOT NULL
+// Recomputes one incident's read-model row (?1) from its current versions: the projection's
+// incidents relation over that one incident; every subquery is an index lookup. An incident
+// with no believed event left has no row.
+std::string refresh_incident_sql() {
+  return fmt::format(
+      "INSERT OR REPLACE INTO incidents (id, title, org, services, severity, summary, started, ended, status, events, "
+      "version) SELECT * FROM ({}) WHERE events > 0",
+      projection::incidents_of("(SELECT ?1 AS incident)", false).sql);
+}
+
+// Every column of a version row, in the order of insert_version_sql.
+constexpr std::string_view version_columns =
+    "seq, made_by, rank, valid_from, valid_to, corrected, id, incident, version, type, at, recorded_at, source, "
+    "approx, data, text, status, channel, author, metric, value, unit, component, state, kind, target";
+
+// The first version of every event appended after position ?1: believed from its recorded_at on.
+constexpr std::string_view copy_versions_sql = R"sql(
+INSERT INTO event_versions
+SELECT seq, seq, 0, recorded_at, NULL, 0, id, incident, version, type, at, recorded_at, source, approx, data,
+       text, status, channel, author, metric, value, unit, component, state, kind, target
+FROM events WHERE seq > ?1
 )sql";
 
 constexpr std::string_view insert_sql = R"sql(
@@ -88,8 +98,11 @@ struct string_hash {
 struct event_store::impl {
   sqlite3* db = nullptr;
   std::string path;
+  std::optional<int> upgraded_from;  // set when open() upgraded the store
   // Prepared once, reused by every append.
   sqlite::statement insert, find_by_id, stream_version, refresh;
+  // The projection's maintenance (see core/projection.hpp).
+  sqlite::statement copy_versions, target_of, retraction_of, log_by_id, changes_of, drop_versions, insert_version;
   sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
   std::unordered_map<std::string, sqlite::statement, string_hash, std::equal_to<>> query_cache;
 
@@ -98,6 +111,13 @@ struct event_store::impl {
     find_by_id = {};
     stream_version = {};
     refresh = {};
+    copy_versions = {};
+    target_of = {};
+    retraction_of = {};
+    log_by_id = {};
+    changes_of = {};
+    drop_versions = {};
+    insert_version = {};
     has_incident = {};
     query_cache.clear();
     sqlite3_close_v2(db);
@@ -114,7 +134,94 @@ struct event_store::impl {
     if (auto r = prep(find_by_id, "SELECT incident, type, at, source, approx, data FROM events WHERE id = ?"); !r)
       return r;
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
-    return prep(refresh, refresh_incident_sql);
+    if (auto r = prep(copy_versions, copy_versions_sql); !r) return r;
+    if (auto r = prep(target_of, "SELECT seq, incident, type FROM events WHERE id = ?"); !r) return r;
+    if (auto r = prep(retraction_of,
+                      "SELECT id FROM events WHERE target = ? AND type = 'retraction' ORDER BY seq LIMIT 1");
+        !r)
+      return r;
+    if (auto r = prep(log_by_id, fmt::format("SELECT {} FROM events WHERE id = ?", select_event_columns)); !r) return r;
+    if (auto r = prep(changes_of, fmt::format("SELECT {} FROM events WHERE target = ? AND type IN ('correction', "
+                                              "'retraction') ORDER BY seq",
+                                              select_event_columns));
+        !r)
+      return r;
+    if (auto r = prep(drop_versions, "DELETE FROM event_versions WHERE seq = ?"); !r) return r;
+    if (auto r = prep(insert_version, fmt::format("INSERT INTO event_versions ({}) VALUES ({})", version_columns,
+                                                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"));
+        !r)
+      return r;
+    return prep(refresh, refresh_incident_sql());
+  }
+
+  // The versions of every event appended after position `after`, as appended.
+  std::expected<void, error> copy_new_versions(std::int64_t after) {
+    copy_versions.reset();
+    copy_versions.bind(1, after);
+    return copy_versions.run();
+  }
+
+  // Recomputes the versions of event `id` from the log: the event and every correction and
+  // retraction aimed at it. Nothing happens when `id` is not stored or is itself a correction
+  // or retraction (a store written before targets were checked may name such targets).
+  std::expected<void, error> refold(std::string_view id) {
+    log_by_id.reset();
+    log_by_id.bind(1, id);
+    auto found = log_by_id.step();
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return {};
+    const stored_event o = read_event(log_by_id);
+    log_by_id.reset();
+    if (projection::is_audit_type(o.ev.type)) return {};
+    std::vector<projection::logged> changes;
+    changes_of.reset();
+    changes_of.bind(1, id);
+    for (;;) {
+      auto row = changes_of.step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      const stored_event c = read_event(changes_of);
+      changes.push_back({c.seq, c.version, c.recorded_at, c.ev});
+    }
+    changes_of.reset();
+    const auto versions = projection::fold({o.seq, o.version, o.recorded_at, o.ev}, changes);
+    drop_versions.reset();
+    drop_versions.bind(1, o.seq);
+    if (auto r = drop_versions.run(); !r) return r;
+    for (const auto& v : versions) {
+      auto& st = insert_version;
+      const event& e = v.ev;
+      st.reset();
+      st.bind(1, o.seq);
+      st.bind(2, v.made_by);
+      st.bind(3, v.rank);
+      st.bind(4, v.valid_from);
+      if (v.valid_to) st.bind(5, *v.valid_to);
+      else st.bind_null(5);
+      st.bind(6, std::int64_t{v.corrected ? 1 : 0});
+      st.bind_static(7, std::string_view(e.id));
+      st.bind_static(8, std::string_view(e.incident));
+      st.bind(9, o.version);
+      st.bind_static(10, std::string_view(e.type));
+      st.bind(11, e.at);
+      st.bind(12, o.recorded_at);
+      st.bind_static(13, std::string_view(e.source));
+      st.bind(14, std::int64_t{e.approx ? 1 : 0});
+      st.bind_static(15, std::string_view(e.data));
+      st.bind_static(16, e.text);
+      st.bind_static(17, e.status);
+      st.bind_static(18, e.channel);
+      st.bind_static(19, e.author);
+      st.bind_static(20, e.metric);
+      st.bind(21, e.value);
+      st.bind_static(22, e.unit);
+      st.bind_static(23, e.component);
+      st.bind_static(24, e.state);
+      st.bind_static(25, e.kind);
+      st.bind_static(26, e.target);
+      if (auto r = st.run(); !r) return r;
+    }
+    return {};
   }
 
   std::expected<std::int64_t, error> version_of(const std::string& incident) {
@@ -145,6 +252,113 @@ struct event_store::impl {
     return stored.content_key();
   }
 
+  std::expected<std::int64_t, error> last_seq() {
+    auto st = sqlite::statement::prepare(db, "SELECT coalesce(max(seq), 0) FROM events");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    return st->int64(0);
+  }
+
+  std::expected<bool, error> is_stored(std::string_view id) {
+    find_by_id.reset();
+    find_by_id.bind(1, id);
+    auto found = find_by_id.step();
+    find_by_id.reset();
+    if (!found) return std::unexpected(found.error());
+    return *found;
+  }
+
+  // Refuses a new correction or retraction `e` (id `id`) whose target is missing, belongs to
+  // another incident, is itself a correction or retraction, or is retracted; and a correction
+  // whose data.data is not valid for the target's type. `earlier` holds the batch's events
+  // before `e`, `retracted_here` the targets of its retractions.
+  template <class Seen>
+  std::expected<void, error> check_target(const event& e, std::string_view id, const Seen& earlier,
+                                          const std::unordered_map<std::string_view, std::string_view>& retracted_here) {
+    const std::string& target = *e.target;
+    const auto refuse = [&](const std::string& why) {
+      return std::unexpected(error(errc::invalid, fmt::format("{} {} (incident {}) refused: {}", e.type, id, e.incident, why)));
+    };
+    std::string incident, type;
+    if (auto it = earlier.find(std::string_view(target)); it != earlier.end()) {
+      incident = it->second->incident;
+      type = it->second->type;
+    } else {
+      target_of.reset();
+      target_of.bind(1, std::string_view(target));
+      auto found = target_of.step();
+      if (!found) return std::unexpected(found.error());
+      if (!*found) {
+        target_of.reset();
+        return refuse(fmt::format("its target {} does not exist (neither in the store nor earlier in this batch)", target));
+      }
+      incident = target_of.text(1);
+      type = target_of.text(2);
+      target_of.reset();
+    }
+    if (incident != e.incident)
+      return refuse(fmt::format("its target {} belongs to incident {}, not to {}", target, incident, e.incident));
+    if (projection::is_audit_type(type))
+      return refuse(fmt::format("its target {} is itself a {}: {} the original event instead", target, type,
+                                e.type == "correction" ? "correct" : "retract"));
+    std::string by;
+    if (auto it = retracted_here.find(std::string_view(target)); it != retracted_here.end()) {
+      by = it->second;
+    } else {
+      retraction_of.reset();
+      retraction_of.bind(1, std::string_view(target));
+      auto found = retraction_of.step();
+      if (!found) return std::unexpected(found.error());
+      if (*found) by = retraction_of.text(0);
+      retraction_of.reset();
+    }
+    if (!by.empty())
+      return refuse(fmt::format("its target {} is already retracted (by {})", target, by));
+    if (e.type == "correction") {
+      rapidjson::Document d;
+      d.Parse(e.data.c_str(), e.data.size());
+      if (auto it = d.FindMember("data"); !d.HasParseError() && it != d.MemberEnd()) {
+        event candidate;
+        candidate.id = target;
+        candidate.incident = incident;
+        candidate.type = type;
+        candidate.source = e.source;
+        candidate.data = minified(it->value);
+        if (auto v = validate_event(std::move(candidate)); !v)
+          return refuse(fmt::format("its data.data is not valid for {}, a {} event: {}", target, type, v.error()));
+      }
+    }
+    return {};
+  }
+
+  // Recomputes every read model from the log, inside the caller's transaction.
+  std::expected<void, error> rebuild_read_models() {
+    if (auto r = sqlite::exec(db, "DELETE FROM event_versions; DELETE FROM incidents;"); !r) return r;
+    if (auto r = copy_new_versions(0); !r) return r;
+    const auto column = [&](std::string_view sql) -> std::expected<std::vector<std::string>, error> {
+      auto st = sqlite::statement::prepare(db, sql);
+      if (!st) return std::unexpected(st.error());
+      std::vector<std::string> out;
+      for (;;) {
+        auto row = st->step();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) return out;
+        out.emplace_back(st->text(0));
+      }
+    };
+    auto targets = column("SELECT DISTINCT target FROM events WHERE target IS NOT NULL AND type IN ('correction', "
+                          "'retraction') ORDER BY target");
+    if (!targets) return std::unexpected(targets.error());
+    for (const auto& t : *targets)
+      if (auto r = refold(t); !r) return r;
+    auto incidents = column("SELECT DISTINCT incident FROM events ORDER BY incident");
+    if (!incidents) return std::unexpected(incidents.error());
+    for (const auto& i : *incidents)
+      if (auto r = refresh_incident(i); !r) return r;
+    return {};
+  }
+
   std::expected<void, error> refresh_incident(std::string_view incident) {
     refresh.reset();
     refresh.bind(1, incident);
@@ -158,6 +372,7 @@ event_store& event_store::operator=(event_store&&) noexcept = default;
 event_store::~event_store() = default;
 
 const std::string& event_store::path() const { return impl_->path; }
+std::optional<int> event_store::upgraded_from() const { return impl_->upgraded_from; }
 ::sqlite3* event_store::raw_handle() const { return impl_->db; }
 
 std::expected<event_store, error> event_store::open(const std::string& path, const open_options& opts) {
@@ -208,12 +423,18 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     if (!app || !version) return fail(error("cannot read the new store's header"));
   }
   if (*app != application_id)
-    return std::unexpected(error(fmt::format("{}: not a pmdb store (an SQLite database of another application)", path)));
+    return std::unexpected(
+        error(errc::corrupt, fmt::format("{}: not a pmdb store (an SQLite database of another application)", path)));
   if (*version > store_schema_version)
-    return std::unexpected(error(fmt::format(
+    return std::unexpected(error(errc::corrupt, fmt::format(
         "{}: store schema version {} is newer than this pmdb supports ({}); upgrade pmdb", path, *version,
         store_schema_version)));
-  if (*version < 1) return std::unexpected(error(fmt::format("{}: damaged pmdb store (no schema version)", path)));
+  if (*version < 1)
+    return std::unexpected(error(errc::corrupt, fmt::format("{}: damaged pmdb store (no schema version)", path)));
+  if (*version < store_schema_version && opts.read_only)
+    return std::unexpected(error(errc::read_only, fmt::format(
+        "{}: store schema version {} must be upgraded to {}: open it once for writing", path, *version,
+        store_schema_version)));
 
   if (!memory && !opts.read_only) {
     if (auto r = sqlite::exec(p->db, "PRAGMA journal_mode=WAL"); !r) return fail(r.error());
@@ -228,7 +449,32 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   // resident memory stays that of its page cache.
   if (opts.mmap_reads)
     if (auto r = sqlite::exec(p->db, "PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
-  if (!opts.read_only) {
+  if (!opts.read_only && *version < store_schema_version) {
+    // Version 1 → 2: the projection. The log is untouched; its three query indexes move to the
+    // versions table, the missing tables and indexes are created by store.sql (whose every
+    // CREATE is IF NOT EXISTS, and which sets the new user_version), and the read models are
+    // computed from the log. One transaction: a failure leaves the version-1 store as it was.
+    if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
+    auto again = pragma_int("user_version");
+    if (!again) {
+      (void)sqlite::exec(p->db, "ROLLBACK");
+      return fail(again.error());
+    }
+    if (*again < store_schema_version) {  // another process may have upgraded it meanwhile
+      auto r = sqlite::exec(p->db,
+                            "DROP INDEX IF EXISTS events_by_incident_type; DROP INDEX IF EXISTS events_by_incident_at; "
+                            "DROP INDEX IF EXISTS events_by_type_at;");
+      if (r) r = sqlite::exec(p->db, embedded_files().at("store.sql"));
+      if (r) r = p->prepare_writers();
+      if (r) r = p->rebuild_read_models();
+      if (!r) {
+        (void)sqlite::exec(p->db, "ROLLBACK");
+        return fail(r.error());
+      }
+      p->upgraded_from = static_cast<int>(*again);
+    }
+    if (auto r = sqlite::exec(p->db, "COMMIT"); !r) return fail(r.error());
+  } else if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   }
   return event_store(std::move(p));
@@ -237,7 +483,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
 std::expected<append_result, error> event_store::append(std::span<const event> batch,
                                                         const std::map<std::string, std::int64_t>& expected_versions) {
   impl& s = *impl_;
-  if (!s.insert.get()) return std::unexpected(error("the store is open read-only"));
+  if (!s.insert.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
   append_result result;
   const bool outer = sqlite3_get_autocommit(s.db) != 0;
   // Inside a caller's transaction (a streaming import) a savepoint keeps the batch atomic.
@@ -256,19 +502,36 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     auto have = s.version_of(incident);
     if (!have) return rollback(have.error());
     if (*have != want)
-      return rollback(error(fmt::format("version conflict on {}: expected {}, found {}", incident, want, *have)));
+      return rollback(
+          error(errc::conflict, fmt::format("version conflict on {}: expected {}, found {}", incident, want, *have)));
     versions[incident] = *have;
   }
 
+  auto before = s.last_seq();
+  if (!before) return rollback(before.error());
+  // Events whose versions change: targets of this batch's corrections and retractions.
+  std::vector<std::string> refold;
+  // Retractions of this batch, by target.
+  std::unordered_map<std::string_view, std::string_view> retracted_here;
   const std::int64_t now = now_ms();
   for (const event& e : batch) {
     std::string_view id = e.id;
     if (id.empty()) id = derived_ids.emplace_back(e.derived_id());
     if (auto it = seen.find(id); it != seen.end()) {
       if (it->second->content_key() != e.content_key())
-        return rollback(error(fmt::format("event id {} is used twice in this batch with different content", id)));
+        return rollback(error(errc::conflict,
+                              fmt::format("event id {} is used twice in this batch with different content", id)));
       ++result.existing;
       continue;
+    }
+    if (projection::is_audit_type(e.type) && e.target) {
+      auto stored = s.is_stored(id);
+      if (!stored) return rollback(stored.error());
+      if (!*stored) {  // a new correction or retraction: its target must allow it
+        if (auto r = s.check_target(e, id, seen, retracted_here); !r) return rollback(r.error());
+        refold.push_back(*e.target);
+        if (e.type == "retraction") retracted_here.emplace(*e.target, id);
+      }
     }
     auto vit = versions.find(e.incident);
     if (vit == versions.end()) {
@@ -308,13 +571,16 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       auto stored = s.content_key_of(std::string(id));
       if (!stored) return rollback(stored.error());
       if (*stored != e.content_key())
-        return rollback(error(fmt::format("event id {} is already stored with different content", id)));
+        return rollback(error(errc::conflict, fmt::format("event id {} is already stored with different content", id)));
       ++result.existing;
     } else {
       ++result.appended;
     }
     seen.emplace(id, &e);
   }
+  if (auto r = s.copy_new_versions(*before); !r) return rollback(r.error());
+  for (const auto& target : refold)
+    if (auto r = s.refold(target); !r) return rollback(r.error());
   for (const auto& [incident, _] : versions) {
     if (auto r = s.refresh_incident(incident); !r) return rollback(r.error());
   }
@@ -331,24 +597,11 @@ void event_store::rollback() { (void)sqlite::exec(impl_->db, "ROLLBACK"); }
 
 std::expected<void, error> event_store::rebuild() {
   impl& s = *impl_;
-  if (!s.refresh.get()) return std::unexpected(error("the store is open read-only"));
-  if (auto r = sqlite::exec(s.db, "BEGIN IMMEDIATE; DELETE FROM incidents;"); !r) return r;
-  auto ids = sqlite::statement::prepare(s.db, "SELECT DISTINCT incident FROM events ORDER BY incident");
-  if (!ids) {
+  if (!s.refresh.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
+  if (auto r = sqlite::exec(s.db, "BEGIN IMMEDIATE"); !r) return r;
+  if (auto r = s.rebuild_read_models(); !r) {
     rollback();
-    return std::unexpected(ids.error());
-  }
-  for (;;) {
-    auto row = ids->step();
-    if (!row) {
-      rollback();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    if (auto r = s.refresh_incident(ids->text(0)); !r) {
-      rollback();
-      return r;
-    }
+    return r;
   }
   return commit();
 }

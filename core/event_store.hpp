@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,7 +19,7 @@ struct sqlite3;
 
 namespace pmdb {
 
-inline constexpr int store_schema_version = 1;
+inline constexpr int store_schema_version = 2;
 
 struct open_options {
   bool create = true;       // create the file (and the schema) when missing
@@ -59,12 +60,21 @@ class event_store {
 
   const std::string& path() const;
 
+  // The schema version the store had when open() upgraded it in place (one transaction: the
+  // log untouched, the read models computed anew); nullopt when it was already current. A
+  // store of an older version opened read-only is refused (errc::read_only) instead.
+  std::optional<int> upgraded_from() const;
+
   // Appends a batch in one transaction: all events or none. Events without an id get their
   // derived id; an id already stored with identical content is skipped (counted in
   // `existing`); the same id with different content is an error naming the id.
   // `expected_versions` maps incident → the version the caller last saw (0: a new stream);
   // a mismatch fails with "version conflict on INCIDENT: expected N, found M" and writes nothing.
-  // The incidents read model is updated in the same transaction.
+  // A new correction or retraction whose target is missing (neither stored nor earlier in the
+  // batch), of another incident, itself a correction or retraction, or retracted, and a
+  // correction whose data.data is invalid for its target's type, fail with errc::invalid naming
+  // the event and the target. The projection (core/projection.hpp) and the incidents read model
+  // are updated in the same transaction.
   std::expected<append_result, error> append(std::span<const event> batch,
                                              const std::map<std::string, std::int64_t>& expected_versions = {});
 

@@ -7,9 +7,13 @@ namespace pmdb::sqlite {
 error last_error(sqlite3* db, std::string_view doing) {
   const int code = sqlite3_extended_errcode(db);
   std::string msg = sqlite3_errmsg(db);
-  if (code == SQLITE_INTERRUPT) return error("interrupted");
-  if ((code & 0xff) == SQLITE_NOTADB) msg = "file is not a database";
-  return error(fmt::format("{}: {}", doing, msg));
+  if (code == SQLITE_INTERRUPT) return error(errc::interrupted, "interrupted");
+  const int primary = code & 0xff;
+  if (primary == SQLITE_NOTADB) msg = "file is not a database";
+  const errc kind = primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT ? errc::corrupt
+                    : primary == SQLITE_READONLY                        ? errc::read_only
+                                                                        : errc::other;
+  return error(kind, fmt::format("{}: {}", doing, msg));
 }
 
 std::expected<statement, error> statement::prepare(sqlite3* db, std::string_view sql) {

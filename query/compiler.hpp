@@ -2,6 +2,7 @@
 // AST → SQLite SQL text plus bound parameters. The compiler never opens a database: what it
 // needs to know of the store comes in a `catalog`.
 #include <algorithm>
+#include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -35,6 +36,7 @@ struct catalog {
 // Session state a statement is compiled in.
 struct context {
   std::optional<std::string> current_incident;  // set by `use`
+  std::optional<std::int64_t> as_of;            // `.asof T`: the default view (ms); a statement's own `as of` wins
 };
 
 // A read-only SELECT with one `?` per parameter, and the declared type of each column.

@@ -1,13 +1,14 @@
--- pmdb store schema, version 1.
+-- pmdb store schema, version 2 (a version-1 store is upgraded in place when opened: see
+-- upgrade_1_to_2 in core/event_store.cpp).
 -- Embedded into the pmdb binary at build time and applied to a new, empty file in one
 -- transaction. `PRAGMA application_id` marks the file as a pmdb store; `PRAGMA user_version`
 -- holds the schema version (a store of a newer version is refused).
 
 PRAGMA application_id = 1886217314; -- 0x706d6462, "pmdb"
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- The log. One row per event, never updated or deleted.
-CREATE TABLE events (
+CREATE TABLE IF NOT EXISTS events (
   seq         INTEGER PRIMARY KEY,          -- global position: 1, 2, 3… in append order
   id          TEXT    NOT NULL UNIQUE,      -- given by the writer or derived from the content
   incident    TEXT    NOT NULL,             -- the stream this event belongs to
@@ -34,35 +35,66 @@ CREATE TABLE events (
   UNIQUE (incident, version)
 );
 
-CREATE INDEX events_by_incident_type ON events (incident, type, at, seq);
-CREATE INDEX events_by_incident_at   ON events (incident, at, seq);
-CREATE INDEX events_by_type_at       ON events (type, at);
+-- Corrections and retractions of an event, found by the target's id.
+CREATE INDEX IF NOT EXISTS events_by_target ON events (target, seq) WHERE target IS NOT NULL;
 
-CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_update BEFORE UPDATE ON events
 BEGIN
   SELECT RAISE(ABORT, 'pmdb: events are append-only: record a correction event instead of updating');
 END;
 
-CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_delete BEFORE DELETE ON events
 BEGIN
   SELECT RAISE(ABORT, 'pmdb: events are append-only: record a retraction event instead of deleting');
 END;
 
+-- The projection (schemas/README.md, "What the store believes"): one row per version of every
+-- event, with the interval of recorded time in which that version is believed. An event that
+-- was never corrected has one version, believed from its recorded_at on (valid_to NULL) or
+-- until its retraction. Maintained in the same transaction as every append, recomputable from
+-- the log alone (`pmdb rebuild`).
+CREATE TABLE IF NOT EXISTS event_versions (
+  seq         INTEGER NOT NULL,             -- the event's position in the log
+  made_by     INTEGER NOT NULL,             -- the position of what made this version: seq, or a correction's
+  rank        INTEGER NOT NULL,             -- 0 for the event as appended, then 1, 2… in the corrections' order
+  valid_from  INTEGER NOT NULL,             -- believed from this recorded time on…
+  valid_to    INTEGER,                      -- …until this one (exclusive); NULL: believed now
+  corrected   INTEGER NOT NULL CHECK (corrected IN (0, 1)), -- 1 when a correction set `at` or `data`
+  id          TEXT    NOT NULL,
+  incident    TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  type        TEXT    NOT NULL,
+  at          INTEGER NOT NULL,             -- the believed time (a correction's data.at when given)
+  recorded_at INTEGER NOT NULL,             -- the event's own recorded_at
+  source      TEXT    NOT NULL,
+  approx      INTEGER NOT NULL,
+  data        TEXT    NOT NULL,             -- the believed payload (a correction's data.data when given)
+  text TEXT, status TEXT, channel TEXT, author TEXT, metric TEXT, value REAL, unit TEXT,
+  component TEXT, state TEXT, kind TEXT, target TEXT,
+  PRIMARY KEY (seq, made_by)
+) WITHOUT ROWID;
+
+-- `valid_to` sits before `at` so that the current view (valid_to IS NULL) is an equality prefix.
+CREATE INDEX IF NOT EXISTS versions_by_incident_type ON event_versions (incident, type, valid_to, at, seq);
+CREATE INDEX IF NOT EXISTS versions_by_incident_at   ON event_versions (incident, valid_to, at, seq);
+CREATE INDEX IF NOT EXISTS versions_by_type_at       ON event_versions (type, valid_to, at);
+CREATE INDEX IF NOT EXISTS versions_by_id            ON event_versions (id);
+
 -- Read model: one row per incident, maintained in the same transaction as every append and
 -- recomputable from the log alone (`pmdb rebuild`).
-CREATE TABLE incidents (
+CREATE TABLE IF NOT EXISTS incidents (
   id        TEXT    PRIMARY KEY,
-  title     TEXT,                           -- from the latest `incident` event (occurred order)
+  title     TEXT,                           -- from the latest believed `incident` event (occurred order)
   org       TEXT,
   services  TEXT,                           -- JSON array of strings
   severity  TEXT,
   summary   TEXT,
-  started   INTEGER NOT NULL,               -- min(at) over the incident's events
-  ended     INTEGER NOT NULL,               -- max(at)
-  status    TEXT,                           -- the latest `status` event's status (occurred order)
-  events    INTEGER NOT NULL,               -- number of events
-  version   INTEGER NOT NULL                -- the stream's current version (= events)
+  started   INTEGER NOT NULL,               -- the first fact's at (corrections and retractions aside)
+  ended     INTEGER NOT NULL,               -- the resolution's at, else the last fact's
+  status    TEXT,                           -- the latest believed `status` event's status (occurred order)
+  events    INTEGER NOT NULL,               -- number of believed events
+  version   INTEGER NOT NULL                -- the stream's current version (its number of stored events)
 ) WITHOUT ROWID;
 
-CREATE INDEX incidents_by_started ON incidents (started);
-CREATE INDEX incidents_by_org ON incidents (org, started);
+CREATE INDEX IF NOT EXISTS incidents_by_started ON incidents (started);
+CREATE INDEX IF NOT EXISTS incidents_by_org ON incidents (org, started);

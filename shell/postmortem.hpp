@@ -14,6 +14,7 @@ namespace pmdb::shell {
 struct postmortem_options {
   std::optional<std::int64_t> now_ms;  // generation time in the footer (ms since the epoch); nullopt = the clock
   std::string tz;                      // IANA zone for local times (empty = UTC only)
+  std::optional<std::int64_t> as_of;   // report what had been recorded by this time (ms); nullopt = now
 };
 
 // The postmortem of `incident` as GitHub-flavoured Markdown with one Mermaid `gantt` block,

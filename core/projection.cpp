@@ -1,0 +1,147 @@
+#include "core/projection.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include "core/json_text.hpp"
+#include "core/time.hpp"
+
+namespace pmdb::projection {
+
+bool is_audit_type(std::string_view type) { return type == "correction" || type == "retraction"; }
+
+namespace {
+
+// What one correction sets: its data.at and data.data, when present and usable.
+struct change_fields {
+  std::optional<std::int64_t> at;
+  std::optional<std::string> data;
+};
+
+change_fields fields_of(const event& correction) {
+  change_fields out;
+  rapidjson::Document d;
+  d.Parse(correction.data.c_str(), correction.data.size());
+  if (d.HasParseError() || !d.IsObject()) return out;
+  if (auto it = d.FindMember("at"); it != d.MemberEnd() && it->value.IsString())
+    if (auto t = parse_timestamp({it->value.GetString(), it->value.GetStringLength()})) out.at = t->ms;
+  if (auto it = d.FindMember("data"); it != d.MemberEnd() && it->value.IsObject()) out.data = minified(it->value);
+  return out;
+}
+
+}  // namespace
+
+std::vector<version> fold(const logged& original, std::span<const logged> changes) {
+  std::vector<const logged*> order;
+  for (const auto& c : changes)
+    if (c.ev.incident == original.ev.incident && is_audit_type(c.ev.type)) order.push_back(&c);
+  std::ranges::sort(order, [](const logged* a, const logged* b) {
+    return std::pair(a->recorded_at, a->seq) < std::pair(b->recorded_at, b->seq);
+  });
+
+  std::vector<version> out;
+  out.push_back({original.seq, 0, original.recorded_at, std::nullopt, false, original.ev});
+  std::optional<std::int64_t> retracted;
+  for (const logged* c : order) {
+    if (c->ev.type == "retraction") {
+      if (!retracted) retracted = std::max(c->recorded_at, original.recorded_at);
+      continue;
+    }
+    const change_fields f = fields_of(c->ev);
+    event next = out.back().ev;
+    bool changed = false;
+    if (f.at) {
+      next.at = *f.at;
+      changed = true;
+    }
+    if (f.data) {
+      event candidate = next;
+      candidate.data = *f.data;
+      if (auto v = validate_event(std::move(candidate))) {
+        next = std::move(*v);
+        changed = true;
+      }
+    }
+    if (!changed) continue;  // nothing usable in it: the version before stays believed
+    next.id = original.ev.id;
+    next.recorded_at = original.ev.recorded_at;
+    out.push_back({c->seq, static_cast<std::int64_t>(out.size()), std::max(c->recorded_at, original.recorded_at),
+                   std::nullopt, true, std::move(next)});
+  }
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) out[i].valid_to = out[i + 1].valid_from;
+  if (retracted)
+    for (auto& v : out) {
+      if (!v.valid_to || *v.valid_to > *retracted) v.valid_to = *retracted;
+      v.valid_from = std::min(v.valid_from, *v.valid_to);
+    }
+  return out;
+}
+
+sql_text believed(std::string_view alias, bool as_of) {
+  if (!as_of) return {fmt::format("{}.valid_to IS NULL", alias), 0};
+  return {fmt::format("? BETWEEN {0}.valid_from AND coalesce({0}.valid_to - 1, {1})", alias,
+                      std::numeric_limits<std::int64_t>::max()),
+          1};
+}
+
+namespace {
+
+std::string quoted_list(std::span<const std::string_view> words) {
+  std::string out;
+  for (auto w : words) out += fmt::format("{}'{}'", out.empty() ? "" : ", ", w);
+  return out;
+}
+
+}  // namespace
+
+sql_text incidents_of(std::string_view ids, bool as_of) {
+  int n = 0;
+  // The versions of incident x.incident believed in the view, as `alias`.
+  const auto rows = [&](std::string_view alias) {
+    const sql_text b = believed(alias, as_of);
+    n += b.as_of_params;
+    return fmt::format("{0} {1} WHERE {1}.incident = x.incident AND {2}", versions_table, alias, b.sql);
+  };
+  const std::string facts = " AND v.type NOT IN ('correction', 'retraction')";
+  std::string inner = "SELECT x.incident AS id, ";
+  inner += fmt::format("(SELECT v.data FROM {} AND v.type = 'incident' ORDER BY v.at DESC, v.seq DESC LIMIT 1) AS d, ",
+                       rows("v"));
+  inner += fmt::format("coalesce((SELECT min(v.at) FROM {}{}), (SELECT min(v.at) FROM {})) AS started, ", rows("v"),
+                       facts, rows("v"));
+  // The resolution: the first resolution status with no open status after it.
+  const std::string r = rows("r");
+  const std::string o = rows("o");
+  inner += fmt::format(
+      "coalesce((SELECT r.at FROM {} AND r.type = 'status' AND r.status IN ({}) AND NOT EXISTS (SELECT 1 FROM {} AND "
+      "o.type = 'status' AND o.status IN ({}) AND (o.at, o.seq) > (r.at, r.seq)) ORDER BY r.at, r.seq LIMIT 1), "
+      "(SELECT max(v.at) FROM {}{}), (SELECT max(v.at) FROM {})) AS ended, ",
+      r, quoted_list(resolution_statuses), o, quoted_list(open_statuses), rows("v"), facts, rows("v"));
+  inner += fmt::format("(SELECT v.status FROM {} AND v.type = 'status' ORDER BY v.at DESC, v.seq DESC LIMIT 1) AS status, ",
+                       rows("v"));
+  inner += fmt::format("(SELECT count(*) FROM {}) AS events, ", rows("v"));
+  if (as_of) {
+    inner += fmt::format("(SELECT count(*) FROM {} l WHERE l.incident = x.incident AND l.recorded_at <= ?) AS version",
+                         log_table);
+    ++n;
+  } else {
+    inner += fmt::format("(SELECT max(l.version) FROM {} l WHERE l.incident = x.incident) AS version", log_table);
+  }
+  inner += fmt::format(" FROM {} AS x", ids);
+  return {fmt::format("SELECT id, json_extract(d, '$.title') AS title, json_extract(d, '$.org') AS org, "
+                      "json_extract(d, '$.services') AS services, json_extract(d, '$.severity') AS severity, "
+                      "json_extract(d, '$.summary') AS summary, started, ended, status, events, version FROM ({})",
+                      inner),
+          n};
+}
+
+sql_text incidents_as_of() {
+  const sql_text b = believed("v", true);
+  sql_text r = incidents_of(fmt::format("(SELECT DISTINCT v.incident FROM {} v WHERE {})", versions_table, b.sql), true);
+  r.as_of_params += b.as_of_params;
+  return r;
+}
+
+}  // namespace pmdb::projection
