@@ -165,12 +165,16 @@ struct time_between : tagged {
 
 // ---------------------------------------------------------------- pipelines
 
-enum class source_kind { incidents, events, timeline };
+// `incidents`, `events` and `timeline` read what the store believes (the projection); `log`
+// reads every stored event as appended, corrections and retractions included.
+enum class source_kind { incidents, events, timeline, log };
 
-// `incidents [overlapping ID]`, `events`, `timeline ID`, each with an optional `where`.
+// `incidents [overlapping ID]`, `events`, `timeline ID`, `log`, each with an optional
+// `as of TIMESTAMP` and an optional `where`.
 struct source : tagged {
   source_kind kind = source_kind::incidents;
   std::optional<incident_ref> incident;  // timeline ID, or incidents overlapping ID
+  std::optional<timestamp_lit> as_of;
   std::optional<expr> where;
 };
 
@@ -228,25 +232,34 @@ struct pipeline : tagged {
 struct use_stmt : tagged { incident_ref incident; };
 
 // `time from A to B [in INCIDENT];`
+// `time from A to B [in INCIDENT] [as of TIMESTAMP];`
 struct time_stmt : tagged {
   time_between span;
   std::optional<incident_ref> incident;
+  std::optional<timestamp_lit> as_of;
 };
 
-// `show incidents;`, `show types;`, `show sources [INCIDENT];`
+// `show incidents;`, `show types;`, `show sources [INCIDENT];`, each `[as of TIMESTAMP]`
 enum class show_kind { incidents, types, sources };
 struct show_stmt : tagged {
   show_kind what = show_kind::incidents;
   std::optional<incident_ref> incident;
+  std::optional<timestamp_lit> as_of;
 };
 
-// `report [INCIDENT] [to "file.md"];`
+// `report [INCIDENT] [to "file.md"] [as of TIMESTAMP];`
 struct report_stmt : tagged {
   std::optional<incident_ref> incident;
   std::optional<std::string> path;
+  std::optional<timestamp_lit> as_of;
 };
 
-using statement = x3::variant<use_stmt, time_stmt, pipeline, show_stmt, report_stmt>;
+// `history EVENT_ID;`: every version of one event, from the log.
+struct history_stmt : tagged {
+  std::string event_id;
+};
+
+using statement = x3::variant<use_stmt, time_stmt, pipeline, show_stmt, report_stmt, history_stmt>;
 
 struct script {
   std::vector<statement> statements;

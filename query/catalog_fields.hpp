@@ -2,6 +2,7 @@
 // The fields PMQL names, per source, and the store column each one reads. The compiler puts
 // only these column names into SQL: a name written in a query is looked up here (or among the
 // query's own `let`/`select` names, which become generated column names), never spliced.
+#include <iterator>
 #include <span>
 #include <string_view>
 
@@ -22,7 +23,8 @@ struct field {
   bool shown;               // part of the default output of the source
 };
 
-// `events`: one row per event, in occurred order (at, seq).
+// `events`: one row per believed event, in occurred order (at, seq); `corrected` is true when a
+// correction set its `at` or payload.
 inline constexpr field event_fields[] = {
     {"incident", "incident", field_type::text, false, false, true},
     {"seq", "seq", field_type::integer, false, false, true},
@@ -44,7 +46,12 @@ inline constexpr field event_fields[] = {
     {"state", "state", field_type::text, true, true, false},
     {"kind", "kind", field_type::text, true, true, false},
     {"target", "target", field_type::text, false, false, false},
+    // Last: the log (`log`) has every field but this one.
+    {"corrected", "corrected", field_type::boolean, false, false, false},
 };
+
+// `log`: the stored events as appended, with the fields of `events` but `corrected`.
+inline constexpr std::span<const field> log_fields{event_fields, std::size(event_fields) - 1};
 
 // `timeline X`: X's events in occurred order, with `elapsed` = at − the incident's first `at`.
 // Shown by default: at, elapsed, type, source, text, approx.
@@ -70,6 +77,7 @@ inline constexpr field timeline_fields[] = {
     {"state", "state", field_type::text, true, true, false},
     {"kind", "kind", field_type::text, true, true, false},
     {"target", "target", field_type::text, false, false, false},
+    {"corrected", "corrected", field_type::boolean, false, false, false},
 };
 
 // `incidents`: one row per incident (the read model), ordered by started, id.

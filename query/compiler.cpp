@@ -7,9 +7,15 @@
 //   reference of a `to` milestone) binds its values twice, in text order.
 // * Names written in a query never reach SQL: fields map to the store's fixed column names
 //   (catalog_fields.hpp); `let`/`select`/`summarize` columns get generated names (c0, c1, ...).
-// * A milestone is a scalar subquery on `events e` that walks the (incident, type, at, seq)
-//   index: `(SELECT e.at FROM events e WHERE e.incident = ? AND e.type = ? ... ORDER BY e.at,
-//   e.seq LIMIT 1)`. `start`/`end` are min/max(at) over (incident, at, seq).
+// * Events and incidents are read through the projection (core/projection.hpp): the table of
+//   event versions with the "believed" condition (now: `valid_to IS NULL`; as of T: one bound
+//   T), and the incidents read model (as of T: the projection's incidents relation). `log` reads
+//   the log table. The relations' SQL comes from the projection, bound once per statement.
+// * A milestone is a scalar subquery on `event_versions e` that walks the (incident, type,
+//   valid_to, at, seq) index: `(SELECT e.at FROM event_versions e WHERE e.incident = ? AND
+//   e.valid_to IS NULL AND e.type = ? ... ORDER BY e.at, e.seq LIMIT 1)`. `start`/`end` are the
+//   first/last event that is not a correction or retraction. "At or after" a milestone compares
+//   positions (at, seq), so two events of one moment keep the store's order.
 // * A pipeline is a chain of CTEs, one per step: `WITH s0 AS (source), s1 AS (step over s0),
 //   ... SELECT <shown columns> FROM sN ORDER BY <order>`. Row order is a list of columns of the
 //   current CTE (the source's natural order, then `order by` terms ahead of it, so sorting is
@@ -50,7 +56,9 @@
 #include <fmt/format.h>
 
 #include "core/event.hpp"
+#include "core/projection.hpp"
 #include "core/text.hpp"
+#include "core/time.hpp"
 #include "query/catalog_fields.hpp"
 #include "query/parser.hpp"
 
@@ -122,6 +130,7 @@ bool comparable(ty a, ty b) {
 struct failure {
   std::string message;
   std::uint32_t offset = 0;
+  errc code = errc::invalid;
 };
 
 std::string lower(std::string_view s) {
@@ -298,6 +307,43 @@ class compiler {
   bool in_aggregate_ = false;   // compiling an aggregate's argument
   bool mark_used_ = false;      // referenced fields join the default output (where, order by)
   std::set<std::string> read_cols_;  // every column an identifier resolved to (see source_columns)
+  std::optional<std::int64_t> as_of_;  // the statement's view: nullopt = what is believed now
+
+  // Binds the statement's view: its own `as of`, else the session's.
+  void view(const std::optional<ast::timestamp_lit>& t) {
+    as_of_ = t ? std::optional<std::int64_t>(t->ms) : ctx_.as_of;
+  }
+
+  // Projection SQL whose every `?` is the view's time.
+  frag at_view(const projection::sql_text& t) const {
+    frag f;
+    std::size_t from = 0;
+    for (int i = 0; i < t.as_of_params; ++i) {
+      const std::size_t q = t.sql.find('?', from);
+      f.add(std::string_view(t.sql).substr(from, q - from)).bind(timestamp{*as_of_});
+      from = q + 1;
+    }
+    f.add(std::string_view(t.sql).substr(from));
+    return f;
+  }
+
+  // "alias is believed in the view".
+  frag believed(std::string_view alias) const { return at_view(projection::believed(alias, as_of_.has_value())); }
+
+  // The incidents relation of the view, as a FROM item.
+  frag incidents_rel() const {
+    if (!as_of_) return frag(std::string(projection::incidents_table));
+    frag f("(");
+    f.add(at_view(projection::incidents_as_of())).add(")");
+    return f;
+  }
+
+  // The events relation of the view, as `FROM event_versions alias WHERE <believed>`.
+  frag events_from(std::string_view alias) const {
+    frag f(fmt::format(" FROM {} {} WHERE ", projection::versions_table, alias));
+    f.add(believed(alias));
+    return f;
+  }
 
   struct depth_guard {
     compiler& c;
@@ -317,8 +363,12 @@ class compiler {
   // ------------------------------------------------------------ incidents
 
   void check_incident(const ast::incident_ref& r) const {
-    if (cat_.has_incident(r.id)) return;
-    fail(fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incident_ids()))), r.offset);
+    if (!cat_.has_incident(r.id))
+      throw failure{fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incident_ids()))),
+                    r.offset, errc::not_found};
+    if (as_of_ && cat_.had_incident && !cat_.had_incident(r.id, *as_of_))
+      throw failure{fmt::format("no such incident '{}' as of {}", r.id, format_iso(timestamp{*as_of_})), r.offset,
+                    errc::not_found};
   }
 
   // The incident a statement is about: the one it names, else the current one.
@@ -333,17 +383,46 @@ class compiler {
   // ------------------------------------------------------------ statements
 
   action stmt(const ast::use_stmt& s) {
+    view(std::nullopt);
     check_incident(s.incident);
     return set_incident{s.incident.id};
   }
 
   action stmt(const ast::report_stmt& s) {
+    view(s.as_of);
     auto inc = incident_of(s.incident);
     if (!inc) fail("no incident: name one or `use` one first", s.offset);
-    return make_report{*inc, s.path};
+    return make_report{*inc, s.path, as_of_};
+  }
+
+  // Every version of one event, from the log: the event as recorded, each correction and its
+  // retraction, in the order they are believed (recorded_at, position), with what each made
+  // believed and during which interval of recorded time.
+  action stmt(const ast::history_stmt& s) {
+    view(std::nullopt);
+    if (cat_.has_event && !cat_.has_event(s.event_id))
+      throw failure{fmt::format("unknown event '{}'", s.event_id), s.offset, errc::not_found};
+    frag f(fmt::format(
+        "SELECT l.recorded_at, CASE l.type WHEN 'correction' THEN 'corrected' WHEN 'retraction' THEN 'retracted' "
+        "ELSE 'recorded' END, v.at, v.text, v.valid_from, v.valid_to, json_extract(l.data, '$.reason'), l.source, "
+        "l.id FROM {0} l LEFT JOIN {1} v ON v.made_by = l.seq AND v.id = ",
+        projection::log_table, projection::versions_table));
+    f.bind(s.event_id).add(" WHERE l.id = ").bind(s.event_id);
+    f.add(" OR (l.target = ").bind(s.event_id).add(" AND l.type IN ('correction', 'retraction'))");
+    f.add(" ORDER BY l.recorded_at, l.seq");
+    compiled_query q;
+    q.sql = std::move(f.sql);
+    q.params = std::move(f.params);
+    q.columns = {{"recorded", value_type::timestamp},      {"change", value_type::text},
+                 {"at", value_type::timestamp},            {"text", value_type::text},
+                 {"believed_from", value_type::timestamp}, {"believed_until", value_type::timestamp},
+                 {"reason", value_type::text},             {"source", value_type::text},
+                 {"event", value_type::text}};
+    return run_query{std::move(q)};
   }
 
   action stmt(const ast::time_stmt& s) {
+    view(s.as_of);
     compiled_query q;
     if (auto inc = incident_of(s.incident)) {
       frag id;
@@ -355,7 +434,7 @@ class compiler {
       q.columns = {{"duration", value_type::duration}};
     } else {
       frag f("SELECT i.id AS incident, ");
-      f.add(span(s.span, frag("i.id"))).add(" AS duration FROM incidents AS i ORDER BY i.started, i.id");
+      f.add(span(s.span, frag("i.id"))).add(" AS duration FROM ").add(incidents_rel()).add(" AS i ORDER BY i.started, i.id");
       q.sql = std::move(f.sql);
       q.params = std::move(f.params);
       q.columns = {{"incident", value_type::text}, {"duration", value_type::duration}};
@@ -364,16 +443,21 @@ class compiler {
   }
 
   action stmt(const ast::show_stmt& s) {
+    view(s.as_of);
     compiled_query q;
     switch (s.what) {
-      case ast::show_kind::incidents:
-        q.sql = "SELECT id, title, org, severity, status, started, ended, events FROM incidents ORDER BY started, id";
+      case ast::show_kind::incidents: {
+        frag f("SELECT id, title, org, severity, status, started, ended, events FROM ");
+        f.add(incidents_rel()).add(" AS i ORDER BY started, id");
+        q.sql = std::move(f.sql);
+        q.params = std::move(f.params);
         q.columns = {{"id", value_type::text},        {"title", value_type::text},
                      {"org", value_type::text},       {"severity", value_type::text},
                      {"status", value_type::text},
                      {"started", value_type::timestamp}, {"ended", value_type::timestamp},
                      {"events", value_type::integer}};
         break;
+      }
       case ast::show_kind::types: {
         // Every event type, in the canonical order, with its count (0 included).
         frag f("WITH t(type, ord) AS (VALUES ");
@@ -382,16 +466,17 @@ class compiler {
           if (ord) f.add(", ");
           f.add("(").bind(std::string(t)).add(fmt::format(", {})", ++ord));
         }
-        f.add(") SELECT t.type, (SELECT count(*) FROM events e WHERE e.type = t.type) FROM t ORDER BY t.ord");
+        f.add(") SELECT t.type, (SELECT count(*)").add(events_from("e")).add(" AND e.type = t.type) FROM t ORDER BY t.ord");
         q.sql = std::move(f.sql);
         q.params = std::move(f.params);
         q.columns = {{"type", value_type::text}, {"events", value_type::integer}};
         break;
       }
       case ast::show_kind::sources: {
-        frag f("SELECT source, count(*), min(at), max(at) FROM events");
-        if (auto inc = incident_of(s.incident)) f.add(" WHERE incident = ").bind(*inc);
-        f.add(" GROUP BY source ORDER BY count(*) DESC, source");
+        frag f("SELECT e.source, count(*), min(e.at), max(e.at)");
+        f.add(events_from("e"));
+        if (auto inc = incident_of(s.incident)) f.add(" AND e.incident = ").bind(*inc);
+        f.add(" GROUP BY e.source ORDER BY count(*) DESC, e.source");
         q.sql = std::move(f.sql);
         q.params = std::move(f.params);
         q.columns = {{"source", value_type::text}, {"events", value_type::integer},
@@ -428,6 +513,7 @@ class compiler {
       if (!f.sql.empty()) f.add(" AND ");
     };
     if (p.kind != ast::pattern_kind::any) f.add("e.type = ").bind(std::string(pattern_type(p.kind)));
+    else f.add(audit_excluded);
     switch (p.kind) {
       case ast::pattern_kind::status:
         if (!p.name.empty()) f.add(" AND e.status = ").bind(closed_word(p.name, statuses, "status", p.offset));
@@ -463,11 +549,14 @@ class compiler {
     return f;
   }
 
-  // `FROM events e WHERE e.incident = <inc> [AND <pattern>]`
+  // Corrections and retractions are facts about the record: `any`, `start` and `end` skip them.
+  static constexpr std::string_view audit_excluded = "e.type NOT IN ('correction', 'retraction')";
+
+  // `FROM event_versions e WHERE <believed> AND e.incident = <inc> [AND <pattern>]`
   // Its `nest` counts the subquery it is the body of.
   frag events_of(const frag& inc, const ast::pattern* p) {
-    frag f(" FROM events e WHERE e.incident = ");
-    f.add(inc);
+    frag f = events_from("e");
+    f.add(" AND e.incident = ").add(inc);
     f.nest = w_subquery;
     if (p) {
       frag c = pattern_condition(*p);
@@ -476,37 +565,43 @@ class compiler {
     return f;
   }
 
-  // The `at` of a milestone of incident `inc`, NULL when it never happened. `ref` is the
-  // milestone a bare pattern (`next`) is measured from (the `from` milestone in `to` position).
-  frag milestone_at(const ast::milestone& m, const frag& inc, const frag* ref) {
+  // A milestone of incident `inc`, as `what` of its event (`e.at`, `e.seq`, or the position
+  // `e.at, e.seq` for a row-value comparison), NULL when it never happened. `ref` is the
+  // position (at, seq) a bare pattern (`next`) is measured from (the `from` milestone in `to`
+  // position); `after M` measures from M's position. "At or after" compares positions.
+  frag milestone(const ast::milestone& m, const frag& inc, const frag* ref, std::string_view what) {
     depth_guard g(*this, m.offset);
-    if (m.kind == ast::milestone_kind::start || m.kind == ast::milestone_kind::end) {
-      frag f(m.kind == ast::milestone_kind::start ? "(SELECT min(e.at)" : "(SELECT max(e.at)");
-      f.add(events_of(inc, nullptr)).add(")");
-      f.type = ty::timestamp;
-      return f;
-    }
+    const bool edge = m.kind == ast::milestone_kind::start || m.kind == ast::milestone_kind::end;
     frag after;
     const frag* from = nullptr;
-    if (m.after) {
-      after = milestone_at(m.after->get(), inc, nullptr);
+    if (!edge && m.after) {
+      after = milestone(m.after->get(), inc, nullptr, "e.at, e.seq");
       from = &after;
-    } else if (m.kind == ast::milestone_kind::next) {
+    } else if (!edge && m.kind == ast::milestone_kind::next) {
       from = ref;
     }
-    frag f("(SELECT e.at");
-    f.add(events_of(inc, &m.pat));
-    if (from) f.add(" AND e.at >= ").add(*from).within(*from, w_subquery);
-    f.add(m.kind == ast::milestone_kind::last ? " ORDER BY e.at DESC, e.seq DESC LIMIT 1)" : " ORDER BY e.at, e.seq LIMIT 1)");
+    frag f("(SELECT ");
+    f.add(what);
+    if (edge) f.add(events_of(inc, nullptr)).add(" AND ").add(audit_excluded);
+    else f.add(events_of(inc, &m.pat));
+    if (from) f.add(" AND (e.at, e.seq) >= ").add(*from).within(*from, w_subquery);
+    const bool last = m.kind == ast::milestone_kind::last || m.kind == ast::milestone_kind::end;
+    f.add(last ? " ORDER BY e.at DESC, e.seq DESC LIMIT 1)" : " ORDER BY e.at, e.seq LIMIT 1)");
     f.type = ty::timestamp;
     return f;
   }
 
+  // A `from` milestone computed once in a stage of its own: its at and its position.
+  struct computed_milestone {
+    frag at, position;
+  };
+
   // `time from A to B` for incident `inc`: B's at − A's at, NULL when either never happened.
-  // `from`, when given, is A's at already computed (a column), so that it is not computed twice.
-  frag span(const ast::time_between& t, const frag& inc, const frag* computed_from = nullptr) {
-    frag from = computed_from ? *computed_from : milestone_at(t.from, inc, nullptr);
-    frag to = milestone_at(t.to, inc, &from);
+  // `from`, when given, is A already computed (columns), so that it is not computed twice.
+  frag span(const ast::time_between& t, const frag& inc, const computed_milestone* computed_from = nullptr) {
+    frag from = computed_from ? computed_from->at : milestone(t.from, inc, nullptr, "e.at");
+    frag from_pos = computed_from ? computed_from->position : milestone(t.from, inc, nullptr, "e.at, e.seq");
+    frag to = milestone(t.to, inc, &from_pos, "e.at");
     frag f("(");
     f.add(to).add(" - ").add(from).add(")").within(to, w_lhs).within(from, w_rhs);
     f.type = ty::duration;
@@ -1025,32 +1120,42 @@ class compiler {
 
   void source(const ast::source& s, chain& ch, scope& sc) {
     frag body;
+    view(s.as_of);
     switch (s.kind) {
       case ast::source_kind::incidents:
         sc = scope_of(fields::incident_fields);
         sc.has_key = true;
         sc.order = {{"started", false}, {"id", false}};
-        body.add("SELECT ").add(source_columns_mark).add(" FROM incidents");
+        body.add("SELECT ").add(source_columns_mark).add(" FROM ").add(incidents_rel()).add(" AS i");
         if (s.incident) {
           check_incident(*s.incident);
-          // Incidents other than X whose [started, ended] intersects X's.
+          // Incidents other than X whose span [started, ended] intersects X's.
           body.add(" WHERE id <> ").bind(s.incident->id);
-          body.add(" AND started <= (SELECT x.ended FROM incidents x WHERE x.id = ").bind(s.incident->id);
-          body.add(") AND ended >= (SELECT x.started FROM incidents x WHERE x.id = ").bind(s.incident->id).add(")");
+          body.add(" AND started <= (SELECT x.ended FROM ").add(incidents_rel()).add(" x WHERE x.id = ").bind(s.incident->id);
+          body.add(") AND ended >= (SELECT x.started FROM ").add(incidents_rel()).add(" x WHERE x.id = ");
+          body.bind(s.incident->id).add(")");
         }
         break;
       case ast::source_kind::events:
         sc = scope_of(fields::event_fields);
         sc.order = {{"at", false}, {"seq", false}};
-        body.add("SELECT ").add(source_columns_mark).add(" FROM events");
+        body.add("SELECT ").add(source_columns_mark).add(events_from("e"));
+        break;
+      case ast::source_kind::log:
+        sc = scope_of(fields::log_fields);
+        sc.order = {{"at", false}, {"seq", false}};
+        body.add("SELECT ").add(source_columns_mark).add(fmt::format(" FROM {}", projection::log_table));
+        if (as_of_) body.add(" WHERE recorded_at <= ").bind(timestamp{*as_of_});
         break;
       case ast::source_kind::timeline: {
         sc = scope_of(fields::timeline_fields);
         sc.order = {{"at", false}, {"seq", false}};
         if (!s.incident) fail("timeline needs an incident: `timeline INCIDENT`", s.offset);
         check_incident(*s.incident);
-        body.add("SELECT *, at - (SELECT min(x.at) FROM events x WHERE x.incident = ").bind(s.incident->id);
-        body.add(") AS elapsed FROM events WHERE incident = ").bind(s.incident->id);
+        // elapsed: from the incident's start (its first fact, corrections and retractions aside).
+        body.add("SELECT e.*, e.at - (SELECT min(x.at)").add(events_from("x"));
+        body.add(" AND x.incident = ").bind(s.incident->id).add(" AND x.type NOT IN ('correction', 'retraction'))");
+        body.add(" AS elapsed").add(events_from("e")).add(" AND e.incident = ").bind(s.incident->id);
         break;
       }
     }
@@ -1074,7 +1179,9 @@ class compiler {
   void step(const ast::let_op& l, chain& ch, scope& sc) {
     if (sc.source != ast::source_kind::incidents)
       fail(fmt::format("`let` needs an `incidents` source, not `{}`",
-                       sc.source == ast::source_kind::events ? "events" : "timeline"),
+                       sc.source == ast::source_kind::events ? "events"
+                       : sc.source == ast::source_kind::log  ? "log"
+                                                             : "timeline"),
            l.offset);
     for (const auto& b : l.bindings) {
       frag v;
@@ -1086,13 +1193,14 @@ class compiler {
         const frag inc("p.id");
         switch (b.kind) {
           case ast::measure_kind::time: {
-            // A's at in a stage of its own: B's lookup and the subtraction both read it.
-            const std::string from_col = fresh('f');
+            // A's at and position in a stage of their own: B's lookup and the subtraction read them.
+            const std::string at_col = fresh('f'), seq_col = fresh('f');
             frag pre("SELECT p.*, ");
-            pre.add(milestone_at(b.span.from, inc, nullptr)).add(" AS ").add(from_col).add(" FROM ").add(ch.last).add(" AS p");
+            pre.add(milestone(b.span.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
+            pre.add(milestone(b.span.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
+            pre.add(" FROM ").add(ch.last).add(" AS p");
             ch.stage(pre, true);
-            frag from("p." + from_col);
-            from.type = ty::timestamp;
+            computed_milestone from{frag("p." + at_col, ty::timestamp), frag(fmt::format("(p.{}, p.{})", at_col, seq_col))};
             v = span(b.span, inc, &from);
             break;
           }
@@ -1279,7 +1387,8 @@ class compiler {
     if (const auto mark = ch.with.sql.find(source_columns_mark); mark != std::string::npos)
       ch.with.sql.replace(mark, source_columns_mark.size(),
                           source_columns(p.from.kind == ast::source_kind::incidents ? std::span<const fields::field>(fields::incident_fields)
-                                                                                    : std::span<const fields::field>(fields::event_fields),
+                                         : p.from.kind == ast::source_kind::log ? fields::log_fields
+                                                                                : std::span<const fields::field>(fields::event_fields),
                                          sc));
     compiled_query q;
     frag f = std::move(ch.with);
@@ -1306,7 +1415,9 @@ std::expected<action, error> compile(const ast::statement& stmt, const catalog& 
     compiler c(cat, ctx, text);
     return c.statement(stmt);
   } catch (const failure& f) {
-    return std::unexpected(error(f.message, position_at(text, f.offset, origin)));
+    error e(f.message, position_at(text, f.offset, origin));
+    e.code = f.code;
+    return std::unexpected(std::move(e));
   }
 }
 

@@ -24,12 +24,16 @@ namespace pmdb::query {
 struct catalog {
   std::function<bool(std::string_view id)> has_incident;
   std::function<std::vector<std::string>()> incident_ids;
+  // Whether the incident had a believed event at `as_of` (ms); when empty, has_incident.
+  std::function<bool(std::string_view id, std::int64_t as_of)> had_incident;
+  // Whether an event with this id is stored; when empty, every id is taken as stored.
+  std::function<bool(std::string_view id)> has_event;
 
   // A catalog over a fixed list of ids.
   static catalog of(std::vector<std::string> ids) {
     auto shared = std::make_shared<const std::vector<std::string>>(std::move(ids));
     return {[shared](std::string_view id) { return std::ranges::find(*shared, id) != shared->end(); },
-            [shared] { return *shared; }};
+            [shared] { return *shared; }, {}, {}};
   }
 };
 
@@ -54,9 +58,14 @@ struct run_query { compiled_query query; };        // time, pipelines, show
 struct make_report {                               // `report`
   std::string incident;
   std::optional<std::string> path;
+  std::optional<std::int64_t> as_of;               // the statement's `as of`, else the context's
 };
 using action = std::variant<set_incident, run_query, make_report>;
 
+// Every read of events and incidents goes through the projection (core/projection.hpp): the
+// present belief, or with `as of T` (the statement's, else context::as_of) what had been
+// recorded by T. `log` reads the stored events as appended.
+//
 // Compiles one statement. `text` is the statement's source (the text given to parse) and
 // `origin` its position, so that errors carry an absolute line and column. Fails on unknown
 // incidents and fields (suggesting the nearest name), type errors (a duration compared with

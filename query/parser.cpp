@@ -33,7 +33,8 @@ namespace names = parser::names;
 
 // Keywords a word at the error position may be a typo of, by what was expected there.
 std::vector<std::string_view> const* keywords_for(std::string_view which) {
-  static std::vector<std::string_view> const statements{"time", "incidents", "events", "timeline", "use", "show", "report"};
+  static std::vector<std::string_view> const statements{"time",      "incidents", "events", "timeline", "log",
+                                                        "use",       "show",      "report", "history"};
   static std::vector<std::string_view> const pipe_ops{"where", "let", "summarize", "order", "limit", "select"};
   static std::vector<std::string_view> const show_whats{"incidents", "types", "sources"};
   static std::vector<std::string_view> const patterns{"any",    "report", "alert",      "change",     "cause",

@@ -16,13 +16,16 @@
 //
 // Grammar (EBNF-ish; {x} = repetition, [x] = option, keywords case-insensitive):
 //   script      = {';'} {statement (';' {';'} | end)} end
-//   statement   = use | time | show | report | pipeline
+//   statement   = use | time | show | report | history | pipeline
 //   use         = 'use' INCIDENT
-//   time        = 'time' 'from' milestone 'to' milestone ['in' INCIDENT]
-//   show        = 'show' ('incidents' | 'types' | 'sources' [INCIDENT])
-//   report      = 'report' [INCIDENT] ['to' STRING]
+//   time        = 'time' 'from' milestone 'to' milestone ['in' INCIDENT] [as_of]
+//   show        = 'show' ('incidents' | 'types' | 'sources' [INCIDENT]) [as_of]
+//   report      = 'report' [INCIDENT] ['to' STRING] [as_of]
+//   history     = 'history' (EVENT_ID | STRING)
+//   as_of       = 'as' 'of' TIMESTAMP
 //   pipeline    = source {'|' pipe_op}
-//   source      = ('incidents' ['overlapping' INCIDENT] | 'events' | 'timeline' INCIDENT) ['where' expr]
+//   source      = ('incidents' ['overlapping' INCIDENT] | 'events' | 'log' | 'timeline' INCIDENT) [as_of]
+//                 ['where' expr]
 //   pipe_op     = 'where' expr | 'let' binding {',' binding} | 'summarize' [named {',' named}] ['by' named {',' named}]
 //               | 'order' 'by' expr ['asc'|'desc'] {',' ...} | 'limit' INTEGER | 'select' named {',' named}
 //   binding     = NAME '=' ('time' 'from' milestone 'to' milestone | 'count' 'of' pattern
@@ -60,7 +63,8 @@ namespace fusion = boost::fusion;
 // ---------------------------------------------------------------- names used in messages
 
 namespace names {
-inline constexpr char const statement[] = "a statement (time, incidents, events, timeline, use, show, report)";
+inline constexpr char const statement[] =
+    "a statement (time, incidents, events, timeline, log, use, show, report, history)";
 inline constexpr char const terminator[] = "';' or end of input";
 inline constexpr char const pattern[] = "a pattern (report, status NAME, N% METRIC, ...)";
 inline constexpr char const milestone[] = "a milestone (start, end, first PATTERN, last PATTERN, PATTERN)";
@@ -487,7 +491,7 @@ inline auto kw(char const* k) { return x3::lexeme[x3::no_case[x3::lit(k)] >> !(x
 // `where` condition inside a milestone (`first report where x to ...`).
 struct reserved_words_t : x3::symbols<x3::unused_type> {
   reserved_words_t() {
-    add("and")("or")("not")("in")("is")("null")("true")("false")("by")("asc")("desc")("where")("to")("after");
+    add("and")("or")("not")("in")("is")("null")("true")("false")("by")("asc")("desc")("where")("to")("after")("as");
   }
 };
 inline reserved_words_t const reserved_words;
@@ -555,6 +559,8 @@ struct time_stmt_class : annotate_span {};
 struct show_stmt_class : annotate_span {};
 struct show_what_class : annotate_span {};
 struct report_stmt_class : annotate_span {};
+struct history_stmt_class : annotate_span {};
+struct as_of_class : annotate_span {};
 struct pipeline_class : annotate_span {};
 struct source_class : annotate_span {};
 struct pipe_op_class : annotate_span {};
@@ -606,8 +612,10 @@ x3::rule<time_stmt_class, ast::time_stmt> const time_stmt = "time";
 x3::rule<show_stmt_class, ast::show_stmt> const show_stmt = "show";
 x3::rule<show_what_class, ast::show_stmt> const show_what = names::show_what;
 x3::rule<report_stmt_class, ast::report_stmt> const report_stmt = "report";
+x3::rule<history_stmt_class, ast::history_stmt> const history_stmt = "history";
+x3::rule<as_of_class, ast::timestamp_lit> const as_of = "as of TIMESTAMP";
 x3::rule<pipeline_class, ast::pipeline> const pipeline = "pipeline";
-x3::rule<source_class, ast::source> const source = "a source (incidents, events, timeline)";
+x3::rule<source_class, ast::source> const source = "a source (incidents, events, timeline, log)";
 x3::rule<pipe_op_class, ast::pipe_op> const pipe_op = names::pipe_op;
 x3::rule<where_op_class, ast::where_op> const where_op = "where";
 x3::rule<let_op_class, ast::let_op> const let_op = "let";
@@ -768,23 +776,35 @@ inline std::string lowercase(std::string s) { return errors::lowercase(s); }
 
 auto const script_def = *x3::lit(';') >> *(statement > terminator) > end_of_script;
 
-auto const statement_def = statement_start >> (use_stmt | time_stmt | show_stmt | report_stmt | pipeline);
+auto const statement_def = statement_start >> (use_stmt | time_stmt | show_stmt | report_stmt | history_stmt | pipeline);
+
+// `as of 2024-12-11T23:30Z`: the view a statement reads (what had been recorded by then).
+auto const as_of_def = kw("as") > of_kw > timestamp_lit;
+
+// An event id: a quoted string, or a bare run of the characters ids are made of.
+auto const event_id = x3::rule<struct event_id_id, std::string>{"an event id"} =
+    quoted | x3::lexeme[+(x3::alnum | x3::char_("_.:/@+-"))];
+
+auto const history_stmt_def = build[(kw("history") > event_id)[([](auto& ctx) {
+  x3::_val(ctx).event_id = std::move(x3::_attr(ctx));
+})]];
 
 auto const use_stmt_def = build[(kw("use") > incident_ref)[([](auto& ctx) {
   x3::_val(ctx).incident = std::move(x3::_attr(ctx));
 })]];
 
-auto const time_stmt_def = time_span >> -(kw("in") > incident_ref);
+auto const time_stmt_def = time_span >> -(kw("in") > incident_ref) >> -as_of;
 
 auto const show_stmt_def = kw("show") > show_what;
 
 auto const show_what_def = build[
-    kw("incidents")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::incidents; })]
+  ( kw("incidents")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::incidents; })]
   | kw("types")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::types; })]
   | (kw("sources")[([](auto& ctx) { x3::_val(ctx).what = ast::show_kind::sources; })] >>
-     -incident_ref[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])];
+     -incident_ref[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])
+  ) >> -as_of[([](auto& ctx) { x3::_val(ctx).as_of = std::move(x3::_attr(ctx)); })]];
 
-auto const report_stmt_def = kw("report") >> -incident_ref >> -(kw("to") > file_name);
+auto const report_stmt_def = kw("report") >> -incident_ref >> -(kw("to") > file_name) >> -as_of;
 
 // An incident id is a slug; the reserved words are not (`report to "x.md"`).
 auto const incident_ref_def = build[(!reserved >> x3::raw[slug])[([](auto& ctx) {
@@ -800,11 +820,13 @@ auto const source_def = build[
     ( (kw("incidents")[act::kind(ast::source_kind::incidents)] >>
        -(kw("overlapping") > incident_ref)[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])
     | kw("events")[act::kind(ast::source_kind::events)]
+    | kw("log")[act::kind(ast::source_kind::log)]
     | (kw("timeline") > incident_ref)[([](auto& ctx) {
         x3::_val(ctx).kind = ast::source_kind::timeline;
         x3::_val(ctx).incident = std::move(x3::_attr(ctx));
       })]
     )
+    >> -as_of[([](auto& ctx) { x3::_val(ctx).as_of = std::move(x3::_attr(ctx)); })]
     >> -(kw("where") > expr)[([](auto& ctx) { x3::_val(ctx).where = std::move(x3::_attr(ctx)); })]];
 
 auto const pipe_op_def = where_op | let_op | summarize_op | order_op | limit_op | select_op;
@@ -995,7 +1017,8 @@ auto const null_lit_def = build[kw("null")];
 auto const bool_lit_def = build[kw("true")[([](auto& ctx) { x3::_val(ctx).value = true; })] |
                                 kw("false")[([](auto& ctx) { x3::_val(ctx).value = false; })]];
 
-BOOST_SPIRIT_DEFINE(script, statement, use_stmt, time_stmt, show_stmt, show_what, report_stmt, incident_ref, pipeline,
+BOOST_SPIRIT_DEFINE(script, statement, use_stmt, time_stmt, show_stmt, show_what, report_stmt, history_stmt, as_of,
+                    incident_ref, pipeline,
                     source, pipe_op, where_op, let_op, let_binding, measure, summarize_op, named_list, named_expr,
                     order_op, order_item, limit_op, select_op, time_span, milestone, pattern, expr, and_expr, not_expr,
                     logical_not, cmp_expr, in_tail, is_tail, add_expr, mul_expr, unary_expr, negation, primary, paren,

@@ -83,6 +83,18 @@ Writes the events of the named incidents (all when none is named) to stdout as J
 store order. `pmdb import` of the output into an empty store reproduces the same events.
 )";
 
+// Opens a store and says once when it was upgraded. A command that only reads still upgrades a
+// store of an older schema (opening it for writing once); `--readonly` never does.
+std::expected<event_store, error> open_store(const std::string& path, open_options opts, bool may_upgrade = true) {
+  auto store = event_store::open(path, opts);
+  if (!store && store.error().is(errc::read_only) && opts.read_only && may_upgrade) {
+    opts.read_only = false;
+    store = event_store::open(path, opts);
+  }
+  if (store) std::cerr << shell::upgrade_notice(*store);
+  return store;
+}
+
 constexpr std::string_view rebuild_help = R"(Usage: pmdb rebuild DB
 
 Recomputes the read models (the incidents table) from the event log, in one transaction.
@@ -178,7 +190,7 @@ int cmd_import(const std::vector<std::string>& args) {
     }
   }
   if (pos.size() < 2) return usage_error("import: needs a store and at least one file", import_help);
-  auto store = event_store::open(pos[0], opts);
+  auto store = open_store(pos[0], opts);
   if (!store) return user_error(store.error().message);
   int status = exit_ok;
   const bool terminal = ::isatty(STDERR_FILENO);
@@ -220,7 +232,7 @@ int cmd_export(const std::vector<std::string>& args) {
     return exit_ok;
   }
   if (args.empty()) return usage_error("export: needs a store", export_help);
-  auto store = event_store::open(args[0], {.create = false, .read_only = true});
+  auto store = open_store(args[0], {.create = false, .read_only = true});
   if (!store) return user_error(store.error().message);
   std::vector<std::string> incidents(args.begin() + 1, args.end());
   const auto known = store->incident_ids();
@@ -236,20 +248,22 @@ int cmd_rebuild(const std::vector<std::string>& args) {
     return exit_ok;
   }
   if (args.size() != 1) return usage_error("rebuild: needs exactly one store", rebuild_help);
-  auto store = event_store::open(args[0], {.create = false});
+  auto store = open_store(args[0], {.create = false});
   if (!store) return user_error(store.error().message);
   if (auto r = store->rebuild(); !r) return user_error(r.error().message);
   fmt::print("rebuilt the read models of {} incidents\n", store->incident_count());
   return exit_ok;
 }
 
-constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [-o FILE] [--now TIMESTAMP] [--tz ZONE]
+constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [-o FILE] [--as-of TIMESTAMP] [--now TIMESTAMP] [--tz ZONE]
 
 Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid chart) to
 stdout, or to FILE. Every figure in it is computed from the incident's events.
 
 Options:
   -o FILE          write to FILE instead of stdout
+  --as-of TIMESTAMP  the report as it could have been written then: only what had been recorded
+                   by TIMESTAMP (ISO 8601), corrections recorded later not applied
   --now TIMESTAMP  the generation time printed in the footer (ISO 8601), for reproducible output
   --tz ZONE        also show local times in ZONE (e.g. America/Los_Angeles)
 )";
@@ -260,6 +274,7 @@ std::expected<std::string, error> postmortem(const event_store& store, const std
   shell::postmortem_options o;
   o.tz = cfg.tz;
   if (!cfg.now.empty()) o.now_ms = parse_timestamp(cfg.now)->ms;
+  o.as_of = cfg.as_of;
   return shell::render_postmortem(store, incident, o);
 }
 
@@ -277,13 +292,17 @@ int cmd_report(const std::vector<std::string>& args) {
     if (a == "-o" && has_value) out_file = args[++i];
     else if (a == "--now" && has_value) cfg.now = args[++i];
     else if (a == "--tz" && has_value) cfg.tz = args[++i];
-    else if (a.size() > 1 && a[0] == '-') return usage_error(fmt::format("report: bad option {}", a), report_help);
+    else if (a == "--as-of" && has_value) {
+      auto t = parse_timestamp(args[++i]);
+      if (!t) return usage_error(fmt::format("report: --as-of: {}", t.error()), report_help);
+      cfg.as_of = t->ms;
+    } else if (a.size() > 1 && a[0] == '-') return usage_error(fmt::format("report: bad option {}", a), report_help);
     else pos.push_back(a);
   }
   if (pos.size() != 2) return usage_error("report: needs a store and an incident", report_help);
   if (!cfg.now.empty() && !parse_timestamp(cfg.now))
     return usage_error(fmt::format("report: --now: {}", parse_timestamp(cfg.now).error()), report_help);
-  auto store = event_store::open(pos[0], {.create = false, .read_only = true});
+  auto store = open_store(pos[0], {.create = false, .read_only = true});
   if (!store) return user_error(store.error().message);
   auto md = postmortem(*store, pos[1], cfg);
   if (!md) return user_error(md.error().message);
@@ -325,6 +344,7 @@ Options:
   --bail / --no-bail    stop at the first error (default: on in scripts, off interactively)
   --readonly            open the store read-only
   --tz ZONE             show timestamps in ZONE (e.g. America/Los_Angeles; default UTC)
+  --as-of TIMESTAMP     read every statement as of TIMESTAMP (what had been recorded by then)
   --now TIMESTAMP       the generation time printed in reports (for reproducible output)
 )";
 
@@ -382,6 +402,11 @@ int cmd_shell(const std::vector<std::string>& args) {
       auto v = value();
       if (!v) return usage_error("--tz needs a zone", shell_help);
       cfg.tz = *v;
+    } else if (a == "--as-of") {
+      auto v = value();
+      auto t = v ? parse_timestamp(*v) : std::unexpected(std::string("a timestamp is missing"));
+      if (!t) return usage_error(fmt::format("--as-of needs an ISO 8601 timestamp: {}", t.error()), shell_help);
+      cfg.as_of = t->ms;
     } else if (a == "--now") {
       auto v = value();
       if (!v || !parse_timestamp(*v)) return usage_error("--now needs an ISO 8601 timestamp", shell_help);
@@ -399,7 +424,7 @@ int cmd_shell(const std::vector<std::string>& args) {
   cfg.bail = bail.value_or(!interactive);
   cfg.render.color = interactive && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
 
-  auto store = db.empty() ? demo_store() : event_store::open(db, {.read_only = cfg.read_only});
+  auto store = db.empty() ? demo_store() : open_store(db, {.read_only = cfg.read_only}, !cfg.read_only);
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
   s.postmortem_sink = postmortem;

@@ -22,6 +22,13 @@
 
 namespace pmdb::shell {
 
+std::string upgrade_notice(const event_store& store) {
+  if (!store.upgraded_from()) return {};
+  return fmt::format("pmdb: {}: upgraded the store from schema version {} to {} (the log is unchanged; the read "
+                     "models were rebuilt from it)\n",
+                     store.path(), *store.upgraded_from(), store_schema_version);
+}
+
 namespace {
 
 using arg = dot_command::arg_kind;
@@ -42,6 +49,7 @@ constexpr dot_command command_table[] = {
     {".echo", "on|off", "print each statement before running it", arg::on_off},
     {".import", "FILE...", "append the events of each FILE (one transaction per file)", arg::file},
     {".export", "FILE [INCIDENT...]", "write events (all, or those of INCIDENTs) to FILE as JSONL", arg::file},
+    {".asof", "[TIMESTAMP|off]", "read every statement as of TIMESTAMP (what had been recorded by then); off: now", arg::other},
     {".tz", "[ZONE]", "show timestamps in ZONE (e.g. America/Los_Angeles); UTC by default", arg::zone},
     {".width", "N...", "maximum width of each column in table and box output (0: automatic)", arg::other},
     {".pager", "on|off", "page long results through $PAGER on a terminal", arg::on_off},
@@ -187,7 +195,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
   }
   const query::catalog cat = catalog_of(store_);
   for (const auto& stmt : script->statements) {
-    const query::context ctx{incident_};
+    const query::context ctx{incident_, settings_.as_of};
     auto act = query::compile(stmt, cat, ctx, u.text, origin);
     if (!act) {
       report_error(act.error(), u.text, origin);
@@ -211,7 +219,9 @@ bool session::run_statement(const unit& u, std::string_view file) {
         report_error(error("report: postmortem rendering is not available in this build"), u.text, origin);
         return false;
       }
-      auto md = postmortem_sink(store_, rep->incident, settings_);
+      settings cfg = settings_;
+      cfg.as_of = rep->as_of;
+      auto md = postmortem_sink(store_, rep->incident, cfg);
       if (!md) {
         report_error(md.error(), u.text, origin);
         return false;
@@ -338,6 +348,21 @@ bool session::run_dot(const unit& u, std::string_view file) {
   if (name == ".incidents") {
     return run_statement({unit::kind::statement, "show incidents;", u.line, 1}, file);
   }
+  if (name == ".asof") {
+    if (args.empty()) {
+      out() << (settings_.as_of ? format_iso(timestamp{*settings_.as_of}) : std::string("off (now)")) << '\n';
+      return true;
+    }
+    if (args.size() != 1) return usage();
+    if (args[0] == "off" || args[0] == "now") {
+      settings_.as_of.reset();
+      return true;
+    }
+    auto t = parse_timestamp(args[0]);
+    if (!t) return fail(fmt::format(".asof: {}", t.error()));
+    settings_.as_of = t->ms;
+    return true;
+  }
   if (name == ".tz") {
     if (args.empty() || args[0] == "UTC" || args[0] == "utc") {
       zone_ = nullptr;
@@ -373,6 +398,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
     if (args.size() != 1) return usage();
     auto s = event_store::open(args[0], {.read_only = settings_.read_only});
     if (!s) return fail(s.error().message);
+    err_ << upgrade_notice(*s);
     store_ = std::move(*s);
     store_name_ = args[0];
     incident_.reset();

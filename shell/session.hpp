@@ -32,7 +32,12 @@ struct settings {
   bool interactive = false; // errors as "error: line L, column C" and row counts; no FILE: prefix
   std::string tz;           // display zone for timestamps; empty = UTC
   std::string now;          // --now: fixed generation time for reports (ISO 8601), empty = the clock
+  std::optional<std::int64_t> as_of;  // .asof / --as-of: the default view of every statement (ms); nullopt = now
 };
+
+// "pmdb: FILE: upgraded the store from schema version N to M ..." when open() upgraded `store`,
+// else empty: said once, where the store is opened.
+std::string upgrade_notice(const event_store& store);
 
 // One dot-command: the table drives dispatch, .help and completion.
 struct dot_command {
