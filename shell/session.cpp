@@ -359,7 +359,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
       return true;
     }
     auto t = parse_timestamp(args[0]);
-    if (!t) return fail(fmt::format(".asof: {}", t.error()));
+    if (!t) return fail(fmt::format(".asof {}: {}", args[0], t.error()));
     settings_.as_of = t->ms;
     return true;
   }

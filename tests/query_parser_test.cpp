@@ -154,27 +154,35 @@ struct op_printer {
   std::string operator()(const ast::select_op& s) const { return "select " + dump(s.items); }
 };
 
+std::string as_of(const std::optional<ast::timestamp_lit>& t) {
+  return t ? " as of " + std::to_string(t->ms) : "";
+}
+
 struct statement_printer {
   using result_type = std::string;
   std::string operator()(const ast::use_stmt& u) const { return "use " + u.incident.id; }
   std::string operator()(const ast::time_stmt& t) const {
-    return dump(t.span) + (t.incident ? " in " + t.incident->id : "");
+    return dump(t.span) + (t.incident ? " in " + t.incident->id : "") + as_of(t.as_of);
   }
   std::string operator()(const ast::show_stmt& s) const {
     std::string out = s.what == ast::show_kind::incidents ? "show incidents"
                       : s.what == ast::show_kind::types   ? "show types"
                                                           : "show sources";
-    return out + (s.incident ? " " + s.incident->id : "");
+    return out + (s.incident ? " " + s.incident->id : "") + as_of(s.as_of);
   }
   std::string operator()(const ast::report_stmt& r) const {
-    return std::string("report") + (r.incident ? " " + r.incident->id : "") + (r.path ? " to \"" + *r.path + "\"" : "");
+    return std::string("report") + (r.incident ? " " + r.incident->id : "") +
+           (r.path ? " to \"" + *r.path + "\"" : "") + as_of(r.as_of);
   }
+  std::string operator()(const ast::history_stmt& h) const { return "history <" + h.event_id + ">"; }
   std::string operator()(const ast::pipeline& p) const {
     std::string out = p.from.kind == ast::source_kind::incidents ? "incidents"
                       : p.from.kind == ast::source_kind::events  ? "events"
+                      : p.from.kind == ast::source_kind::log     ? "log"
                                                                  : "timeline";
     if (p.from.incident) out += p.from.kind == ast::source_kind::incidents ? " overlapping " + p.from.incident->id
                                                                            : " " + p.from.incident->id;
+    out += as_of(p.from.as_of);
     if (p.from.where) out += " where " + dump(*p.from.where);
     for (const auto& op : p.ops) out += " | " + boost::apply_visitor(op_printer{}, op.get());
     return out;
@@ -358,6 +366,14 @@ TEST_CASE("show, use and report statements") {
   CHECK(one("report to \"x.md\"") == "report to \"x.md\"");
   CHECK(one("report meta-2024-12-11") == "report meta-2024-12-11");
   CHECK(one("use a.b_c-9") == "use a.b_c-9");
+  // 2024-12-11T23:30Z is 1733959800000 ms.
+  CHECK(one("show incidents as of 2024-12-11T23:30Z") == "show incidents as of 1733959800000");
+  CHECK(one("report a-1 to \"x.md\" AS OF 2024-12-11T23:30Z") == "report a-1 to \"x.md\" as of 1733959800000");
+  CHECK(one("report as of 2024-12-11T23:30Z") == "report as of 1733959800000");
+  CHECK(one("time from start to end in a-1 as of 2024-12-11T23:30Z") == "time start to end in a-1 as of 1733959800000");
+  CHECK(one("history a-1/status-resolved") == "history <a-1/status-resolved>");
+  CHECK(one("history 'sp:abc/incident-0f'") == "history <sp:abc/incident-0f>");
+  CHECK(one("history e0123abc") == "history <e0123abc>");
 }
 
 TEST_CASE("every pattern") {
@@ -407,6 +423,11 @@ TEST_CASE("pipelines: sources and every operator") {
   CHECK(one("incidents where org = 'Meta'") == "incidents where (= org \"Meta\")");
   CHECK(one("incidents overlapping a-1 where x") == "incidents overlapping a-1 where x");
   CHECK(one("timeline a-1") == "timeline a-1");
+  CHECK(one("log") == "log");
+  CHECK(one("log as of 2024-12-11T23:30Z where type = correction") ==
+        "log as of 1733959800000 where (= type correction)");
+  CHECK(one("timeline a-1 as of 2024-12-11T23:30Z") == "timeline a-1 as of 1733959800000");
+  CHECK(one("incidents as of 2024-12-11T23:30Z | limit 1") == "incidents as of 1733959800000 | limit 1");
   CHECK(one("events | where a | where b") == "events | where a | where b");
   CHECK(one("incidents | let a = count of status resolved, b = min value of metric x, c = first value of 50% y, "
             "d = last value of metric z where source = \"s\", e = ttr / 2, f = max(ttr), g = time * 2") ==
