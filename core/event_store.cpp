@@ -450,7 +450,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   if (opts.mmap_reads)
     if (auto r = sqlite::exec(p->db, "PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
   if (!opts.read_only && *version < store_schema_version) {
-    // Version 1 → 2: the projection. The log is untouched; its three query indexes move to the
+    // Version 1 → 2: the projection. The log is untouched; two of its query indexes move to the
     // versions table, the missing tables and indexes are created by store.sql (whose every
     // CREATE is IF NOT EXISTS, and which sets the new user_version), and the read models are
     // computed from the log. One transaction: a failure leaves the version-1 store as it was.
@@ -462,8 +462,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     }
     if (*again < store_schema_version) {  // another process may have upgraded it meanwhile
       auto r = sqlite::exec(p->db,
-                            "DROP INDEX IF EXISTS events_by_incident_type; DROP INDEX IF EXISTS events_by_incident_at; "
-                            "DROP INDEX IF EXISTS events_by_type_at;");
+                            "DROP INDEX IF EXISTS events_by_incident_at; DROP INDEX IF EXISTS events_by_type_at;");
       if (r) r = sqlite::exec(p->db, embedded_files().at("store.sql"));
       if (r) r = p->prepare_writers();
       if (r) r = p->rebuild_read_models();

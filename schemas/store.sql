@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (incident, version)
 );
 
--- Corrections and retractions of an event, found by the target's id.
+-- The log's own questions ("this incident's events of this type", the `log` relation and SQL
+-- written against the log) and the corrections and retractions of an event, by its id.
+CREATE INDEX IF NOT EXISTS events_by_incident_type ON events (incident, type, at, seq);
 CREATE INDEX IF NOT EXISTS events_by_target ON events (target, seq) WHERE target IS NOT NULL;
 
 CREATE TRIGGER IF NOT EXISTS events_are_append_only_update BEFORE UPDATE ON events
