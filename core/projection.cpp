@@ -109,16 +109,23 @@ sql_text incidents_of(std::string_view ids, bool as_of) {
   std::string inner = "SELECT x.incident AS id, ";
   inner += fmt::format("(SELECT v.data FROM {} AND v.type = 'incident' ORDER BY v.at DESC, v.seq DESC LIMIT 1) AS d, ",
                        rows("v"));
-  inner += fmt::format("coalesce((SELECT min(v.at) FROM {}{}), (SELECT min(v.at) FROM {})) AS started, ", rows("v"),
-                       facts, rows("v"));
+  // The first and last fact by position, else (an incident with nothing but corrections and
+  // retractions believed) its first and last event; ORDER BY … LIMIT 1 walks the index and
+  // stops at the first match.
+  const auto edge = [&](bool last) {
+    const std::string order = last ? "v.at DESC, v.seq DESC" : "v.at, v.seq";
+    return fmt::format("(SELECT v.at FROM {}{} ORDER BY {} LIMIT 1), (SELECT v.at FROM {} ORDER BY {} LIMIT 1)",
+                       rows("v"), facts, order, rows("v"), order);
+  };
+  inner += fmt::format("coalesce({}) AS started, ", edge(false));
   // The resolution: the first resolution status with no open status after it.
   const std::string r = rows("r");
   const std::string o = rows("o");
   inner += fmt::format(
       "coalesce((SELECT r.at FROM {} AND r.type = 'status' AND r.status IN ({}) AND NOT EXISTS (SELECT 1 FROM {} AND "
       "o.type = 'status' AND o.status IN ({}) AND (o.at, o.seq) > (r.at, r.seq)) ORDER BY r.at, r.seq LIMIT 1), "
-      "(SELECT max(v.at) FROM {}{}), (SELECT max(v.at) FROM {})) AS ended, ",
-      r, quoted_list(resolution_statuses), o, quoted_list(open_statuses), rows("v"), facts, rows("v"));
+      "{}) AS ended, ",
+      r, quoted_list(resolution_statuses), o, quoted_list(open_statuses), edge(true));
   inner += fmt::format("(SELECT v.status FROM {} AND v.type = 'status' ORDER BY v.at DESC, v.seq DESC LIMIT 1) AS status, ",
                        rows("v"));
   inner += fmt::format("(SELECT count(*) FROM {}) AS events, ", rows("v"));
@@ -130,9 +137,11 @@ sql_text incidents_of(std::string_view ids, bool as_of) {
     inner += fmt::format("(SELECT max(l.version) FROM {} l WHERE l.incident = x.incident) AS version", log_table);
   }
   inner += fmt::format(" FROM {} AS x", ids);
-  return {fmt::format("SELECT id, json_extract(d, '$.title') AS title, json_extract(d, '$.org') AS org, "
-                      "json_extract(d, '$.services') AS services, json_extract(d, '$.severity') AS severity, "
-                      "json_extract(d, '$.summary') AS summary, started, ended, status, events, version FROM ({})",
+  // Materialized: the description `d` is looked up once, not once per field read from it.
+  return {fmt::format("WITH r AS MATERIALIZED ({}) SELECT id, json_extract(d, '$.title') AS title, "
+                      "json_extract(d, '$.org') AS org, json_extract(d, '$.services') AS services, "
+                      "json_extract(d, '$.severity') AS severity, json_extract(d, '$.summary') AS summary, started, "
+                      "ended, status, events, version FROM r",
                       inner),
           n};
 }

@@ -1153,8 +1153,9 @@ class compiler {
         if (!s.incident) fail("timeline needs an incident: `timeline INCIDENT`", s.offset);
         check_incident(*s.incident);
         // elapsed: from the incident's start (its first fact, corrections and retractions aside).
-        body.add("SELECT e.*, e.at - (SELECT min(x.at)").add(events_from("x"));
-        body.add(" AND x.incident = ").bind(s.incident->id).add(" AND x.type NOT IN ('correction', 'retraction'))");
+        body.add("SELECT e.*, e.at - (SELECT x.at").add(events_from("x"));
+        body.add(" AND x.incident = ").bind(s.incident->id);
+        body.add(" AND x.type NOT IN ('correction', 'retraction') ORDER BY x.at, x.seq LIMIT 1)");
         body.add(" AS elapsed").add(events_from("e")).add(" AND e.incident = ").bind(s.incident->id);
         break;
       }

@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS event_versions (
 
 -- `valid_to` sits before `at` so that the current view (valid_to IS NULL) is an equality prefix.
 CREATE INDEX IF NOT EXISTS versions_by_incident_type ON event_versions (incident, type, valid_to, at, seq);
-CREATE INDEX IF NOT EXISTS versions_by_incident_at   ON event_versions (incident, valid_to, at, seq);
+CREATE INDEX IF NOT EXISTS versions_by_incident_at   ON event_versions (incident, valid_to, at, seq, type);
 CREATE INDEX IF NOT EXISTS versions_by_type_at       ON event_versions (type, valid_to, at);
 CREATE INDEX IF NOT EXISTS versions_by_id            ON event_versions (id);
 

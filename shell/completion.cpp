@@ -15,7 +15,8 @@ constexpr std::string_view keywords[] = {
     "end", "events", "first", "from", "hour", "in", "incidents", "is", "last", "let", "limit", "max", "median",
     "metric", "min", "month", "not", "null", "of", "on", "or", "order", "overlapping", "p50", "p75", "p90", "p95",
     "p99", "percentile", "report", "select", "show", "sources", "start", "status", "sum", "summarize", "time",
-    "timeline", "to", "types", "use", "value", "week", "where", "year", "alert", "action", "note"};
+    "timeline", "to", "types", "use", "value", "week", "where", "year", "alert", "action", "note", "as", "log",
+    "history", "correction", "retraction", "incident"};
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (prefix.size() > s.size()) return false;

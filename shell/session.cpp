@@ -309,7 +309,10 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  incidents [overlapping INCIDENT] | where ... | let ... | summarize ... by ... | order by ... | limit N;\n"
           "  events where type = comm and text ~ \"fix\" | select incident, at, text;\n"
           "  timeline INCIDENT [where ...];             show incidents; show types; show sources [INCIDENT];\n"
-          "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n";
+          "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n"
+          "  log where type in (correction, retraction);  the stored events as appended\n"
+          "  history EVENT_ID;                           an event's versions: recorded, corrected, retracted\n"
+          "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n";
     emit(text, false);
     return true;
   }
