@@ -1,5 +1,6 @@
 #pragma once
 // The one error type of pmdb: a message, and where it applies when that is known.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct error {
   errc code = errc::other;
   std::string message;
   std::optional<source_position> where;
+  std::optional<std::size_t> item;  // the 0-based index of the batch item it is about (event_store::append)
 
   error() = default;
   explicit error(std::string msg) : message(std::move(msg)) {}

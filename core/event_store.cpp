@@ -514,12 +514,16 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   std::unordered_map<std::string_view, std::string_view> retracted_here;
   const std::int64_t now = now_ms();
   for (const event& e : batch) {
+    const auto refuse = [&](error err) {
+      err.item = static_cast<std::size_t>(&e - batch.data());
+      return rollback(std::move(err));
+    };
     std::string_view id = e.id;
     if (id.empty()) id = derived_ids.emplace_back(e.derived_id());
     if (auto it = seen.find(id); it != seen.end()) {
       if (it->second->content_key() != e.content_key())
-        return rollback(error(errc::conflict,
-                              fmt::format("event id {} is used twice in this batch with different content", id)));
+        return refuse(error(errc::conflict,
+                            fmt::format("event id {} is used twice in this batch with different content", id)));
       ++result.existing;
       continue;
     }
@@ -527,7 +531,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       auto stored = s.is_stored(id);
       if (!stored) return rollback(stored.error());
       if (!*stored) {  // a new correction or retraction: its target must allow it
-        if (auto r = s.check_target(e, id, seen, retracted_here); !r) return rollback(r.error());
+        if (auto r = s.check_target(e, id, seen, retracted_here); !r) return refuse(r.error());
         refold.push_back(*e.target);
         if (e.type == "retraction") retracted_here.emplace(*e.target, id);
       }
@@ -570,7 +574,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       auto stored = s.content_key_of(std::string(id));
       if (!stored) return rollback(stored.error());
       if (*stored != e.content_key())
-        return rollback(error(errc::conflict, fmt::format("event id {} is already stored with different content", id)));
+        return refuse(error(errc::conflict, fmt::format("event id {} is already stored with different content", id)));
       ++result.existing;
     } else {
       ++result.appended;

@@ -73,7 +73,8 @@ class event_store {
   // A new correction or retraction whose target is missing (neither stored nor earlier in the
   // batch), of another incident, itself a correction or retraction, or retracted, and a
   // correction whose data.data is invalid for its target's type, fail with errc::invalid naming
-  // the event and the target. The projection (core/projection.hpp) and the incidents read model
+  // the event and the target. An error about one event of the batch has `item` set to its index.
+  // The projection (core/projection.hpp) and the incidents read model
   // are updated in the same transaction.
   std::expected<append_result, error> append(std::span<const event> batch,
                                              const std::map<std::string, std::int64_t>& expected_versions = {});

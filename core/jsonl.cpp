@@ -24,6 +24,7 @@ namespace {
 // What the reading thread hands to the writing one: a batch of validated events, or the end.
 struct parsed_batch {
   std::vector<event> events;
+  std::vector<std::uint32_t> linenos;  // the line of each event
   std::size_t bytes = 0;  // bytes read up to the end of this batch
   std::size_t lines = 0;  // non-blank lines read up to the end of this batch
   bool last = false;
@@ -81,6 +82,7 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
   bool read_error = false;
   std::thread reader([&] {
     std::vector<event> batch;
+    std::vector<std::uint32_t> linenos;
     batch.reserve(batch_size);
     std::string line;
     std::uint32_t lineno = 0;
@@ -98,19 +100,22 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
         else
           ++more_errors;
         batch.clear();
+        linenos.clear();
         continue;
       }
       if (!line_errors.empty()) continue;
       batch.push_back(std::move(*ev));
+      linenos.push_back(lineno);
       if (batch.size() == batch_size) {
-        queue.push({std::move(batch), bytes, lines, false});
+        queue.push({std::move(batch), std::move(linenos), bytes, lines, false});
         batch = {};
+        linenos = {};
         batch.reserve(batch_size);
       }
     }
     read_error = in.bad();
-    if (!line_errors.empty()) batch.clear();
-    queue.push({std::move(batch), bytes, lines, true});
+    if (!line_errors.empty()) batch.clear(), linenos.clear();
+    queue.push({std::move(batch), std::move(linenos), bytes, lines, true});
   });
 
   import_result result;
@@ -121,6 +126,9 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
       auto r = store.append(b.events);
       if (!r) {
         write_error = r.error();
+        // An event refused by the store is reported at its line, like a malformed one.
+        if (write_error->item && *write_error->item < b.linenos.size())
+          write_error->where = source_position{std::string(name), b.linenos[*write_error->item], 0};
         queue.close();
         break;
       }
