@@ -2,14 +2,20 @@
 //
 // Where the numbers come from
 // ---------------------------
+// * The report reads the projection (core/projection.hpp), in one view: what is believed now,
+//   or as of T (`postmortem_options::as_of`: what had been recorded by T). An event shows its
+//   corrected time and content, a retracted event is left out, and the corrections and
+//   retractions themselves are no events of the timeline: they are listed in "Corrections",
+//   each with the version of its target it replaced (the target's previous rank).
 // * Key durations (and the incident's total duration) are PMQL `time from A to B` statements,
 //   parsed, compiled and run exactly as the shell runs them, with the incident as the current
-//   one (`use INCIDENT`). The report lists those statements, so every figure can be re-asked.
-//   A milestone's own time is `time from start to M` added to the incident's start.
+//   one (`use INCIDENT`) and the same view (`.asof T`). The report lists those statements, so
+//   every figure can be re-asked. A milestone's own time is `time from start to M` added to
+//   the incident's start.
 // * Everything else is read with plain read-only SQL with bound parameters: the incident's row
-//   of the `incidents` read model, and its events in occurred order (at, seq). Like PMQL, the
-//   report reads the log as written: a `correction` or `retraction` is shown as an event of
-//   the timeline, it does not rewrite its target.
+//   of the incidents relation of the view (the read model now, the projection's relation as
+//   of T), its believed event versions in occurred order (at, seq), and the versions of each
+//   corrected or retracted event.
 //
 // Escaping: text from events is untrusted. In Markdown text and table cells, `\ | * _ [ ] ~ ``
 // are backslash-escaped, `< > &` become entities (no HTML can be injected), line breaks become
@@ -37,6 +43,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include "core/projection.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
 #include "core/value.hpp"
@@ -49,18 +56,24 @@ namespace {
 // ------------------------------------------------------------------ the incident's data
 
 struct ev {
-  std::int64_t seq = 0;
-  std::int64_t at = 0;
-  std::string type, source;
+  std::int64_t seq = 0;  // the original event's log position
+  std::int64_t at = 0;   // the believed time (corrected when a correction gave one)
+  std::int64_t recorded_at = 0;
+  std::string id, type, source;
   bool approx = false;
+  bool corrected = false;  // a correction set its time or its data
+  std::string data;        // the believed payload, minified JSON
   std::string text, status, channel, author, metric, unit, component, state, kind, target;
   std::optional<double> value;
+  std::int64_t rank = 0, made_by = 0;          // which version of the event this is
+  std::int64_t valid_from = 0;
+  std::optional<std::int64_t> valid_to;
   // From `data`, for the types that have them.
   std::vector<std::string> tags;              // note
   std::string owner, tracker;                 // action
   std::string reason;                         // correction, retraction
-  std::optional<std::int64_t> corrected_at;   // correction: data.at
   bool has_tag(std::string_view t) const { return std::ranges::find(tags, t) != tags.end(); }
+  bool is_audit() const { return projection::is_audit_type(type); }
 };
 
 struct incident_row {
@@ -105,15 +118,35 @@ std::vector<std::string> json_strings(const rapidjson::Value& obj, const char* k
   return out;
 }
 
-std::expected<std::optional<incident_row>, error> load_incident(const event_store& store, const std::string& id) {
+// Appends the parameters of projection SQL `t`: T once per `?` (it has none in the view of now).
+void bind_as_of(std::vector<value>& params, const projection::sql_text& t, std::optional<std::int64_t> as_of) {
+  if (!as_of) return;
+  for (int i = 0; i < t.as_of_params; ++i) params.emplace_back(timestamp{*as_of});
+}
+
+// The incident's row of the incidents relation of the view: the read model now, the
+// projection's relation as of T. nullopt when the incident has no believed event in the view.
+std::expected<std::optional<incident_row>, error> load_incident(const event_store& store, const std::string& id,
+                                                                std::optional<std::int64_t> as_of) {
   static const std::vector<column> cols = {
       {"title", value_type::text},        {"org", value_type::text},         {"services", value_type::text},
       {"severity", value_type::text},     {"summary", value_type::text},     {"status", value_type::text},
       {"started", value_type::timestamp}, {"ended", value_type::timestamp}, {"events", value_type::integer}};
-  const std::vector<value> params = {id};
-  auto rs = store.query(
-      "SELECT title, org, services, severity, summary, status, started, ended, events FROM incidents WHERE id = ?",
-      params, cols);
+  static constexpr std::string_view columns = "title, org, services, severity, summary, status, started, ended, events";
+  std::vector<value> params;
+  std::string sql;
+  if (!as_of) {
+    sql = fmt::format("SELECT {} FROM {} WHERE id = ?", columns, projection::incidents_table);
+    params.emplace_back(id);
+  } else {
+    // The id comes first, in a CTE, so that every `?` of the relation's text is T wherever
+    // the relation places its FROM item.
+    const projection::sql_text rel = projection::incidents_of("wanted", true);
+    sql = fmt::format("WITH wanted(incident) AS (SELECT ?) SELECT {} FROM ({}) WHERE events > 0", columns, rel.sql);
+    params.emplace_back(id);
+    bind_as_of(params, rel, as_of);
+  }
+  auto rs = store.query(sql, params, cols);
   if (!rs) return std::unexpected(rs.error());
   if (rs->rows.empty()) return std::optional<incident_row>{};
   const auto& r = rs->rows.front();
@@ -137,18 +170,23 @@ std::expected<std::optional<incident_row>, error> load_incident(const event_stor
   return inc;
 }
 
-std::expected<std::vector<ev>, error> load_events(const event_store& store, const std::string& id) {
+// Rows of event_versions `v` that satisfy `where` (its `?`s bound by `params`), in `order`.
+std::expected<std::vector<ev>, error> load_versions(const event_store& store, const std::string& where,
+                                                    const std::vector<value>& params, std::string_view order) {
   static const std::vector<column> cols = {
-      {"seq", value_type::integer}, {"type", value_type::text},      {"at", value_type::timestamp},
-      {"source", value_type::text}, {"approx", value_type::integer}, {"data", value_type::text},
-      {"text", value_type::text},   {"status", value_type::text},    {"channel", value_type::text},
-      {"author", value_type::text}, {"metric", value_type::text},    {"value", value_type::real},
-      {"unit", value_type::text},   {"component", value_type::text}, {"state", value_type::text},
-      {"kind", value_type::text},   {"target", value_type::text}};
-  const std::vector<value> params = {id};
+      {"seq", value_type::integer},       {"type", value_type::text},          {"at", value_type::timestamp},
+      {"source", value_type::text},       {"approx", value_type::integer},     {"data", value_type::text},
+      {"text", value_type::text},         {"status", value_type::text},        {"channel", value_type::text},
+      {"author", value_type::text},       {"metric", value_type::text},        {"value", value_type::real},
+      {"unit", value_type::text},         {"component", value_type::text},     {"state", value_type::text},
+      {"kind", value_type::text},         {"target", value_type::text},        {"id", value_type::text},
+      {"recorded_at", value_type::timestamp}, {"corrected", value_type::integer}, {"rank", value_type::integer},
+      {"made_by", value_type::integer},   {"valid_from", value_type::timestamp}, {"valid_to", value_type::timestamp}};
   auto rs = store.query(
-      "SELECT seq, type, at, source, approx, data, text, status, channel, author, metric, value, unit, component, "
-      "state, kind, target FROM events WHERE incident = ? ORDER BY at, seq",
+      fmt::format("SELECT v.seq, v.type, v.at, v.source, v.approx, v.data, v.text, v.status, v.channel, v.author, "
+                  "v.metric, v.value, v.unit, v.component, v.state, v.kind, v.target, v.id, v.recorded_at, "
+                  "v.corrected, v.rank, v.made_by, v.valid_from, v.valid_to FROM {} v WHERE {} ORDER BY {}",
+                  projection::versions_table, where, order),
       params, cols);
   if (!rs) return std::unexpected(rs.error());
   std::vector<ev> out;
@@ -160,6 +198,7 @@ std::expected<std::vector<ev>, error> load_events(const event_store& store, cons
     e.at = int_of(r[2]);
     e.source = text_of(r[3]);
     e.approx = int_of(r[4]) != 0;
+    e.data = text_of(r[5]);
     e.text = text_of(r[6]);
     e.status = text_of(r[7]);
     e.channel = text_of(r[8]);
@@ -171,20 +210,67 @@ std::expected<std::vector<ev>, error> load_events(const event_store& store, cons
     e.state = text_of(r[14]);
     e.kind = text_of(r[15]);
     e.target = text_of(r[16]);
-    if (e.type == "note" || e.type == "action" || e.type == "correction" || e.type == "retraction") {
-      const std::string data = text_of(r[5]);
+    e.id = text_of(r[17]);
+    e.recorded_at = int_of(r[18]);
+    e.corrected = int_of(r[19]) != 0;
+    e.rank = int_of(r[20]);
+    e.made_by = int_of(r[21]);
+    e.valid_from = int_of(r[22]);
+    if (!std::holds_alternative<null_value>(r[23])) e.valid_to = int_of(r[23]);
+    if (e.type == "note" || e.type == "action" || e.is_audit()) {
       rapidjson::Document d;
-      d.Parse(data.c_str(), data.size());
+      d.Parse(e.data.c_str(), e.data.size());
       if (!d.HasParseError() && d.IsObject()) {
         e.tags = json_strings(d, "tags");
         e.owner = json_string(d, "owner");
         e.tracker = json_string(d, "tracker");
         e.reason = json_string(d, "reason");
-        if (const std::string at = json_string(d, "at"); !at.empty())
-          if (auto t = parse_timestamp(at)) e.corrected_at = t->ms;
       }
     }
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The incident's events believed in the view (corrected, retracted ones left out), in occurred
+// order (at, seq); corrections and retractions among them.
+std::expected<std::vector<ev>, error> load_events(const event_store& store, const std::string& id,
+                                                  std::optional<std::int64_t> as_of) {
+  const projection::sql_text b = projection::believed("v", as_of.has_value());
+  std::vector<value> params = {id};
+  bind_as_of(params, b, as_of);
+  return load_versions(store, "v.incident = ? AND " + b.sql, params, "v.at, v.seq");
+}
+
+// One correction or retraction, with the version of its target it replaced and the one it made.
+struct change {
+  ev audit;                  // the correction or retraction
+  std::optional<ev> before;  // the target as believed just before it; nullopt: target not found
+  std::optional<ev> after;   // the version it made; nullopt: a retraction, or nothing usable in it
+};
+
+// `audits` (corrections and retractions) with what each changed, in recorded order
+// (recorded_at, seq): the order the projection applies them in.
+std::expected<std::vector<change>, error> load_changes(const event_store& store, const std::vector<ev>& audits) {
+  std::vector<change> out;
+  for (const auto& a : audits) out.push_back({a, std::nullopt, std::nullopt});
+  std::ranges::stable_sort(out, {}, [](const change& c) { return std::pair(c.audit.recorded_at, c.audit.seq); });
+  for (auto& c : out) {
+    const std::vector<value> params = {c.audit.target};
+    auto versions = load_versions(store, "v.id = ?", params, "v.rank");
+    if (!versions) return std::unexpected(versions.error());
+    if (versions->empty()) continue;
+    const auto made = std::ranges::find(*versions, c.audit.seq, &ev::made_by);
+    if (c.audit.type == "correction" && made != versions->end() && made->rank > 0) {
+      c.after = *made;
+      c.before = *std::prev(made);  // ranks are 0, 1, 2… in the order the corrections apply
+      continue;
+    }
+    // A retraction, or a correction that changed nothing: the target as believed when it was
+    // recorded (the last version believed for a while from before then).
+    c.before = versions->front();
+    for (const auto& v : *versions)
+      if (v.valid_from <= c.audit.recorded_at && (!v.valid_to || v.valid_from < *v.valid_to)) c.before = v;
   }
   return out;
 }
@@ -194,8 +280,10 @@ std::expected<std::vector<ev>, error> load_events(const event_store& store, cons
 // Runs PMQL statements with the incident as the current one, as `use INCIDENT;` would.
 class pmql {
  public:
-  pmql(const event_store& store, const std::string& incident) : store_(store), cat_(catalog_of(store)) {
+  pmql(const event_store& store, const std::string& incident, std::optional<std::int64_t> as_of)
+      : store_(store), cat_(catalog_of(store)) {
     ctx_.current_incident = incident;
+    ctx_.as_of = as_of;
   }
 
   // The one duration cell of a `time from A to B;` statement; nullopt when a milestone never happened.
@@ -334,12 +422,6 @@ std::string describe(const ev& e) {
     if (!e.channel.empty() && e.channel != "other") who += (who.empty() ? "on " : " on ") + escape_markdown(e.channel);
     const std::string quote = "“" + escape_markdown(e.text) + "”";
     return who.empty() ? quote : who + ": " + quote;
-  }
-  if (e.type == "correction" || e.type == "retraction") {
-    std::string s = (e.type == "correction" ? "corrects " : "retracts ") + escape_markdown(e.target);
-    if (e.corrected_at) s += " (time → " + utc(*e.corrected_at) + ")";
-    if (!e.reason.empty()) s += ": " + escape_markdown(e.reason);
-    return s;
   }
   return escape_markdown(e.text);  // incident (its title), alert, change
 }
@@ -552,18 +634,26 @@ struct concurrent {
   std::int64_t started = 0, ended = 0;
 };
 
-std::expected<std::vector<concurrent>, error> concurrent_incidents(const event_store& store, const incident_row& inc) {
+std::expected<std::vector<concurrent>, error> concurrent_incidents(const event_store& store, const incident_row& inc,
+                                                                   std::optional<std::int64_t> as_of) {
   // The same rule as PMQL's `incidents overlapping ID`: other incidents whose [started, ended]
-  // intersects this one's.
+  // intersects this one's, in the incidents relation of the view.
   static const std::vector<column> cols = {{"id", value_type::text},
                                            {"title", value_type::text},
                                            {"started", value_type::timestamp},
                                            {"ended", value_type::timestamp}};
-  const std::vector<value> params = {inc.id, timestamp{inc.ended}, timestamp{inc.started}};
-  auto rs = store.query(
-      "SELECT id, title, started, ended FROM incidents WHERE id <> ? AND started <= ? AND ended >= ? "
-      "ORDER BY started, id",
-      params, cols);
+  std::vector<value> params;
+  std::string relation(projection::incidents_table);
+  if (as_of) {
+    const projection::sql_text rel = projection::incidents_as_of();
+    relation = "(" + rel.sql + ")";
+    bind_as_of(params, rel, as_of);
+  }
+  params.insert(params.end(), {inc.id, timestamp{inc.ended}, timestamp{inc.started}});
+  auto rs = store.query(fmt::format("SELECT id, title, started, ended FROM {} WHERE id <> ? AND started <= ? AND "
+                                    "ended >= ? ORDER BY started, id",
+                                    relation),
+                        params, cols);
   if (!rs) return std::unexpected(rs.error());
   std::vector<concurrent> out;
   for (const auto& r : rs->rows) out.push_back({text_of(r[0]), text_of(r[1]), int_of(r[2]), int_of(r[3])});
@@ -572,10 +662,12 @@ std::expected<std::vector<concurrent>, error> concurrent_incidents(const event_s
 
 class report_writer {
  public:
-  report_writer(const event_store& store, incident_row inc, std::vector<ev> events, const postmortem_options& opts,
-                const date::time_zone* zone)
-      : store_(store), inc_(std::move(inc)), events_(std::move(events)), opts_(opts), zone_(zone),
-        q_(store, inc_.id), durations_(q_, events_, inc_.started) {}
+  // `events`: the incident's believed facts in occurred order; `changes`: the corrections and
+  // retractions believed in the view, in recorded order.
+  report_writer(const event_store& store, incident_row inc, std::vector<ev> events, std::vector<change> changes,
+                const postmortem_options& opts, const date::time_zone* zone)
+      : store_(store), inc_(std::move(inc)), events_(std::move(events)), changes_(std::move(changes)), opts_(opts),
+        zone_(zone), q_(store, inc_.id, opts.as_of), durations_(q_, events_, inc_.started) {}
 
   std::expected<std::string, error> run() {
     components_ = component_histories(events_, inc_.ended);
@@ -591,6 +683,7 @@ class report_writer {
     if (auto r = concurrency(); !r) return std::unexpected(r.error());
     actions();
     timeline();
+    corrections();
     gantt();
     footer();
     return std::move(out_);
@@ -636,6 +729,7 @@ class report_writer {
     out_ += "# " + escape_markdown(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n";
     table t({"", ""});
     t.row({"Incident", "`" + inc_.id + "`"});
+    if (opts_.as_of) t.row({"As of", utc_and_local(*opts_.as_of) + ": only what had been recorded by then"});
     if (!inc_.org.empty()) t.row({"Organisation", escape_markdown(inc_.org)});
     std::vector<std::string> services;
     for (const auto& s : inc_.services) services.push_back(escape_markdown(s));
@@ -651,7 +745,15 @@ class report_writer {
     t.row({"Duration", dur(total_)});
     std::set<std::string> sources;
     for (const auto& e : events_) sources.insert(e.source);
-    t.row({"Events", fmt::format("{} from {} source{}", events_.size(), sources.size(), sources.size() == 1 ? "" : "s")});
+    std::string counted =
+        fmt::format("{} from {} source{}", events_.size(), sources.size(), sources.size() == 1 ? "" : "s");
+    const auto n_retractions = std::ranges::count_if(changes_, [](const change& c) { return c.audit.type == "retraction"; });
+    const auto n_corrections = std::ssize(changes_) - n_retractions;
+    std::vector<std::string> audits;
+    if (n_corrections) audits.push_back(fmt::format("{} correction{}", n_corrections, n_corrections == 1 ? "" : "s"));
+    if (n_retractions) audits.push_back(fmt::format("{} retraction{}", n_retractions, n_retractions == 1 ? "" : "s"));
+    if (!audits.empty()) counted += "; " + join(audits, ", ");
+    t.row({"Events", counted});
     out_ += t.str();
   }
 
@@ -727,8 +829,9 @@ class report_writer {
       }
       body += "Time in each state, from the component events:\n\n" + t.str();
       if (any_open)
-        body += "\n\\* never recorded as operational again: its last state is counted to the incident's last event (" +
-                utc(inc_.ended) + ").\n";
+        body += fmt::format(
+            "\n\\* never recorded as operational again: its last state is counted to the incident's {} ({}).\n",
+            !events_.empty() && inc_.ended < events_.back().at ? "resolution" : "last event", utc(inc_.ended));
     }
     // Peak metrics: the highest value of each metric, at its first occurrence.
     std::vector<std::string> names;
@@ -904,7 +1007,7 @@ class report_writer {
   }
 
   std::expected<void, error> concurrency() {
-    auto others = concurrent_incidents(store_, inc_);
+    auto others = concurrent_incidents(store_, inc_, opts_.as_of);
     if (!others) return std::unexpected(others.error());
     if (others->empty()) return {};
     section("Concurrent incidents");
@@ -930,7 +1033,10 @@ class report_writer {
 
   void timeline() {
     section("Timeline");
-    out_ += "Every event in occurred order. `~` marks an estimated time; elapsed time is from the first event.\n\n";
+    out_ += "Every event in occurred order. `~` marks an estimated time; elapsed time is from the first event.";
+    if (std::ranges::any_of(events_, &ev::corrected))
+      out_ += " *(corrected)* marks an event whose time or content a later correction changed (see Corrections).";
+    out_ += "\n\n";
     std::vector<std::string> header = {"at (UTC)"};
     if (zone_) header.push_back("local");
     for (const char* h : {"elapsed", "type", "source", "event"}) header.emplace_back(h);
@@ -941,8 +1047,49 @@ class report_writer {
       row.push_back(elapsed(e.at - inc_.started));
       row.push_back(escape_markdown(e.type));
       row.push_back(escape_markdown(e.source));
-      row.push_back(describe(e));
+      row.push_back(describe(e) + (e.corrected ? " *(corrected)*" : ""));
       t.row(std::move(row));
+    }
+    out_ += t.str();
+  }
+
+  // What one correction changed in its target: the time, the text, or else what the report
+  // shows of the event.
+  static std::string what_changed(const change& c) {
+    if (c.audit.type == "retraction") return "retracted";
+    if (!c.after) return "nothing (no usable time or data in it)";
+    const ev& old = *c.before;
+    const ev& now = *c.after;
+    std::vector<std::string> parts;
+    if (old.at != now.at || old.approx != now.approx) parts.push_back("time " + when(old) + " → " + when(now));
+    if (old.data != now.data) {
+      ev old_bare = old, now_bare = now;
+      old_bare.text.clear();
+      now_bare.text.clear();
+      if (old.text != now.text && describe(old_bare) == describe(now_bare))
+        parts.push_back("text “" + escape_markdown(old.text) + "” → “" + escape_markdown(now.text) + "”");
+      else if (describe(old) != describe(now))
+        parts.push_back(describe(old) + " → " + describe(now));
+      else
+        parts.push_back("data (nothing this report shows)");
+    }
+    return parts.empty() ? std::string("nothing (the same time and data)") : join(parts, "; ");
+  }
+
+  // The corrections and retractions believed in the view: an audit of the record, so that a
+  // reader sees what the timeline shows differently from what was first recorded, and why.
+  void corrections() {
+    if (changes_.empty()) return;
+    section("Corrections");
+    out_ +=
+        "Corrections and retractions of this incident's events, in the order they were recorded. The report shows "
+        "each event as corrected and leaves retracted events out; the log keeps every original.\n\n";
+    table t({"recorded (UTC)", "event", "change", "reason", "source"});
+    for (const auto& c : changes_) {
+      const std::string target = c.before ? escape_markdown(c.before->type) + ": " + describe(*c.before)
+                                          : escape_markdown(c.audit.target) + " (not found)";
+      t.row({utc(c.audit.recorded_at), target, what_changed(c), escape_markdown(c.audit.reason),
+             escape_markdown(c.audit.source)});
     }
     out_ += t.str();
   }
@@ -991,13 +1138,15 @@ class report_writer {
     const std::int64_t now = opts_.now_ms.value_or(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    out_ += fmt::format("\n---\n\nGenerated by pmdb {} at {} from the store at position {}.\n", PMDB_VERSION,
-                        format_iso(timestamp{now}), store_.last_seq());
+    out_ += fmt::format("\n---\n\nGenerated by pmdb {} at {} from the store at position {}{}.\n", PMDB_VERSION,
+                        format_iso(timestamp{now}), store_.last_seq(),
+                        opts_.as_of ? ", as of " + format_iso(timestamp{*opts_.as_of}) : std::string());
   }
 
   const event_store& store_;
   incident_row inc_;
   std::vector<ev> events_;
+  std::vector<change> changes_;
   const postmortem_options& opts_;
   const date::time_zone* zone_;
   pmql q_;
@@ -1019,21 +1168,29 @@ std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_stor
       zone = date::locate_zone(opts.tz);
     } catch (const std::exception&) {
       return std::unexpected(
-          error(fmt::format("unknown time zone '{}' (expected a tz database name such as America/Los_Angeles)", opts.tz)));
+          error(errc::invalid,
+                fmt::format("unknown time zone '{}' (expected a tz database name such as America/Los_Angeles)", opts.tz)));
     }
   }
-  auto inc = load_incident(store, incident);
+  auto inc = load_incident(store, incident, opts.as_of);
   if (!inc) return std::unexpected(inc.error());
   if (!*inc) {
+    if (opts.as_of && store.has_incident(incident))
+      return std::unexpected(error(errc::not_found, fmt::format("no such incident '{}' as of {}", incident,
+                                                                format_iso(timestamp{*opts.as_of}))));
     const auto ids = store.incident_ids();
     const auto near = nearest(incident, ids);
-    return std::unexpected(
-        error(fmt::format("unknown incident '{}'{}", incident, near ? fmt::format("; did you mean '{}'?", *near) : "")));
+    return std::unexpected(error(errc::not_found, fmt::format("unknown incident '{}'{}", incident,
+                                                              near ? fmt::format("; did you mean '{}'?", *near) : "")));
   }
-  auto events = load_events(store, incident);
-  if (!events) return std::unexpected(events.error());
+  auto believed = load_events(store, incident, opts.as_of);
+  if (!believed) return std::unexpected(believed.error());
+  std::vector<ev> facts, audits;
+  for (auto& e : *believed) (e.is_audit() ? audits : facts).push_back(std::move(e));
+  auto changes = load_changes(store, audits);
+  if (!changes) return std::unexpected(changes.error());
   try {
-    report_writer w(store, std::move(**inc), std::move(*events), opts, zone);
+    report_writer w(store, std::move(**inc), std::move(facts), std::move(*changes), opts, zone);
     return w.run();
   } catch (const std::exception& e) {
     return std::unexpected(error(fmt::format("report: {}", e.what())));

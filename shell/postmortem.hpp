@@ -29,6 +29,15 @@ struct postmortem_options {
 //
 // Errors: "unknown incident 'X'; did you mean 'Y'?" (the suggestion only when one is close),
 // "unknown time zone 'Z' (...)", or a store failure.
+//
+// The view (core/projection.hpp): what the store believes now or, with `opts.as_of`, as of
+// that time (only what had been recorded by then; later corrections not applied; the output
+// is then also a function of `opts.as_of`, and says "As of" in its header and footer). Events
+// show their corrected time and content, marked "(corrected)" in the timeline; retracted events
+// are left out; a "Corrections" section lists the view's corrections and retractions in recorded
+// order with what each changed (old → new). The key durations run in the same view. An
+// incident with no event recorded by `opts.as_of` fails with errc::not_found, "no such incident
+// 'X' as of T"; an unknown incident and an unknown zone are errc::not_found and errc::invalid.
 std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
                                                           const postmortem_options& opts);
 

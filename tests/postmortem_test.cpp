@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event.hpp"
 #include "core/event_store.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
@@ -33,6 +34,35 @@ event_store store_of(const std::string& jsonl) {
   std::istringstream in(jsonl);
   auto r = import_jsonl(s, in, "test.jsonl");
   REQUIRE_MESSAGE(r, (r ? "" : format_import_error(r.error().front())));
+  return s;
+}
+
+// The demo store with three changes recorded on 14 December, after the postmortem: the alert's
+// time corrected, a status update's text corrected, a press report retracted.
+event_store corrected_demo_store() {
+  auto s = demo_store();
+  static constexpr const char* lines[] = {
+      R"({"id":"openai-2024-12-11/fix-alert-time","incident":"openai-2024-12-11","type":"correction",)"
+      R"("at":"2024-12-14T09:00:00Z","recorded_at":"2024-12-14T09:00:00Z","source":"postmortem review",)"
+      R"("data":{"target":"openai-2024-12-11/alert-engineers-notified","at":"2024-12-11T22:30:00Z",)"
+      R"("reason":"the pager log shows the first alert at 14:30 PST | the postmortem's 15:13 is the escalation"}})",
+      R"({"id":"openai-2024-12-11/fix-status-0059","incident":"openai-2024-12-11","type":"correction",)"
+      R"("at":"2024-12-14T09:05:00Z","recorded_at":"2024-12-14T09:05:00Z","source":"status page archive",)"
+      R"("data":{"target":"openai-2024-12-11/status-identified-0059","reason":"the archived page has the full text",)"
+      R"("data":{"status":"identified","text":"Update: traffic is being restored *cluster by cluster*."}}})",
+      R"({"id":"openai-2024-12-11/retract-sora-login","incident":"openai-2024-12-11","type":"retraction",)"
+      R"("at":"2024-12-14T09:10:00Z","recorded_at":"2024-12-14T09:10:00Z","source":"postmortem review",)"
+      R"("data":{"target":"openai-2024-12-11/report-sora-login","reason":"the article mixed up two outages"}})",
+  };
+  std::vector<event> batch;
+  for (const char* l : lines) {
+    auto e = parse_event(l);
+    REQUIRE_MESSAGE(e, (e ? "" : e.error()));
+    batch.push_back(std::move(*e));
+  }
+  auto r = s.append(batch);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  REQUIRE(r->appended == 3);
   return s;
 }
 
@@ -78,7 +108,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// Every `## ` section has some content before the next heading or the end.
+// Every `## ` section has some content (a `### ` subsection counts) before the next `#`/`##`
+// heading or the end.
 void check_no_empty_section(const std::string& md) {
   const auto lines = lines_of(md);
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -87,7 +118,7 @@ void check_no_empty_section(const std::string& md) {
     while (j < lines.size() && lines[j].empty()) ++j;
     INFO("section: " << lines[i]);
     CHECK(j < lines.size());
-    if (j < lines.size()) CHECK_FALSE(lines[j].starts_with("#"));
+    if (j < lines.size()) CHECK_FALSE((lines[j].starts_with("# ") || lines[j].starts_with("## ")));
   }
 }
 
@@ -165,6 +196,90 @@ TEST_SUITE("postmortem") {
     check_no_empty_section(md);
   }
 
+  TEST_CASE("OpenAI with corrections: the report reads the projection, and lists what changed") {
+    const auto s = corrected_demo_store();
+    const std::string md = render(s, "openai-2024-12-11");
+    test::check_golden("tests/golden/postmortem/openai-2024-12-11-corrected.md", md);
+    check_no_empty_section(md);
+    CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+    // The alert moved from 23:13 to 22:30: the first alert to identified (23:53) is now 1h23m,
+    // and to the first investigating post (23:17) 47m.
+    CHECK(row_starting(md, "Time to identify").ends_with("| **1h23m** |"));
+    CHECK(row_starting(md, "Time to identify").starts_with("| Time to identify | first alert · 2024-12-11 22:30 · postmortem |"));
+    CHECK(row_starting(md, "Time to acknowledge").ends_with("| **47m** |"));
+    CHECK(md.find("- 2024-12-11 22:30 · first alert: Alerts fire and engineers are notified (15:13 PST). — postmortem\n") !=
+          std::string::npos);
+    // The timeline: the corrected rows, marked; the retracted report gone; no correction rows.
+    CHECK(md.find("| 2024-12-11 22:30 | +7m | alert | postmortem | Alerts fire and engineers are notified (15:13 PST). "
+                  "*(corrected)* |") != std::string::npos);
+    CHECK(md.find("| 2024-12-11 23:13 | +50m | alert |") == std::string::npos);
+    CHECK(md.find("| 2024-12-12 00:59 | +2h36m | status | status.openai.com | **identified**: Update: traffic is being "
+                  "restored \\*cluster by cluster\\*. *(corrected)* |") != std::string::npos);
+    CHECK(count(md, "Sora users report log-in problems") == 1);  // in Corrections only
+    CHECK(md.find("| correction |") == std::string::npos);
+    CHECK(md.find("| retraction |") == std::string::npos);
+    CHECK(md.find("| Events | 52 from 3 sources; 2 corrections, 1 retraction |") != std::string::npos);
+    // Corrections: one row per change, in recorded order, with the old and new values.
+    const auto at = md.find("## Corrections\n");
+    REQUIRE(at != std::string::npos);
+    const std::string section = md.substr(at, md.find("\n## ", at + 1) - at);
+    CHECK(section.find("| 2024-12-14 09:00 | alert: Alerts fire and engineers are notified (15:13 PST). | time "
+                       "2024-12-11 23:13 → 2024-12-11 22:30 | the pager log shows the first alert at 14:30 PST \\| the "
+                       "postmortem's 15:13 is the escalation | postmortem review |\n") != std::string::npos);
+    CHECK(section.find("| 2024-12-14 09:05 | status: **identified**: Update: continuing to work on recovery. | text "
+                       "“Update: continuing to work on recovery.” → “Update: traffic is being restored \\*cluster by "
+                       "cluster\\*.” | the archived page has the full text | status page archive |\n") != std::string::npos);
+    CHECK(section.find("| 2024-12-14 09:10 | report: Sora users report log-in problems as ChatGPT begins to recover. "
+                       "(time estimated: the article places it as ChatGPT's functions were coming back) | retracted | "
+                       "the article mixed up two outages | postmortem review |\n") != std::string::npos);
+    CHECK(count(section, "\n| 2024-12-14 ") == 3);
+  }
+
+  TEST_CASE("as of a time: only what had been recorded by then") {
+    const auto corrected = corrected_demo_store();
+    const auto plain = demo_store();
+    auto o = fixed_now();
+    // After the postmortem was published (2024-12-13 01:19), before the corrections.
+    o.as_of = parse_timestamp("2024-12-14T00:00:00Z")->ms;
+    const std::string md = render(corrected, "openai-2024-12-11", o);
+    CHECK(md.find("| As of | 2024-12-14 00:00 UTC: only what had been recorded by then |") != std::string::npos);
+    CHECK(md.find(", as of 2024-12-14T00:00:00Z.\n") != std::string::npos);
+    CHECK(md.find("## Corrections") == std::string::npos);
+    CHECK(md.find("*(corrected)*") == std::string::npos);
+    CHECK(md.find("| 2024-12-11 23:13 | +50m | alert | postmortem | Alerts fire and engineers are notified (15:13 PST). |") !=
+          std::string::npos);
+    CHECK(row_starting(md, "Time to identify").ends_with("| **40m** |"));
+    // The corrections recorded later change nothing: the same report as the store without them,
+    // but for the store's position in the footer.
+    std::string before = render(plain, "openai-2024-12-11", o);
+    const auto pos = before.find("from the store at position 66,");
+    REQUIRE(pos != std::string::npos);
+    before.replace(pos, 30, "from the store at position 69,");
+    CHECK(md == before);
+    // The press's events carry no recorded_at: they were recorded when the demo was loaded,
+    // after T, so the view has none of them.
+    CHECK(md.find("press (seed article)") == std::string::npos);
+
+    // Before the postmortem: the status page's posts only; no alert yet.
+    o.as_of = parse_timestamp("2024-12-13T00:00:00Z")->ms;
+    const std::string early = render(corrected, "openai-2024-12-11", o);
+    CHECK(early.find("| alert |") == std::string::npos);
+    CHECK(early.find("| Events | 13 from 1 source |") != std::string::npos);
+    CHECK(early.find("| Status | resolved |") != std::string::npos);
+    check_no_empty_section(early);
+
+    // Before its first event was recorded, the incident did not exist.
+    o.as_of = parse_timestamp("2024-12-11T00:00:00Z")->ms;
+    auto none = shell::render_postmortem(corrected, "openai-2024-12-11", o);
+    REQUIRE_FALSE(none);
+    CHECK(none.error().is(errc::not_found));
+    CHECK(none.error().message == "no such incident 'openai-2024-12-11' as of 2024-12-11T00:00:00Z");
+    auto unknown = shell::render_postmortem(corrected, "openai-2024-12-1", o);
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().is(errc::not_found));
+    CHECK(unknown.error().message == "unknown incident 'openai-2024-12-1'; did you mean 'openai-2024-12-11'?");
+  }
+
   TEST_CASE("the Markdown is GitHub-flavoured: every table renders as a table, the chart as a mermaid block") {
     const auto s = demo_store();
     for (const std::string id : {"openai-2024-12-11", "meta-2024-12-11"}) {
@@ -202,6 +317,7 @@ TEST_SUITE("postmortem") {
     CHECK(md.find("| 2024-12-11 23:17 | 2024-12-11 15:17 PST | +54m | status |") != std::string::npos);
     auto bad = shell::render_postmortem(s, "openai-2024-12-11", fixed_now("Mars/Olympus"));
     REQUIRE_FALSE(bad);
+    CHECK(bad.error().is(errc::invalid));
     CHECK(bad.error().message == "unknown time zone 'Mars/Olympus' (expected a tz database name such as America/Los_Angeles)");
   }
 
@@ -209,6 +325,7 @@ TEST_SUITE("postmortem") {
     const auto s = demo_store();
     auto r = shell::render_postmortem(s, "openai-2024-12-1", fixed_now());
     REQUIRE_FALSE(r);
+    CHECK(r.error().is(errc::not_found));
     CHECK(r.error().message == "unknown incident 'openai-2024-12-1'; did you mean 'openai-2024-12-11'?");
     auto far = shell::render_postmortem(s, "nothing-like-it", fixed_now());
     REQUIRE_FALSE(far);
@@ -274,6 +391,27 @@ TEST_SUITE("postmortem") {
     const std::string md = render(store_of(jsonl), "down");
     CHECK(row_starting(md, "DB") == "| DB | major_outage | 1h30m | 30m | not recorded \\* |");
     CHECK(md.find("counted to the incident's last event (2024-03-01 12:00)") != std::string::npos);
+  }
+
+  TEST_CASE("after a resolution, a component never recovered is counted to the resolution; a status corrected") {
+    std::string jsonl;
+    jsonl += test::line("res", "component", "2024-03-01T10:00:00Z", R"({"component":"DB","state":"major_outage"})") + "\n";
+    jsonl += test::line("res", "status", "2024-03-01T10:05:00Z", R"({"status":"investigating","text":"looking"})",
+                        R"("id":"res/first-status")") + "\n";
+    jsonl += test::line("res", "status", "2024-03-01T11:00:00Z", R"({"status":"resolved"})") + "\n";
+    jsonl += test::line("res", "note", "2024-03-01T12:00:00Z", R"({"text":"review <b>scheduled</b>"})") + "\n";
+    jsonl += test::line("res", "correction", "2024-03-02T09:00:00Z",
+                        R"({"target":"res/first-status","reason":"it was *identified* already","data":{"status":"identified","text":"looking"}})",
+                        R"("recorded_at":"2024-03-02T09:00:00Z")") + "\n";
+    const std::string md = render(store_of(jsonl), "res");
+    CHECK(row_starting(md, "DB") == "| DB | major_outage | 1h | not recorded \\* |");
+    CHECK(md.find("counted to the incident's resolution (2024-03-01 11:00)") != std::string::npos);
+    CHECK(md.find("| 2024-03-01 10:05 | +5m | status | test | **identified**: looking *(corrected)* |") != std::string::npos);
+    CHECK(md.find("| 2024-03-02 09:00 | status: **investigating**: looking | **investigating**: looking → "
+                  "**identified**: looking | it was \\*identified\\* already | test |") != std::string::npos);
+    CHECK(md.find("| Events | 4 from 1 source; 1 correction |") != std::string::npos);
+    check_no_empty_section(md);
+    CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
   }
 
   TEST_CASE("ten thousand events render in well under a second") {
