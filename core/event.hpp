@@ -41,6 +41,14 @@ struct event {
   std::string derived_id() const;
 };
 
+// An event of the log with its positions: in the store (seq) and in its incident's stream.
+struct stored_event {
+  std::int64_t seq = 0;
+  std::int64_t version = 0;
+  std::int64_t recorded_at = 0;
+  event ev;
+};
+
 // Parses and validates one JSON Lines record (envelope and the type's JSON Schema). On
 // failure returns a message naming the field, the expected form and the value found, e.g.
 // `at: not a timestamp (expected ISO 8601 with Z or an offset, e.g. 2024-12-11T23:17:00Z): "yesterday"`.

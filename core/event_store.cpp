@@ -59,6 +59,23 @@ constexpr std::string_view select_event_columns =
     "seq, version, recorded_at, id, incident, type, at, source, approx, data, "
     "text, status, channel, author, metric, value, unit, component, state, kind, target";
 
+// Binds the typed columns text, status, channel, author, metric, value, unit, component, state,
+// kind, target of `e` to parameters first, first + 1, … (without a copy: `e` must outlive the
+// statement's execution).
+void bind_typed(sqlite::statement& st, int first, const event& e) {
+  st.bind_static(first, e.text);
+  st.bind_static(first + 1, e.status);
+  st.bind_static(first + 2, e.channel);
+  st.bind_static(first + 3, e.author);
+  st.bind_static(first + 4, e.metric);
+  st.bind(first + 5, e.value);
+  st.bind_static(first + 6, e.unit);
+  st.bind_static(first + 7, e.component);
+  st.bind_static(first + 8, e.state);
+  st.bind_static(first + 9, e.kind);
+  st.bind_static(first + 10, e.target);
+}
+
 stored_event read_event(const sqlite::statement& s) {
   stored_event out;
   out.seq = s.int64(0);
@@ -173,18 +190,17 @@ struct event_store::impl {
     const stored_event o = read_event(log_by_id);
     log_by_id.reset();
     if (projection::is_audit_type(o.ev.type)) return {};
-    std::vector<projection::logged> changes;
+    std::vector<stored_event> changes;
     changes_of.reset();
     changes_of.bind(1, id);
     for (;;) {
       auto row = changes_of.step();
       if (!row) return std::unexpected(row.error());
       if (!*row) break;
-      const stored_event c = read_event(changes_of);
-      changes.push_back({c.seq, c.version, c.recorded_at, c.ev});
+      changes.push_back(read_event(changes_of));
     }
     changes_of.reset();
-    const auto versions = projection::fold({o.seq, o.version, o.recorded_at, o.ev}, changes);
+    const auto versions = projection::fold(o, changes);
     drop_versions.reset();
     drop_versions.bind(1, o.seq);
     if (auto r = drop_versions.run(); !r) return r;
@@ -208,17 +224,7 @@ struct event_store::impl {
       st.bind_static(13, std::string_view(e.source));
       st.bind(14, std::int64_t{e.approx ? 1 : 0});
       st.bind_static(15, std::string_view(e.data));
-      st.bind_static(16, e.text);
-      st.bind_static(17, e.status);
-      st.bind_static(18, e.channel);
-      st.bind_static(19, e.author);
-      st.bind_static(20, e.metric);
-      st.bind(21, e.value);
-      st.bind_static(22, e.unit);
-      st.bind_static(23, e.component);
-      st.bind_static(24, e.state);
-      st.bind_static(25, e.kind);
-      st.bind_static(26, e.target);
+      bind_typed(st, 16, e);
       if (auto r = st.run(); !r) return r;
     }
     return {};
@@ -555,17 +561,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     ins.bind_static(7, std::string_view(e.source));
     ins.bind(8, std::int64_t{e.approx ? 1 : 0});
     ins.bind_static(9, std::string_view(e.data));
-    ins.bind_static(10, e.text);
-    ins.bind_static(11, e.status);
-    ins.bind_static(12, e.channel);
-    ins.bind_static(13, e.author);
-    ins.bind_static(14, e.metric);
-    ins.bind(15, e.value);
-    ins.bind_static(16, e.unit);
-    ins.bind_static(17, e.component);
-    ins.bind_static(18, e.state);
-    ins.bind_static(19, e.kind);
-    ins.bind_static(20, e.target);
+    bind_typed(ins, 10, e);
     if (auto r = ins.run(); !r) return rollback(r.error());
     if (sqlite3_changes(s.db) == 0) {
       // The id is already stored (the insert's ON CONFLICT skipped it): the same event again

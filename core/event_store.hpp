@@ -40,14 +40,6 @@ struct incident_summary {
   std::int64_t started = 0, ended = 0, events = 0;
 };
 
-// A stored event with its position.
-struct stored_event {
-  std::int64_t seq = 0;
-  std::int64_t version = 0;
-  std::int64_t recorded_at = 0;
-  event ev;
-};
-
 class event_store {
  public:
   // Opens (or creates) a store. ":memory:" gives a private in-memory store. Fails with a clear

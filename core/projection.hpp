@@ -25,13 +25,7 @@ inline constexpr std::string_view resolution_statuses[] = {"resolved", "complete
 inline constexpr std::string_view open_statuses[] = {"investigating", "identified", "monitoring",
                                                      "scheduled",     "in_progress", "verifying"};
 
-// An event of the log with its position.
-struct logged {
-  std::int64_t seq = 0;
-  std::int64_t version = 0;
-  std::int64_t recorded_at = 0;
-  event ev;
-};
+using logged = stored_event;
 
 // One version of an event: what is believed about it from `valid_from` (inclusive) to
 // `valid_to` (exclusive; nullopt: still believed). An interval with valid_from == valid_to is

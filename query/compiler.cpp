@@ -489,7 +489,7 @@ class compiler {
 
   // ------------------------------------------------------------ milestones
 
-  // `e.type = ? AND ...` for a pattern, over `events e`; empty when the pattern matches any event.
+  // `e.type = ? AND ...` for a pattern, over the event versions `e`; empty when the pattern matches any event.
   // The values of a closed set (status names, component states, channels) are lowercase in
   // the store; a pattern word is matched in any case, and a word outside the set is an error
   // rather than a milestone that silently never happens.
