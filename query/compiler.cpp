@@ -366,17 +366,24 @@ class compiler {
     if (!cat_.has_incident(r.id))
       throw failure{fmt::format("unknown incident '{}'{}", r.id, did_you_mean(nearest(r.id, cat_.incident_ids()))),
                     r.offset, errc::not_found};
-    if (as_of_ && cat_.had_incident && !cat_.had_incident(r.id, *as_of_))
-      throw failure{fmt::format("no such incident '{}' as of {}", r.id, format_iso(timestamp{*as_of_})), r.offset,
+    check_existed(r.id, r.offset);
+  }
+
+  // In an `as of` view, an incident none of whose events had been recorded did not exist yet.
+  void check_existed(const std::string& id, std::uint32_t offset) const {
+    if (as_of_ && cat_.had_incident && !cat_.had_incident(id, *as_of_))
+      throw failure{fmt::format("no such incident '{}' as of {}", id, format_iso(timestamp{*as_of_})), offset,
                     errc::not_found};
   }
 
-  // The incident a statement is about: the one it names, else the current one.
-  std::optional<std::string> incident_of(const std::optional<ast::incident_ref>& r) const {
+  // The incident a statement is about: the one it names, else the current one (`offset`: the
+  // statement's, for an error about the current one).
+  std::optional<std::string> incident_of(const std::optional<ast::incident_ref>& r, std::uint32_t offset) const {
     if (r) {
       check_incident(*r);
       return r->id;
     }
+    if (ctx_.current_incident) check_existed(*ctx_.current_incident, offset);
     return ctx_.current_incident;
   }
 
@@ -390,7 +397,7 @@ class compiler {
 
   action stmt(const ast::report_stmt& s) {
     view(s.as_of);
-    auto inc = incident_of(s.incident);
+    auto inc = incident_of(s.incident, s.offset);
     if (!inc) fail("no incident: name one or `use` one first", s.offset);
     return make_report{*inc, s.path, as_of_};
   }
@@ -424,7 +431,7 @@ class compiler {
   action stmt(const ast::time_stmt& s) {
     view(s.as_of);
     compiled_query q;
-    if (auto inc = incident_of(s.incident)) {
+    if (auto inc = incident_of(s.incident, s.offset)) {
       frag id;
       id.bind(*inc);
       frag f("SELECT ");
@@ -475,7 +482,7 @@ class compiler {
       case ast::show_kind::sources: {
         frag f("SELECT e.source, count(*), min(e.at), max(e.at)");
         f.add(events_from("e"));
-        if (auto inc = incident_of(s.incident)) f.add(" AND e.incident = ").bind(*inc);
+        if (auto inc = incident_of(s.incident, s.offset)) f.add(" AND e.incident = ").bind(*inc);
         f.add(" GROUP BY e.source ORDER BY count(*) DESC, e.source");
         q.sql = std::move(f.sql);
         q.params = std::move(f.params);
