@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <streambuf>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/csv_import.hpp"
+#include "core/projection.hpp"
 #include "core/statuspage.hpp"
 #include "core/time.hpp"
 
@@ -218,20 +220,34 @@ std::optional<event> import_writer::as_correction(const pending& p, const event&
   return std::move(*v);
 }
 
+bool import_writer::has_other(std::string_view incident, std::string_view type, std::string_view id) {
+  if (failed()) return false;
+  for (const auto& p : batch_)
+    if (p.ev.incident == incident && p.ev.type == type && p.ev.id != id) return true;
+  static const std::array<column, 1> one{column{"found", value_type::integer}};
+  const std::array<value, 3> params{std::string(incident), std::string(type), std::string(id)};
+  auto rs = store_.query(
+      fmt::format("SELECT 1 FROM {} WHERE incident = ? AND type = ? AND id <> ? LIMIT 1", projection::log_table), params,
+      one);
+  if (!rs) {
+    fail(rs.error());
+    return false;
+  }
+  return !rs->rows.empty();
+}
+
 void import_writer::flush() {
   if (failed() || batch_.empty()) {
     batch_.clear();
     batch_keys_.clear();
     return;
   }
-  const std::array<column, 7> cols{column{"id"}, column{"incident"}, column{"type"}, column{"at", value_type::integer},
-                                   column{"source"}, column{"approx", value_type::integer}, column{"data"}};
-  // The stored versions of the ids in `ids`, looked up `lookup_chunk` at a time.
-  const auto lookup = [&](const std::vector<std::string>& ids) -> std::optional<std::unordered_map<std::string, event>> {
-    std::unordered_map<std::string, event> found;
+  // Runs `sql_head` + "(?,?,…)" over `ids`, `lookup_chunk` ids at a time, handing each row to `row`.
+  const auto chunked = [&](const std::vector<std::string>& ids, std::string_view sql_head, std::span<const column> cols,
+                           const auto& row) {
     for (std::size_t i = 0; i < ids.size(); i += lookup_chunk) {
       const std::size_t n = std::min(lookup_chunk, ids.size() - i);
-      std::string sql = "SELECT id, incident, type, at, source, approx, data FROM events WHERE id IN (?";
+      std::string sql = fmt::format("{} (?", sql_head);
       for (std::size_t k = 1; k < n; ++k) sql += ",?";
       sql += ")";
       std::vector<value> params(ids.begin() + static_cast<std::ptrdiff_t>(i),
@@ -239,41 +255,72 @@ void import_writer::flush() {
       auto rs = store_.query(sql, params, cols);
       if (!rs) {
         fail(rs.error());
-        return std::nullopt;
+        return false;
       }
-      for (const auto& row : rs->rows) {
-        event s;
-        s.incident = std::get<std::string>(row[1]);
-        s.type = std::get<std::string>(row[2]);
-        s.at = std::get<std::int64_t>(row[3]);
-        s.source = std::get<std::string>(row[4]);
-        s.approx = std::get<std::int64_t>(row[5]) != 0;
-        s.data = std::get<std::string>(row[6]);
-        found.emplace(std::get<std::string>(row[0]), std::move(s));
-      }
+      for (const auto& r : rs->rows) row(r);
     }
-    return found;
+    return true;
   };
 
+  // Every version of the stored events among the batch's edited ids, with the interval of
+  // recorded time in which each is believed (the projection's versions).
+  struct stored_version {
+    event ev;
+    std::int64_t from = 0;
+    std::optional<std::int64_t> to;  // nullopt: believed now
+  };
   std::vector<std::string> ids;
   for (const auto& p : batch_)
     if (p.edit_at) ids.push_back(p.ev.id);
-  std::unordered_map<std::string, event> stored;
+  std::unordered_map<std::string, std::vector<stored_version>> stored;
   if (!ids.empty()) {
-    auto f = lookup(ids);
-    if (!f) return;
-    stored = std::move(*f);
+    const std::array<column, 9> cols{column{"id"},          column{"incident"},
+                                     column{"type"},        column{"at", value_type::integer},
+                                     column{"source"},      column{"approx", value_type::integer},
+                                     column{"data"},        column{"valid_from", value_type::integer},
+                                     column{"valid_to", value_type::integer}};
+    const bool ok = chunked(
+        ids,
+        fmt::format("SELECT id, incident, type, at, source, approx, data, valid_from, valid_to FROM {} WHERE id IN",
+                    projection::versions_table),
+        cols, [&](const std::vector<value>& row) {
+          stored_version v;
+          v.ev.incident = std::get<std::string>(row[1]);
+          v.ev.type = std::get<std::string>(row[2]);
+          v.ev.at = std::get<std::int64_t>(row[3]);
+          v.ev.source = std::get<std::string>(row[4]);
+          v.ev.approx = std::get<std::int64_t>(row[5]) != 0;
+          v.ev.data = std::get<std::string>(row[6]);
+          v.from = std::get<std::int64_t>(row[7]);
+          if (const auto* to = std::get_if<std::int64_t>(&row[8])) v.to = *to;
+          stored[std::get<std::string>(row[0])].push_back(std::move(v));
+        });
+    if (!ok) return;
   }
+
   std::vector<event> out;
   out.reserve(batch_.size());
   std::vector<std::string> correction_ids;
   for (auto& p : batch_) {
-    auto it = p.edit_at ? stored.find(p.ev.id) : stored.end();
-    if (it == stored.end() || it->second.content_key() == p.ev.content_key()) {
+    const auto it = p.edit_at ? stored.find(p.ev.id) : stored.end();
+    if (it == stored.end()) {  // not stored yet (or an event that is never an edit)
       out.push_back(std::move(p.ev));
       continue;
     }
-    auto c = as_correction(p, it->second);
+    // The version believed at the edit (a version is believed in [from, to)), else the
+    // current one. No current version: the event is retracted, and is left alone.
+    const stored_version* then = nullptr;
+    const stored_version* now = nullptr;
+    for (const auto& v : it->second) {
+      if (!v.to) now = &v;
+      if (v.from <= *p.edit_at && (!v.to || *p.edit_at < *v.to)) then = &v;
+    }
+    if (!then) then = now;
+    if (!now || then->ev.content_key() == p.ev.content_key()) {
+      ++result_.existing;
+      continue;
+    }
+    auto c = as_correction(p, then->ev);
     if (!c) return;
     correction_ids.push_back(c->id);
     out.push_back(std::move(*c));
@@ -281,9 +328,16 @@ void import_writer::flush() {
   batch_.clear();
   batch_keys_.clear();
   if (!correction_ids.empty()) {
-    auto f = lookup(correction_ids);
-    if (!f) return;
-    result_.corrections += correction_ids.size() - f->size();
+    std::size_t known = 0;
+    const std::array<column, 1> cols{column{"id"}};
+    if (!chunked(correction_ids, fmt::format("SELECT id FROM {} WHERE id IN", projection::log_table), cols,
+                 [&](const std::vector<value>&) { ++known; }))
+      return;
+    result_.corrections += correction_ids.size() - known;
+  }
+  if (out.empty()) {
+    if (progress_) progress_(bytes_, events_);
+    return;
   }
   auto r = store_.append(out);
   if (!r) {

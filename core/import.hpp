@@ -77,11 +77,16 @@ class import_writer {
   // Records a problem; past max_reported_errors they are only counted.
   void fail(error e);
   bool failed() const { return !errors_.empty() || more_errors_ != 0; }
-  // Queues a validated event (with its id). When `edit_at` is set, an event whose id is already
-  // stored with different content is not an error: it becomes a `correction` of the stored
-  // event (made at *edit_at), with an id derived from the new content. `where` names the
-  // event's origin in messages.
+  // Queues a validated event (with its id). When `edit_at` is set, `e` is what its source said
+  // of a stored event at *edit_at: compared with the version of the stored event believed at
+  // *edit_at (core/projection.hpp; the current one when none was), it adds nothing when equal,
+  // and otherwise becomes a `correction` of the stored event giving the fields that differ
+  // (at and recorded_at *edit_at, id derived from the new content), never an error. An event
+  // retracted in the store is left alone. `where` names the event's origin in messages.
   void push(event e, std::optional<std::int64_t> edit_at = std::nullopt, std::string_view where = {});
+  // Whether the stream `incident` holds an event of `type` with another id than `id`, stored
+  // or queued (false after a failure).
+  bool has_other(std::string_view incident, std::string_view type, std::string_view id);
   // Bytes of input consumed so far, for progress reports.
   void set_bytes(std::size_t bytes) { bytes_ = bytes; }
   std::expected<import_file_result, std::vector<error>> finish(import_format format);

@@ -22,12 +22,19 @@
 //   incident.components[].name → incident.services (empty when missing or null)
 //   incident.shortlink → incident.shortlink
 //   incident.url, else PAGE_URL/incidents/ID → incident.url
-//   incident event at: created_at, else the earliest update; recorded_at: updated_at
+//   incident event at: created_at, else the earliest update;
+//     recorded_at: created_at (else the earliest update's created_at) for the stream's first
+//     incident event; for a changed one (another incident event of the stream is stored or
+//     earlier in the file), the incident's updated_at (else the latest update's updated_at or
+//     created_at): what the page said, from when it said it
 //   update.status → status.status, update.body → status.text
-//   status event at: display_at, else created_at; recorded_at: created_at
+//   status event at: display_at, else created_at; recorded_at: created_at (when the page posted it)
 //   update.affected_components[] → component {component: name (else code), state: new_status},
 //     at and recorded_at as the update's status event
 //   source of every event: the host of page.url, else "statuspage"
+//   an update edited on the page (its status or component events differ from what the store
+//     believed at the update's updated_at): a correction of each changed event, at and
+//     recorded_at the update's updated_at (else the incident's updated_at, else created_at)
 //
 // Updates arrive newest first; events are emitted in time order (ties: the older update first).
 
@@ -368,13 +375,18 @@ class converter {
       e.incident = stream;
       e.type = "incident";
       e.at = *start;
-      e.recorded_at = updated;
       e.source = page.source;
       e.data.assign(buf.GetString(), buf.GetSize());
       auto v = validate_event(std::move(e));
       if (!v) return problem(path, v.error());
       // The derived id hashes the content: a changed incident gets a new id, an unchanged one the same.
       v->id = fmt::format("sp:{}/incident-{}", *id, v->id.substr(1, 16));
+      // Recorded when the page said it: the first description of the incident since the
+      // incident was created; a changed one (renamed, new impact…) only since the page's last
+      // change, so that `as of` an earlier time still shows the description the page had then.
+      // recorded_at is not part of an event's content, so a re-import matches either way.
+      const bool changed = w_.has_other(stream, "incident", v->id);
+      v->recorded_at = changed ? recorded_change(updated, updates, *start) : recorded_first(created, updates, *start);
       w_.push(std::move(*v), std::nullopt, path);
     }
 
@@ -406,6 +418,25 @@ class converter {
                           c.path);
       }
     }
+  }
+
+  // When the page first described the incident: its created_at, else its first update's
+  // creation, else `start`.
+  static std::int64_t recorded_first(std::optional<std::int64_t> created, const std::vector<update>& updates,
+                                     std::int64_t start) {
+    if (created) return *created;
+    if (updates.empty()) return start;
+    return std::ranges::min(updates, {}, &update::created).created;
+  }
+
+  // When the page last changed: the incident's updated_at, else its latest update's edit (or
+  // creation), else `start`.
+  static std::int64_t recorded_change(std::optional<std::int64_t> updated, const std::vector<update>& updates,
+                                      std::int64_t start) {
+    if (updated) return *updated;
+    std::int64_t latest = start;
+    for (const auto& u : updates) latest = std::max(latest, u.updated.value_or(u.created));
+    return latest;
   }
 
   std::optional<update> read_update(const rj::Value& u, const std::string& path,

@@ -23,8 +23,16 @@ namespace pmdb {
 //     which supersedes the old one in the incidents read model; an unchanged one adds nothing);
 //   - per incident update U, a `status` event (id `sp:U`), and a `component` event per entry of
 //     U's affected_components (id `sp:U:CODE`, or `sp:U:NAME` without a code).
-// A status or component event whose id is already stored with different content (the page
-// edited the update) gives a `correction` of it (id `sp:U:edit-HASH`), never an error.
+// Every event is recorded when the page said it, so that `as of T` shows what the page said by
+// T: an update's events at the update's created_at; the incident event at the incident's
+// created_at, or, when it changed since the store last heard of the incident, at the
+// incident's updated_at.
+// A status or component event whose id is already stored, and which differs from the version
+// the store believed at the update's updated_at (the page edited the update), gives a
+// `correction` of it (id `sp:U:edit-HASH`) recorded at that updated_at, never an error. An
+// update edited back and forth gives a correction per change; a snapshot read again gives
+// none; an older snapshot read after a newer one corrects only what was believed at its own
+// updated_at (the newer text stays the present); an event retracted in the store is left alone.
 //
 // On any error nothing is written; errors name the JSON path, e.g.
 // `FILE: incidents[3].incident_updates[0].created_at: not a timestamp (...): found "yesterday"`,

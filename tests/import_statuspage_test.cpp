@@ -11,6 +11,7 @@
 
 #include "core/import.hpp"
 #include "core/jsonl.hpp"
+#include "core/projection.hpp"
 #include "core/statuspage.hpp"
 #include "core/time.hpp"
 #include "test_util.hpp"
@@ -58,6 +59,62 @@ std::int64_t count(const event_store& store, std::string_view sql, std::vector<v
   REQUIRE(r);
   REQUIRE(r->rows.size() == 1);
   return std::get<std::int64_t>(r->rows[0][0]);
+}
+
+// The text column of event `id`: in the log as appended, believed now, or believed as of `t`
+// (the projection's condition, core/projection.hpp); "(none)" when no row matches.
+std::string one_text(const event_store& store, const std::string& sql, std::vector<value> params) {
+  const column cols[] = {{"text"}};
+  auto r = store.query(sql, params, cols);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  REQUIRE(r->rows.size() <= 1);
+  if (r->rows.empty()) return "(none)";
+  if (std::holds_alternative<null_value>(r->rows[0][0])) return "(null)";
+  return std::get<std::string>(r->rows[0][0]);
+}
+std::string log_text(const event_store& store, std::string_view id) {
+  return one_text(store, "SELECT text FROM events WHERE id = ?", {std::string(id)});
+}
+std::string current_text(const event_store& store, std::string_view id) {
+  return one_text(store,
+                  fmt::format("SELECT v.text FROM {} v WHERE v.id = ? AND {}", projection::versions_table,
+                              projection::believed("v", false).sql),
+                  {std::string(id)});
+}
+std::string text_as_of(const event_store& store, std::string_view id, std::string_view when) {
+  const auto b = projection::believed("v", true);
+  std::vector<value> params{std::string(id)};
+  for (int i = 0; i < b.as_of_params; ++i) params.emplace_back(timestamp{parse_timestamp(when).value().ms});
+  return one_text(store, fmt::format("SELECT v.text FROM {} v WHERE v.id = ? AND {}", projection::versions_table, b.sql),
+                  params);
+}
+
+// The title of `incident` in the incidents relation as of `when` (projection::incidents_as_of).
+std::string title_as_of(const event_store& store, std::string_view incident, std::string_view when) {
+  const auto rel = projection::incidents_as_of();
+  std::vector<value> params;
+  for (int i = 0; i < rel.as_of_params; ++i) params.emplace_back(timestamp{parse_timestamp(when).value().ms});
+  params.emplace_back(std::string(incident));
+  return one_text(store, fmt::format("SELECT title FROM ({}) WHERE id = ?", rel.sql), params);
+}
+
+std::string recorded_at_of(const event_store& store, std::string_view id) {
+  const column cols[] = {{"recorded_at", value_type::timestamp}};
+  auto r = store.query("SELECT recorded_at FROM events WHERE id = ?", std::vector<value>{std::string(id)}, cols);
+  REQUIRE(r);
+  REQUIRE(r->rows.size() == 1);
+  return format_iso(std::get<timestamp>(r->rows[0][0]));
+}
+
+// A page with incident "abc" (created 10:00): update u1, whose body and updated_at vary, and
+// update u2, never edited.
+std::string edited_page(std::string_view u1_body, std::string_view u1_updated) {
+  return fmt::format(
+      R"({{"page":{{"name":"Acme","url":"https://status.acme.example"}},"incidents":[{{"id":"abc","name":"API down",)"
+      R"("impact":"minor","created_at":"2024-05-01T10:00:00Z","updated_at":"{1}","incident_updates":[)"
+      R"({{"id":"u2","status":"identified","body":"Found it.","created_at":"2024-05-01T10:05:00Z","updated_at":"2024-05-01T10:05:00Z"}},)"
+      R"({{"id":"u1","status":"investigating","body":"{0}","created_at":"2024-05-01T10:00:00Z","updated_at":"{1}"}}]}}]}})",
+      u1_body, u1_updated);
 }
 
 std::string title_of(const event_store& store, std::string_view incident) {
@@ -163,6 +220,178 @@ TEST_CASE("an update edited on the page becomes a correction") {
   REQUIRE(r);
   CHECK(r->appended == 0);
   CHECK(r->corrections == 0);
+}
+
+TEST_CASE("edits are compared with what the store believes: the log keeps the original, as of shows each version") {
+  event_store store = memory_store();
+  REQUIRE(import_text(store, edited_page("We are looking into it.", "2024-05-01T10:00:00Z")));
+  CHECK(store.event_count() == 3);
+
+  // B: u1's body edited at 10:20.
+  const std::string b = edited_page("We are looking into API errors.", "2024-05-01T10:20:00Z");
+  auto r = import_text(store, b);
+  REQUIRE(r);
+  CHECK(r->appended == 1);
+  CHECK(r->corrections == 1);
+  CHECK(r->existing == 2);  // the incident and u2; u1 became the correction
+  CHECK(log_text(store, "sp:u1") == "We are looking into it.");
+  CHECK(current_text(store, "sp:u1") == "We are looking into API errors.");
+  CHECK(text_as_of(store, "sp:u1", "2024-05-01T09:59:59.999Z") == "(none)");
+  CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:00:00Z") == "We are looking into it.");
+  CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:19:59.999Z") == "We are looking into it.");
+  CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:20:00Z") == "We are looking into API errors.");
+  CHECK(current_text(store, "sp:u2") == "Found it.");
+
+  // B again: nothing new.
+  r = import_text(store, b);
+  REQUIRE(r);
+  CHECK(r->appended == 0);
+  CHECK(r->corrections == 0);
+  CHECK(r->existing == 3);
+  CHECK(store.event_count() == 4);
+
+  SUBCASE("C reverts the text: a correction back to the original") {
+    r = import_text(store, edited_page("We are looking into it.", "2024-05-01T10:40:00Z"));
+    REQUIRE(r);
+    CHECK(r->appended == 1);
+    CHECK(r->corrections == 1);
+    CHECK(current_text(store, "sp:u1") == "We are looking into it.");
+    CHECK(log_text(store, "sp:u1") == "We are looking into it.");
+    CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:30:00Z") == "We are looking into API errors.");
+    CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:40:00Z") == "We are looking into it.");
+    CHECK(store.event_count() == 5);
+    // Every snapshot read again, in any order, adds nothing: each matches what was believed at its edit.
+    for (const auto& page : {edited_page("We are looking into it.", "2024-05-01T10:00:00Z"), b,
+                             edited_page("We are looking into it.", "2024-05-01T10:40:00Z")}) {
+      r = import_text(store, page);
+      REQUIRE(r);
+      CHECK(r->appended == 0);
+    }
+    CHECK(store.event_count() == 5);
+  }
+
+  SUBCASE("edited twice, then back to the second text: each edit is a correction of the version before it") {
+    r = import_text(store, edited_page("Still looking.", "2024-05-01T10:30:00Z"));
+    REQUIRE(r);
+    CHECK(r->corrections == 1);
+    CHECK(current_text(store, "sp:u1") == "Still looking.");
+    r = import_text(store, b);  // the older snapshot again: it matches what was believed at 10:20
+    REQUIRE(r);
+    CHECK(r->appended == 0);
+    CHECK(current_text(store, "sp:u1") == "Still looking.");
+    r = import_text(store, edited_page("We are looking into API errors.", "2024-05-01T10:50:00Z"));
+    REQUIRE(r);
+    CHECK(r->appended == 1);
+    CHECK(r->corrections == 1);
+    CHECK(current_text(store, "sp:u1") == "We are looking into API errors.");
+    CHECK(text_as_of(store, "sp:u1", "2024-05-01T10:45:00Z") == "Still looking.");
+    CHECK(store.event_count() == 6);
+    const column cols[] = {{"target"}, {"recorded_at", value_type::timestamp}};
+    auto rs = store.query("SELECT target, recorded_at FROM events WHERE type = 'correction' ORDER BY seq", {}, cols);
+    REQUIRE(rs);
+    REQUIRE(rs->rows.size() == 3);
+    CHECK(format_iso(std::get<timestamp>(rs->rows[0][1])) == "2024-05-01T10:20:00Z");
+    CHECK(format_iso(std::get<timestamp>(rs->rows[1][1])) == "2024-05-01T10:30:00Z");
+    CHECK(format_iso(std::get<timestamp>(rs->rows[2][1])) == "2024-05-01T10:50:00Z");
+  }
+
+  SUBCASE("an older snapshot read after a newer one adds history, not a new present") {
+    event_store fresh = memory_store();
+    REQUIRE(import_text(fresh, edited_page("We are looking into it.", "2024-05-01T10:00:00Z")));
+    REQUIRE(import_text(fresh, edited_page("Still looking.", "2024-05-01T10:30:00Z")));
+    r = import_text(fresh, b);
+    REQUIRE(r);
+    CHECK(r->corrections == 1);  // what the page said from 10:20, which the store did not know
+    CHECK(current_text(fresh, "sp:u1") == "Still looking.");
+    CHECK(text_as_of(fresh, "sp:u1", "2024-05-01T10:25:00Z") == "We are looking into API errors.");
+  }
+
+  SUBCASE("a correction made in the store later than the page's edit is not undone by reading the page again") {
+    auto c = parse_event(R"({"id":"fix-1","incident":"acme-abc","type":"correction","at":"2024-05-02T09:00:00Z","recorded_at":"2024-05-02T09:00:00Z","source":"analyst","data":{"target":"sp:u1","reason":"the post's time was wrong","at":"2024-05-01T09:55:00Z"}})");
+    REQUIRE(c);
+    REQUIRE(store.append(std::vector{*c}));
+    r = import_text(store, b);
+    REQUIRE(r);
+    CHECK(r->appended == 0);
+    CHECK(r->corrections == 0);
+    const column cols[] = {{"at", value_type::timestamp}};
+    auto rs = store.query("SELECT at FROM event_versions WHERE id = 'sp:u1' AND valid_to IS NULL", {}, cols);
+    REQUIRE(rs);
+    REQUIRE(rs->rows.size() == 1);
+    CHECK(format_iso(std::get<timestamp>(rs->rows[0][0])) == "2024-05-01T09:55:00Z");
+    CHECK(current_text(store, "sp:u1") == "We are looking into API errors.");
+  }
+
+  SUBCASE("an event retracted in the store is left alone, whatever a snapshot says") {
+    auto c = parse_event(R"({"id":"drop-1","incident":"acme-abc","type":"retraction","at":"2024-05-02T09:00:00Z","recorded_at":"2024-05-02T09:00:00Z","source":"analyst","data":{"target":"sp:u1","reason":"not about this incident"}})");
+    REQUIRE(c);
+    REQUIRE(store.append(std::vector{*c}));
+    const auto before = store.event_count();
+    for (const auto& page : {b, edited_page("Edited after the retraction.", "2024-05-03T00:00:00Z"),
+                             edited_page("We are looking into it.", "2024-05-01T10:00:00Z")}) {
+      r = import_text(store, page);
+      REQUIRE(r);
+      CHECK(r->appended == 0);
+      CHECK(r->corrections == 0);
+      CHECK(r->existing == 3);
+    }
+    CHECK(store.event_count() == before);
+    CHECK(current_text(store, "sp:u1") == "(none)");
+  }
+}
+
+TEST_CASE("recorded times: what the page said, from when it said it") {
+  event_store store = memory_store();
+  const auto r = import_path(store, data_file("statuspage-sample.json"));
+  CHECK(r.appended == 14);
+  // The incident event from the incident's creation (not from its last update), each update's
+  // events from the update's creation.
+  CHECK(recorded_at_of(store, "sp:p9x2k4m7q1zt/incident-b01cf9001610c188") == "2024-12-11T23:17:43.123Z");
+  CHECK(recorded_at_of(store, "sp:m0n1t0r1ng01") == "2024-12-12T00:41:05.010Z");
+  CHECK(count(store, "SELECT count(*) FROM events e WHERE e.type IN ('status', 'component') AND e.recorded_at <> "
+                     "(SELECT s.recorded_at FROM events s WHERE s.id = 'sp:' || substr(e.id, 4, 12))") == 0);
+  CHECK(count(store, "SELECT count(*) FROM events WHERE type = 'incident' AND recorded_at <> at") == 0);
+  // As of a moment after the incident was opened and before it was resolved, the page had said
+  // this much.
+  CHECK(title_as_of(store, "acme-cloud-p9x2k4m7q1zt", "2024-12-11T23:20:00Z") == "Elevated API error rates");
+  CHECK(title_as_of(store, "acme-cloud-p9x2k4m7q1zt", "2024-12-11T23:17:43.122Z") == "(none)");
+  CHECK(count(store, "SELECT count(*) FROM events WHERE incident = 'acme-cloud-p9x2k4m7q1zt' AND recorded_at <= ?",
+              {timestamp{parse_timestamp("2024-12-11T23:50:00Z")->ms}}) == 4);
+
+  // The later snapshot renames the incident: the new description is believed from the
+  // incident's updated_at of that snapshot, the old one before.
+  import_path(store, data_file("statuspage-sample-later.json"));
+  const column cols[] = {{"recorded_at", value_type::timestamp}};
+  auto rs = store.query("SELECT recorded_at FROM events WHERE incident = 'acme-cloud-p9x2k4m7q1zt' AND type = 'incident' "
+                        "ORDER BY seq",
+                        {}, cols);
+  REQUIRE(rs);
+  REQUIRE(rs->rows.size() == 2);
+  CHECK(format_iso(std::get<timestamp>(rs->rows[0][0])) == "2024-12-11T23:17:43.123Z");
+  CHECK(format_iso(std::get<timestamp>(rs->rows[1][0])) == "2024-12-13T18:00:00Z");
+  CHECK(title_as_of(store, "acme-cloud-p9x2k4m7q1zt", "2024-12-12T12:00:00Z") == "Elevated API error rates");
+  CHECK(title_as_of(store, "acme-cloud-p9x2k4m7q1zt", "2024-12-13T18:00:00Z") == "Elevated API error rates and timeouts");
+  CHECK(title_of(store, "acme-cloud-p9x2k4m7q1zt") == "Elevated API error rates and timeouts");
+
+  SUBCASE("both snapshots in one file: the same recorded times") {
+    event_store one = memory_store();
+    const std::string both = test::read_file(data_file("statuspage-sample.json")) + "\n" +
+                             test::read_file(data_file("statuspage-sample-later.json"));
+    REQUIRE(import_text(one, both));
+    auto again = one.query("SELECT recorded_at FROM events WHERE incident = 'acme-cloud-p9x2k4m7q1zt' AND type = "
+                           "'incident' ORDER BY seq",
+                           {}, cols);
+    REQUIRE(again);
+    CHECK(again->rows == rs->rows);
+  }
+  SUBCASE("without created_at: the first update's creation") {
+    event_store bare = memory_store();
+    REQUIRE(import_text(bare, R"({"id":"q1","name":"Slow","incident_updates":[)"
+                              R"({"id":"q1-2","status":"resolved","created_at":"2024-05-01T11:00:00Z","display_at":"2024-05-01T10:59:00Z"},)"
+                              R"({"id":"q1-1","status":"investigating","created_at":"2024-05-01T10:02:00Z","display_at":"2024-05-01T10:00:00Z"}]})"));
+    CHECK(count(bare, "SELECT count(*) FROM events WHERE type = 'incident' AND at = ? AND recorded_at = ?",
+                {timestamp{parse_timestamp("2024-05-01T10:00:00Z")->ms}, timestamp{parse_timestamp("2024-05-01T10:02:00Z")->ms}}) == 1);
+  }
 }
 
 TEST_CASE("document shapes: single incidents, arrays, concatenated documents, no page") {
