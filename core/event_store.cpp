@@ -153,8 +153,10 @@ struct event_store::impl {
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
     if (auto r = prep(copy_versions, copy_versions_sql); !r) return r;
     if (auto r = prep(target_of, "SELECT seq, incident, type FROM events WHERE id = ?"); !r) return r;
-    if (auto r = prep(retraction_of,
-                      "SELECT id FROM events WHERE target = ? AND type = 'retraction' ORDER BY seq LIMIT 1");
+    // Only a retraction of the target's own incident hides it (the fold ignores others, which a
+    // store written before targets were checked may hold).
+    if (auto r = prep(retraction_of, "SELECT id FROM events WHERE target = ? AND type = 'retraction' AND incident = ? "
+                                     "ORDER BY seq LIMIT 1");
         !r)
       return r;
     if (auto r = prep(log_by_id, fmt::format("SELECT {} FROM events WHERE id = ?", select_event_columns)); !r) return r;
@@ -314,6 +316,7 @@ struct event_store::impl {
     } else {
       retraction_of.reset();
       retraction_of.bind(1, std::string_view(target));
+      retraction_of.bind(2, std::string_view(incident));
       auto found = retraction_of.step();
       if (!found) return std::unexpected(found.error());
       if (*found) by = retraction_of.text(0);

@@ -51,21 +51,25 @@ std::vector<version> fold(const logged& original, std::span<const logged> change
       continue;
     }
     const change_fields f = fields_of(c->ev);
+    if (!f.at && !f.data) continue;  // nothing usable in it: the version before stays believed
     event next = out.back().ev;
-    bool changed = false;
-    if (f.at) {
-      next.at = *f.at;
-      changed = true;
-    }
+    if (f.at) next.at = *f.at;
     if (f.data) {
-      event candidate = next;
+      // The typed fields come from the new payload alone: one it lacks (a report's count) must
+      // not keep the value of the payload it replaces.
+      event candidate;
+      candidate.id = next.id;
+      candidate.incident = next.incident;
+      candidate.type = next.type;
+      candidate.at = next.at;
+      candidate.recorded_at = next.recorded_at;
+      candidate.source = next.source;
+      candidate.approx = next.approx;
       candidate.data = *f.data;
-      if (auto v = validate_event(std::move(candidate))) {
-        next = std::move(*v);
-        changed = true;
-      }
+      auto v = validate_event(std::move(candidate));
+      if (!v) continue;  // not valid for the target's type: the whole correction is ignored
+      next = std::move(*v);
     }
-    if (!changed) continue;  // nothing usable in it: the version before stays believed
     next.id = original.ev.id;
     next.recorded_at = original.ev.recorded_at;
     out.push_back({c->seq, static_cast<std::int64_t>(out.size()), std::max(c->recorded_at, original.recorded_at),

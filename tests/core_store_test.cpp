@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/event_store.hpp"
 #include "core/jsonl.hpp"
+#include "core/time.hpp"
 #include "test_util.hpp"
 
 using namespace pmdb;
@@ -67,6 +69,126 @@ std::vector<std::string> incident_rows(const event_store& s) {
   return rows;
 }
 
+
+// Every row of `table` in `order`, each cell as SQLite's text of it ("NULL" for null): a
+// byte-for-byte picture of a read model.
+std::string dump(const event_store& s, std::string_view table, std::string_view order) {
+  auto n = s.query(fmt::format("SELECT count(*) FROM pragma_table_info('{}')", table), {},
+                   std::vector<column>{{"n", value_type::integer}});
+  REQUIRE(n);
+  const std::vector<column> cols(static_cast<std::size_t>(std::get<std::int64_t>(n->rows.at(0).at(0))), column{"c"});
+  auto rs = s.query(fmt::format("SELECT * FROM {} ORDER BY {}", table, order), {}, cols);
+  REQUIRE(rs);
+  std::string out;
+  for (const auto& row : rs->rows) {
+    for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "|";
+    out += "\n";
+  }
+  return out;
+}
+
+// Everything a write could change: the log and both read models.
+std::string everything(const event_store& s) {
+  return fmt::format("{} events\n{}--\n{}--\n{}", s.event_count(), dump(s, "events", "seq"),
+                     dump(s, "event_versions", "seq, made_by"), dump(s, "incidents", "id"));
+}
+
+// The same through a raw SQLite connection (for files pmdb will not open as they are).
+std::string raw_dump(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::string out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      const auto* t = sqlite3_column_text(st, i);
+      out += (t ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
+    }
+    out += "\n";
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// An event with a given id and recorded time.
+event rec(std::string_view id, std::string_view incident, std::string_view type, std::string_view at,
+          std::string_view recorded_at, std::string_view data) {
+  return ev(incident, type, at, data, fmt::format(R"("id":"{}","recorded_at":"{}")", id, recorded_at));
+}
+
+// The store schema of version 1 (pmdb 0.1), as it created new files.
+constexpr std::string_view store_v1_sql = R"sql(
+-- pmdb store schema, version 1.
+-- Embedded into the pmdb binary at build time and applied to a new, empty file in one
+-- transaction. `PRAGMA application_id` marks the file as a pmdb store; `PRAGMA user_version`
+-- holds the schema version (a store of a newer version is refused).
+
+PRAGMA application_id = 1886217314; -- 0x706d6462, "pmdb"
+PRAGMA user_version = 1;
+
+-- The log. One row per event, never updated or deleted.
+CREATE TABLE events (
+  seq         INTEGER PRIMARY KEY,          -- global position: 1, 2, 3… in append order
+  id          TEXT    NOT NULL UNIQUE,      -- given by the writer or derived from the content
+  incident    TEXT    NOT NULL,             -- the stream this event belongs to
+  version     INTEGER NOT NULL,             -- position within the incident's stream: 1, 2, 3…
+  type        TEXT    NOT NULL,             -- incident | status | report | alert | change | metric | comm
+                                            -- | component | cause | action | note | correction | retraction
+  at          INTEGER NOT NULL,             -- when it happened, ms since the epoch, UTC
+  recorded_at INTEGER NOT NULL,             -- when it was learned, ms since the epoch, UTC
+  source      TEXT    NOT NULL,             -- who said so
+  approx      INTEGER NOT NULL DEFAULT 0 CHECK (approx IN (0, 1)), -- 1 when `at` is an estimate
+  data        TEXT    NOT NULL,             -- the type's payload, as minified JSON in the writer's key order
+  -- Typed columns extracted from `data` at append, so that queries can filter and index them.
+  text        TEXT,                         -- data.text (data.title for `incident`)
+  status      TEXT,                         -- status: data.status
+  channel     TEXT,                         -- comm: data.channel
+  author      TEXT,                         -- comm: data.author
+  metric      TEXT,                         -- metric: data.name
+  value       REAL,                         -- metric: data.value; report: data.count
+  unit        TEXT,                         -- metric: data.unit
+  component   TEXT,                         -- component: data.component
+  state       TEXT,                         -- component: data.state
+  kind        TEXT,                         -- cause, action: data.kind
+  target      TEXT,                         -- correction, retraction: data.target
+  UNIQUE (incident, version)
+);
+
+CREATE INDEX events_by_incident_type ON events (incident, type, at, seq);
+CREATE INDEX events_by_incident_at   ON events (incident, at, seq);
+CREATE INDEX events_by_type_at       ON events (type, at);
+
+CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'pmdb: events are append-only: record a correction event instead of updating');
+END;
+
+CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'pmdb: events are append-only: record a retraction event instead of deleting');
+END;
+
+-- Read model: one row per incident, maintained in the same transaction as every append and
+-- recomputable from the log alone (`pmdb rebuild`).
+CREATE TABLE incidents (
+  id        TEXT    PRIMARY KEY,
+  title     TEXT,                           -- from the latest `incident` event (occurred order)
+  org       TEXT,
+  services  TEXT,                           -- JSON array of strings
+  severity  TEXT,
+  summary   TEXT,
+  started   INTEGER NOT NULL,               -- min(at) over the incident's events
+  ended     INTEGER NOT NULL,               -- max(at)
+  status    TEXT,                           -- the latest `status` event's status (occurred order)
+  events    INTEGER NOT NULL,               -- number of events
+  version   INTEGER NOT NULL                -- the stream's current version (= events)
+) WITHOUT ROWID;
+
+CREATE INDEX incidents_by_started ON incidents (started);
+CREATE INDEX incidents_by_org ON incidents (org, started);
+)sql";
 }  // namespace
 
 TEST_SUITE("core_store") {
@@ -285,5 +407,363 @@ TEST_SUITE("core_store") {
     auto s = event_store::open(path).value();
     CHECK(s.event_count() == 10'000);
     for (const auto& i : s.incidents()) CHECK(i.events == 5000);
+  }
+
+  TEST_CASE("corrections and retractions whose target does not allow them are refused, and nothing is written") {
+    auto s = event_store::open(":memory:", {.durable = false}).value();
+    REQUIRE(s.append(std::vector{
+        rec("n1", "x", "note", "2024-12-11T23:00:00Z", "2024-12-11T23:00:00Z", R"({"text":"a note"})"),
+        rec("s1", "x", "status", "2024-12-11T23:10:00Z", "2024-12-11T23:10:00Z", R"({"status":"investigating"})"),
+        rec("y1", "y", "note", "2024-12-11T23:00:00Z", "2024-12-11T23:00:00Z", R"({"text":"elsewhere"})"),
+        rec("c1", "x", "correction", "2024-12-12T01:00:00Z", "2024-12-12T01:00:00Z",
+            R"({"target":"s1","reason":"typo","data":{"status":"identified"}})"),
+        rec("r1", "x", "retraction", "2024-12-12T02:00:00Z", "2024-12-12T02:00:00Z",
+            R"({"target":"n1","reason":"not about this incident"})")}));
+    const std::string before = everything(s);
+    const auto fix = [](std::string_view id, std::string_view incident, std::string_view target,
+                        std::string_view data = R"("data":{"text":"t"})") {
+      return rec(id, incident, "correction", "2024-12-12T03:00:00Z", "2024-12-12T03:00:00Z",
+                 fmt::format(R"({{"target":"{}","reason":"r",{}}})", target, data));
+    };
+    const auto drop = [](std::string_view id, std::string_view incident, std::string_view target) {
+      return rec(id, incident, "retraction", "2024-12-12T03:00:00Z", "2024-12-12T03:00:00Z",
+                 fmt::format(R"({{"target":"{}","reason":"r"}})", target));
+    };
+    struct refusal {
+      std::string what;
+      std::vector<event> batch;  // the refused event last
+      std::string message;
+    };
+    const std::vector<refusal> cases = {
+        {"missing target", {fix("bad", "x", "nope")},
+         "correction bad (incident x) refused: its target nope does not exist (neither in the store nor earlier in this "
+         "batch)"},
+        {"a target later in the batch does not count",
+         {fix("bad", "x", "n9"), rec("n9", "x", "note", "2024-12-11T23:30:00Z", "2024-12-12T03:00:00Z", R"({"text":"n"})")},
+         "correction bad (incident x) refused: its target n9 does not exist (neither in the store nor earlier in this "
+         "batch)"},
+        {"target in another incident", {drop("bad", "x", "y1")},
+         "retraction bad (incident x) refused: its target y1 belongs to incident y, not to x"},
+        {"target in another incident, earlier in the batch",
+         {rec("y2", "y", "note", "2024-12-11T23:30:00Z", "2024-12-12T03:00:00Z", R"({"text":"n"})"), fix("bad", "x", "y2")},
+         "correction bad (incident x) refused: its target y2 belongs to incident y, not to x"},
+        {"target is a correction", {fix("bad", "x", "c1", R"("data":{"status":"resolved"})")},
+         "correction bad (incident x) refused: its target c1 is itself a correction: correct the original event instead"},
+        {"target is a correction (retracting it)", {drop("bad", "x", "c1")},
+         "retraction bad (incident x) refused: its target c1 is itself a correction: retract the original event instead"},
+        {"target is a retraction", {fix("bad", "x", "r1", R"("at":"2024-12-11T22:00:00Z")")},
+         "correction bad (incident x) refused: its target r1 is itself a retraction: correct the original event instead"},
+        {"target is a retraction (retracting it)", {drop("bad", "x", "r1")},
+         "retraction bad (incident x) refused: its target r1 is itself a retraction: retract the original event instead"},
+        {"target already retracted (stored)", {fix("bad", "x", "n1")},
+         "correction bad (incident x) refused: its target n1 is already retracted (by r1)"},
+        {"target already retracted (stored), retracted again", {drop("bad", "x", "n1")},
+         "retraction bad (incident x) refused: its target n1 is already retracted (by r1)"},
+        {"target retracted earlier in the batch", {drop("r2", "x", "s1"), fix("bad", "x", "s1", R"("data":{"status":"monitoring"})")},
+         "correction bad (incident x) refused: its target s1 is already retracted (by r2)"},
+        {"target retracted twice in one batch", {drop("r2", "x", "s1"), drop("bad", "x", "s1")},
+         "retraction bad (incident x) refused: its target s1 is already retracted (by r2)"},
+        {"data invalid for the target's type", {fix("bad", "x", "s1", R"("data":{"status":"fixed"})")},
+         "correction bad (incident x) refused: its data.data is not valid for s1, a status event: data.status: not an "
+         "allowed value (expected \"investigating\" | \"identified\" | \"monitoring\" | \"resolved\" | \"postmortem\" | "
+         "\"scheduled\" | \"in_progress\" | \"verifying\" | \"completed\"): found \"fixed\""},
+        {"data of another type", {fix("bad", "x", "s1", R"("data":{"text":"no status"})")},
+         "correction bad (incident x) refused: its data.data is not valid for s1, a status event: data.status: missing "
+         "required field \"status\""},
+    };
+    // Events that would be fine on their own, sent first in the same batch.
+    const std::vector<event> fine = {
+        rec("ok1", "x", "note", "2024-12-11T23:40:00Z", "2024-12-12T03:00:00Z", R"({"text":"fine"})"),
+        fix("ok2", "x", "s1", R"("at":"2024-12-11T23:11:00Z")"),
+        drop("ok3", "x", "ok1"),
+        rec("ok4", "z", "note", "2024-12-11T23:40:00Z", "2024-12-12T03:00:00Z", R"({"text":"a new incident"})")};
+    for (const auto& c : cases)
+      for (const bool after_fine : {false, true}) {
+        CAPTURE(c.what);
+        CAPTURE(after_fine);
+        std::vector<event> batch = after_fine ? fine : std::vector<event>{};
+        batch.insert(batch.end(), c.batch.begin(), c.batch.end());
+        auto r = s.append(batch);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().is(errc::invalid));
+        CHECK(r.error().message == c.message);
+        CHECK(everything(s) == before);
+      }
+
+    SUBCASE("the message names a derived id") {
+      const event e = ev("x", "correction", "2024-12-12T03:00:00Z", R"({"target":"nope","reason":"r","data":{"text":"t"}})");
+      auto r = s.append(std::vector{e});
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message.starts_with(fmt::format("correction {} (incident x) refused: its target nope", e.derived_id())));
+      CHECK(everything(s) == before);
+    }
+    SUBCASE("inside an explicit transaction, the refused batch leaves the earlier appends") {
+      REQUIRE(s.begin());
+      REQUIRE(s.append(std::vector{fine[0]}));
+      CHECK_FALSE(s.append(std::vector{fine[3], fix("bad", "x", "nope")}));
+      REQUIRE(s.commit());
+      CHECK(s.event_count() == 6);
+      CHECK(s.incident_ids() == std::vector<std::string>{"x", "y"});
+    }
+  }
+
+  TEST_CASE("a target earlier in the same batch is accepted; a correction sent again is counted as existing") {
+    auto s = event_store::open(":memory:", {.durable = false}).value();
+    const auto n = rec("n1", "x", "note", "2024-12-11T23:00:00Z", "2024-12-11T23:00:00Z", R"({"text":"first"})");
+    const auto c = rec("c1", "x", "correction", "2024-12-12T01:00:00Z", "2024-12-12T01:00:00Z",
+                       R"({"target":"n1","reason":"wording","data":{"text":"second"}})");
+    const auto c2 = rec("c2", "x", "correction", "2024-12-12T01:30:00Z", "2024-12-12T01:30:00Z",
+                        R"({"target":"n1","reason":"time","at":"2024-12-11T22:59:00Z"})");
+    const auto r = rec("r1", "x", "retraction", "2024-12-12T02:00:00Z", "2024-12-12T02:00:00Z",
+                       R"({"target":"n1","reason":"wrong incident"})");
+    auto first = s.append(std::vector{n, c, c2});
+    REQUIRE(first);
+    CHECK(first->appended == 3);
+    const std::vector<column> cols = {{"made_by", value_type::integer}, {"valid_to", value_type::integer}, {"text"},
+                                      {"at", value_type::timestamp}};
+    const auto versions = [&] {
+      auto rs = s.query("SELECT made_by, valid_to, text, at FROM event_versions WHERE id = 'n1' ORDER BY rank", {}, cols);
+      REQUIRE(rs);
+      std::string out;
+      for (const auto& row : rs->rows)
+        out += fmt::format("{} {} {} {}\n", std::get<std::int64_t>(row[0]),
+                           std::holds_alternative<null_value>(row[1]) ? "now" : format_iso(timestamp{std::get<std::int64_t>(row[1])}),
+                           std::get<std::string>(row[2]), format_iso(std::get<timestamp>(row[3])));
+      return out;
+    };
+    CHECK(versions() == "1 2024-12-12T01:00:00Z first 2024-12-11T23:00:00Z\n"
+                        "2 2024-12-12T01:30:00Z second 2024-12-11T23:00:00Z\n"
+                        "3 now second 2024-12-11T22:59:00Z\n");
+    const std::string before = everything(s);
+    auto again = s.append(std::vector{c});
+    REQUIRE(again);
+    CHECK(again->appended == 0);
+    CHECK(again->existing == 1);
+    CHECK(everything(s) == before);
+
+    // Retracted now: re-sending the corrections and the retraction is still no error.
+    REQUIRE(s.append(std::vector{r}));
+    const std::string retracted = everything(s);
+    again = s.append(std::vector{c, r, c2, n});
+    REQUIRE(again);
+    CHECK(again->appended == 0);
+    CHECK(again->existing == 4);
+    CHECK(everything(s) == retracted);
+    CHECK(versions() == "1 2024-12-12T01:00:00Z first 2024-12-11T23:00:00Z\n"
+                        "2 2024-12-12T01:30:00Z second 2024-12-11T23:00:00Z\n"
+                        "3 2024-12-12T02:00:00Z second 2024-12-11T22:59:00Z\n");
+
+    // An event, its correction and its retraction in one batch.
+    auto one = event_store::open(":memory:", {.durable = false}).value();
+    auto all = one.append(std::vector{n, c, c2, r});
+    REQUIRE(all);
+    CHECK(all->appended == 4);
+    CHECK(dump(one, "event_versions", "seq, made_by") == dump(s, "event_versions", "seq, made_by"));
+    CHECK(dump(one, "incidents", "id") == dump(s, "incidents", "id"));
+  }
+
+  TEST_CASE("rebuild reproduces the projection byte for byte, corrections recorded out of order included") {
+    temp_dir d;
+    const auto path = d.file("a.pmdb");
+    auto s = event_store::open(path, {.durable = false}).value();
+    for (const char* f : {"examples/openai-2024-12-11.jsonl", "examples/meta-2024-12-11.jsonl"}) {
+      std::istringstream in(test::read_file(test::source_dir() / f));
+      REQUIRE(import_jsonl(s, in, f));
+    }
+    const auto n = rec("n1", "x", "note", "2024-12-11T23:00:00Z", "2024-12-12T05:00:00Z", R"({"text":"v0"})");
+    const auto st = rec("s1", "x", "status", "2024-12-11T23:10:00Z", "2024-12-12T05:00:00Z", R"({"status":"investigating"})");
+    const auto r2 = rec("s2", "x", "status", "2024-12-12T04:00:00Z", "2024-12-12T05:00:00Z", R"({"status":"resolved"})");
+    const auto fix = [](std::string_view id, std::string_view target, std::string_view recorded, std::string_view what) {
+      return rec(id, "x", "correction", recorded, recorded, fmt::format(R"({{"target":"{}","reason":"r",{}}})", target, what));
+    };
+    REQUIRE(s.append(std::vector{n, st, r2}));
+    // Recorded before their target, after one another in reverse log order, at the same time.
+    REQUIRE(s.append(std::vector{fix("c1", "n1", "2024-12-12T09:00:00Z", R"("data":{"text":"v2"})"),
+                                 fix("c2", "n1", "2024-12-12T04:00:00Z", R"("data":{"text":"v1"},"at":"2024-12-11T22:00:00Z")")}));
+    REQUIRE(s.append(std::vector{fix("c3", "s1", "2024-12-12T06:00:00Z", R"("data":{"status":"identified"})"),
+                                 fix("c4", "s1", "2024-12-12T06:00:00Z", R"("at":"2024-12-11T23:05:00Z")"),
+                                 fix("c5", "s2", "2024-12-12T07:00:00Z", R"("at":"2024-12-12T03:00:00Z")")}));
+    REQUIRE(s.append(std::vector{rec("r1", "x", "retraction", "2024-12-12T06:30:00Z", "2024-12-12T06:30:00Z",
+                                     R"({"target":"s1","reason":"r"})"),
+                                 rec("r2", "openai-2024-12-11", "retraction", "2024-12-14T00:00:00Z",
+                                     "2024-12-14T00:00:00Z", R"({"target":"openai-2024-12-11/alert-engineers-notified","reason":"r"})")}));
+    // A retraction recorded before the correction appended after it… cannot be appended: the
+    // correction of a retracted event is refused. One recorded later than a correction appended before it:
+    REQUIRE(s.append(std::vector{fix("c6", "s2", "2024-12-12T08:00:00Z", R"("data":{"status":"monitoring"})"),
+                                 rec("r3", "x", "retraction", "2024-12-12T07:30:00Z", "2024-12-12T07:30:00Z",
+                                     R"({"target":"s2","reason":"r"})")}));
+    const std::string versions = dump(s, "event_versions", "seq, made_by");
+    const std::string incidents = dump(s, "incidents", "id");
+    CHECK(std::ranges::count(versions, '\n') > s.event_count());  // some events have several versions
+
+    REQUIRE(s.rebuild());
+    CHECK(dump(s, "event_versions", "seq, made_by") == versions);
+    CHECK(dump(s, "incidents", "id") == incidents);
+
+    // Read models damaged behind pmdb's back come back from the log.
+    CHECK(raw_exec(path, "DELETE FROM event_versions WHERE seq % 3 = 0; UPDATE event_versions SET valid_to = NULL; "
+                         "DELETE FROM incidents WHERE id = 'x'") == "");
+    CHECK(dump(s, "event_versions", "seq, made_by") != versions);
+    REQUIRE(s.rebuild());
+    CHECK(dump(s, "event_versions", "seq, made_by") == versions);
+    CHECK(dump(s, "incidents", "id") == incidents);
+
+    // The same log appended in one batch into a new store: the same read models.
+    auto copy = event_store::open(":memory:", {.durable = false}).value();
+    std::vector<event> log;
+    REQUIRE(s.scan({}, [&](const stored_event& e) {
+      log.push_back(e.ev);
+      log.back().recorded_at = e.recorded_at;
+    }));
+    REQUIRE(copy.append(log));
+    CHECK(dump(copy, "event_versions", "seq, made_by") == versions);
+    CHECK(dump(copy, "incidents", "id") == incidents);
+  }
+
+  TEST_CASE("a version-1 store with corrections the append now refuses is upgraded in place") {
+    temp_dir d;
+    const auto path = d.file("v1.pmdb");
+    // The file as pmdb 0.1 wrote it: its DDL, its log, and a stale incidents row.
+    CHECK(raw_exec(path, std::string(store_v1_sql)) == "");
+    const std::vector<event> log = {
+        rec("x/n1", "x", "note", "2024-12-11T23:00:00Z", "2024-12-11T23:00:00Z", R"({"text":"v0"})"),
+        rec("x/s1", "x", "status", "2024-12-11T23:10:00Z", "2024-12-11T23:10:00Z", R"({"status":"investigating"})"),
+        rec("x/s2", "x", "status", "2024-12-12T02:00:00Z", "2024-12-12T02:00:00Z", R"({"status":"resolved"})"),
+        rec("y/n1", "y", "note", "2024-12-10T00:00:00Z", "2024-12-10T00:00:00Z", R"({"text":"y"})"),
+        // Fine by today's rules, recorded out of order.
+        rec("x/c1", "x", "correction", "2024-12-12T05:00:00Z", "2024-12-12T05:00:00Z",
+            R"({"target":"x/n1","reason":"r","data":{"text":"v2"}})"),
+        rec("x/c2", "x", "correction", "2024-12-12T04:00:00Z", "2024-12-12T04:00:00Z",
+            R"({"target":"x/n1","reason":"r","data":{"text":"v1"},"at":"2024-12-11T22:30:00Z"})"),
+        // Refused today: a missing target, another incident's target, a correction of a
+        // correction, data invalid for the target, a correction after a retraction, a second retraction.
+        rec("x/bad1", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
+            R"({"target":"x/none","reason":"r","data":{"text":"?"}})"),
+        rec("x/bad2", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
+            R"({"target":"y/n1","reason":"r","data":{"text":"hijacked"}})"),
+        rec("x/bad3", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
+            R"({"target":"x/c1","reason":"r","data":{"target":"x/s1","reason":"q"}})"),
+        rec("x/bad4", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
+            R"({"target":"x/s1","reason":"r","data":{"status":"fixed"},"at":"2024-12-11T20:00:00Z"})"),
+        rec("x/r1", "x", "retraction", "2024-12-12T07:00:00Z", "2024-12-12T07:00:00Z", R"({"target":"x/s2","reason":"r"})"),
+        rec("x/bad5", "x", "correction", "2024-12-12T08:00:00Z", "2024-12-12T08:00:00Z",
+            R"({"target":"x/s2","reason":"r","at":"2024-12-11T23:30:00Z"})"),
+        rec("x/bad6", "x", "retraction", "2024-12-12T06:30:00Z", "2024-12-12T06:30:00Z", R"({"target":"x/s2","reason":"q"})"),
+        rec("x/bad7", "x", "retraction", "2024-12-12T06:30:00Z", "2024-12-12T06:30:00Z", R"({"target":"y/n1","reason":"q"})"),
+    };
+    {
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+      sqlite3_stmt* st = nullptr;
+      REQUIRE(sqlite3_prepare_v2(db,
+                                 "INSERT INTO events (id, incident, version, type, at, recorded_at, source, approx, data, "
+                                 "text, status, target) VALUES (?1, ?2, (SELECT count(*) + 1 FROM events WHERE incident = ?2), "
+                                 "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                 -1, &st, nullptr) == SQLITE_OK);
+      for (const auto& e : log) {
+        const auto text = [&](int i, const std::optional<std::string>& v) {
+          if (v) sqlite3_bind_text(st, i, v->c_str(), -1, SQLITE_TRANSIENT);
+          else sqlite3_bind_null(st, i);
+        };
+        text(1, e.id);
+        text(2, e.incident);
+        text(4, e.type);
+        sqlite3_bind_int64(st, 5, e.at);
+        sqlite3_bind_int64(st, 6, *e.recorded_at);
+        text(7, e.source);
+        sqlite3_bind_int(st, 8, e.approx ? 1 : 0);
+        text(9, e.data);
+        text(10, e.text);
+        text(11, e.status);
+        text(12, e.target);
+        REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+        sqlite3_reset(st);
+      }
+      sqlite3_finalize(st);
+      sqlite3_close(db);
+    }
+    CHECK(raw_exec(path, "INSERT INTO incidents VALUES ('x', 'stale', NULL, NULL, NULL, NULL, 0, 0, NULL, 1, 1)") == "");
+    const std::string log_sql = "SELECT * FROM events ORDER BY seq";
+    const std::string log_before = raw_dump(path, log_sql);
+    REQUIRE(std::ranges::count(log_before, '\n') == static_cast<long>(log.size()));
+
+    auto ro = event_store::open(path, {.create = false, .read_only = true});
+    REQUIRE_FALSE(ro);
+    CHECK(ro.error().is(errc::read_only));
+    CHECK(ro.error().message == path + ": store schema version 1 must be upgraded to 2: open it once for writing");
+    CHECK(raw_dump(path, "PRAGMA user_version") == "1|\n");
+
+    std::string versions, incidents;
+    {
+      auto up = event_store::open(path, {.create = false});
+      REQUIRE_MESSAGE(up, (up ? "" : up.error().message));
+      CHECK(up->upgraded_from() == 1);
+      versions = dump(*up, "event_versions", "seq, made_by");
+      incidents = dump(*up, "incidents", "id");
+      REQUIRE(up->rebuild());
+      CHECK(dump(*up, "event_versions", "seq, made_by") == versions);
+      CHECK(dump(*up, "incidents", "id") == incidents);
+      CHECK(incidents.find("stale") == std::string::npos);
+
+      // What the projection makes of the legacy changes: only the two valid corrections count.
+      const std::vector<column> cols = {{"id"}, {"text"}, {"status"}, {"at", value_type::timestamp}};
+      auto rs = up->query("SELECT id, text, status, at FROM event_versions WHERE valid_to IS NULL AND type NOT IN "
+                          "('correction', 'retraction') ORDER BY id",
+                          {}, cols);
+      REQUIRE(rs);
+      std::string now;
+      for (const auto& row : rs->rows)
+        now += fmt::format("{} {} {} {}\n", std::get<std::string>(row[0]),
+                           std::holds_alternative<null_value>(row[1]) ? "-" : std::get<std::string>(row[1]),
+                           std::holds_alternative<null_value>(row[2]) ? "-" : std::get<std::string>(row[2]),
+                           format_iso(std::get<timestamp>(row[3])));
+      CHECK(now == "x/n1 v2 - 2024-12-11T22:30:00Z\n"
+                   "x/s1 - investigating 2024-12-11T23:10:00Z\n"
+                   "y/n1 y - 2024-12-10T00:00:00Z\n");
+      // x/s2 was retracted by the first retraction recorded (bad6, at 06:30), not r1; the
+      // correction after it (bad5) is never believed.
+      auto s2 = up->query("SELECT valid_from, valid_to, at FROM event_versions WHERE id = 'x/s2' ORDER BY rank", {},
+                          std::vector<column>{{"valid_from", value_type::timestamp},
+                                              {"valid_to", value_type::timestamp},
+                                              {"at", value_type::timestamp}});
+      REQUIRE(s2);
+      std::string intervals;
+      for (const auto& row : s2->rows)
+        intervals += fmt::format("[{}, {}) {}\n", format_iso(std::get<timestamp>(row[0])),
+                                 format_iso(std::get<timestamp>(row[1])), format_iso(std::get<timestamp>(row[2])));
+      CHECK(intervals == "[2024-12-12T02:00:00Z, 2024-12-12T06:30:00Z) 2024-12-12T02:00:00Z\n"
+                         "[2024-12-12T06:30:00Z, 2024-12-12T06:30:00Z) 2024-12-11T23:30:00Z\n");
+
+      // The schema is a new store's.
+      auto fresh = event_store::open(d.file("new.pmdb")).value();
+      const auto objects = [](const event_store& s) {
+        auto found = s.query("SELECT type || ' ' || name || ' on ' || tbl_name FROM sqlite_master ORDER BY name", {},
+                          std::vector<column>{{"object"}});
+        REQUIRE(found);
+        std::vector<std::string> out;
+        for (const auto& row : found->rows) out.push_back(std::get<std::string>(row[0]));
+        return out;
+      };
+      CHECK(objects(*up) == objects(fresh));
+    }
+    CHECK(raw_dump(path, log_sql) == log_before);
+    CHECK(raw_dump(path, "PRAGMA user_version") == "2|\n");
+    auto again = event_store::open(path, {.create = false});
+    REQUIRE(again);
+    CHECK_FALSE(again->upgraded_from());
+    CHECK(dump(*again, "event_versions", "seq, made_by") == versions);
+    // y/n1 is believed (x's retraction of it never counted), so it can be corrected and
+    // retracted in its own incident; x/s2 is retracted, so it cannot.
+    CHECK(again->append(std::vector{rec("y/c1", "y", "correction", "2024-12-13T00:00:00Z", "2024-12-13T00:00:00Z",
+                                        R"({"target":"y/n1","reason":"r","data":{"text":"y2"}})"),
+                                    rec("y/r1", "y", "retraction", "2024-12-13T01:00:00Z", "2024-12-13T01:00:00Z",
+                                        R"({"target":"y/n1","reason":"r"})")}));
+    auto refused = again->append(std::vector{rec("x/c9", "x", "correction", "2024-12-13T00:00:00Z", "2024-12-13T00:00:00Z",
+                                                 R"({"target":"x/s2","reason":"r","at":"2024-12-12T01:00:00Z"})")});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message == "correction x/c9 (incident x) refused: its target x/s2 is already retracted (by x/r1)");
+    auto ro2 = event_store::open(path, {.create = false, .read_only = true});
+    REQUIRE(ro2);
+    CHECK_FALSE(ro2->upgraded_from());
   }
 }
