@@ -12,7 +12,7 @@
 //   T), and the incidents read model (as of T: the projection's incidents relation). `log` reads
 //   the log table. The relations' SQL comes from the projection, bound once per statement.
 // * A milestone is a scalar subquery on `event_versions e` that walks the (incident, type,
-//   valid_to, at, seq) index: `(SELECT e.at FROM event_versions e WHERE e.incident = ? AND
+//   at, seq, valid_to, ...) index: `(SELECT e.at FROM event_versions e WHERE e.incident = ? AND
 //   e.valid_to IS NULL AND e.type = ? ... ORDER BY e.at, e.seq LIMIT 1)`. `start`/`end` are the
 //   first/last event that is not a correction or retraction. "At or after" a milestone compares
 //   positions (at, seq), so two events of one moment keep the store's order.

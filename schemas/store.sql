@@ -76,10 +76,13 @@ CREATE TABLE IF NOT EXISTS event_versions (
   PRIMARY KEY (seq, made_by)
 ) WITHOUT ROWID;
 
--- `valid_to` sits before `at` so that the current view (valid_to IS NULL) is an equality prefix.
-CREATE INDEX IF NOT EXISTS versions_by_incident_type ON event_versions (incident, type, valid_to, at, seq);
-CREATE INDEX IF NOT EXISTS versions_by_incident_at   ON event_versions (incident, valid_to, at, seq, type);
-CREATE INDEX IF NOT EXISTS versions_by_type_at       ON event_versions (type, valid_to, at);
+-- `at, seq` follow the equality columns, so that the present belief and an `as of` view both
+-- walk an incident's events in occurred order and stop at the first match; `valid_to` and
+-- `valid_from` are carried in the index, so that belief is checked without reading the row
+-- (only corrected events have more than one version to skip).
+CREATE INDEX IF NOT EXISTS versions_by_incident_type ON event_versions (incident, type, at, seq, valid_to, valid_from);
+CREATE INDEX IF NOT EXISTS versions_by_incident_at   ON event_versions (incident, at, seq, valid_to, valid_from, type);
+CREATE INDEX IF NOT EXISTS versions_by_type_at       ON event_versions (type, at, valid_to);
 CREATE INDEX IF NOT EXISTS versions_by_id            ON event_versions (id);
 
 -- Read model: one row per incident, maintained in the same transaction as every append and
