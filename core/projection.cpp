@@ -34,18 +34,18 @@ change_fields fields_of(const event& correction) {
 
 }  // namespace
 
-std::vector<version> fold(const logged& original, std::span<const logged> changes) {
-  std::vector<const logged*> order;
+std::vector<version> fold(const stored_event& original, std::span<const stored_event> changes) {
+  std::vector<const stored_event*> order;
   for (const auto& c : changes)
     if (c.ev.incident == original.ev.incident && is_audit_type(c.ev.type)) order.push_back(&c);
-  std::ranges::sort(order, [](const logged* a, const logged* b) {
+  std::ranges::sort(order, [](const stored_event* a, const stored_event* b) {
     return std::pair(a->recorded_at, a->seq) < std::pair(b->recorded_at, b->seq);
   });
 
   std::vector<version> out;
   out.push_back({original.seq, 0, original.recorded_at, std::nullopt, false, original.ev});
   std::optional<std::int64_t> retracted;
-  for (const logged* c : order) {
+  for (const stored_event* c : order) {
     if (c->ev.type == "retraction") {
       if (!retracted) retracted = std::max(c->recorded_at, original.recorded_at);
       continue;

@@ -25,7 +25,6 @@ inline constexpr std::string_view resolution_statuses[] = {"resolved", "complete
 inline constexpr std::string_view open_statuses[] = {"investigating", "identified", "monitoring",
                                                      "scheduled",     "in_progress", "verifying"};
 
-using logged = stored_event;
 
 // One version of an event: what is believed about it from `valid_from` (inclusive) to
 // `valid_to` (exclusive; nullopt: still believed). An interval with valid_from == valid_to is
@@ -47,7 +46,7 @@ struct version {
 // whose data.data is not valid for the target's type, is ignored (the store refuses both at
 // append; a store written by an older pmdb may hold them). `original` must not itself be a
 // correction or a retraction (those have exactly one version).
-std::vector<version> fold(const logged& original, std::span<const logged> changes);
+std::vector<version> fold(const stored_event& original, std::span<const stored_event> changes);
 
 // ---------------------------------------------------------------- SQL (SQLite dialect)
 

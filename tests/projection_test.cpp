@@ -60,7 +60,7 @@ event retraction(std::string id, std::string incident, std::string target, std::
               fmt::format(R"({{"target":"{}","reason":"not so"}})", target), "analyst");
 }
 
-projection::logged logged_at(std::int64_t seq, const event& e) { return {seq, seq, *e.recorded_at, e}; }
+stored_event logged_at(std::int64_t seq, const event& e) { return {seq, seq, *e.recorded_at, e}; }
 
 // A version as one line: "[from,to) made_by rank corrected at text", times in minutes after t0.
 std::string shown(const projection::version& v) {
@@ -85,7 +85,7 @@ TEST_SUITE("projection") {
 TEST_CASE("fold: corrections apply in (recorded_at, seq) order, each replacing the fields it gives") {
   const event e = make("e", "x", "status", t0 + 10 * minute, t0 + 20 * minute, status_data("investigating", "v0"));
   // Log order (seq) is not recorded order: c3 is appended last but recorded between c1 and c2.
-  const std::vector<projection::logged> changes = {
+  const std::vector<stored_event> changes = {
       logged_at(2, correction("c1", "x", "e", t0 + 30 * minute, t0 + 11 * minute, status_data("identified", "v1"))),
       logged_at(3, correction("c2", "x", "e", t0 + 50 * minute, std::nullopt, status_data("identified", "v2"))),
       logged_at(4, correction("c3", "x", "e", t0 + 40 * minute, t0 + 12 * minute, std::nullopt)),
@@ -100,7 +100,7 @@ TEST_CASE("fold: corrections apply in (recorded_at, seq) order, each replacing t
   CHECK(vs.back().ev.status == "identified");
 
   SUBCASE("the same recorded time: the later position wins") {
-    const std::vector<projection::logged> tied = {
+    const std::vector<stored_event> tied = {
         logged_at(7, correction("b", "x", "e", t0 + 30 * minute, std::nullopt, status_data("resolved", "late"))),
         logged_at(5, correction("a", "x", "e", t0 + 30 * minute, std::nullopt, status_data("monitoring", "early"))),
     };
@@ -116,7 +116,7 @@ TEST_CASE("fold: corrections apply in (recorded_at, seq) order, each replacing t
 
 TEST_CASE("fold: a correction recorded before its target is believed from the target's recorded_at") {
   const event e = make("e", "x", "alert", t0, t0 + 60 * minute, R"({"text":"v0"})");
-  const std::vector<projection::logged> changes = {
+  const std::vector<stored_event> changes = {
       logged_at(1, correction("c1", "x", "e", t0 + 10 * minute, t0 + 5 * minute, R"({"text":"v1"})")),
       logged_at(3, correction("c2", "x", "e", t0 + 90 * minute, std::nullopt, R"({"text":"v2"})")),
   };
@@ -131,7 +131,7 @@ TEST_CASE("fold: the first retraction ends every version; later corrections are 
   const auto c1 = correction("c1", "x", "e", t0 + 20 * minute, std::nullopt, R"({"text":"v1"})");
   const auto c2 = correction("c2", "x", "e", t0 + 40 * minute, std::nullopt, R"({"text":"v2"})");
   SUBCASE("retracted between two corrections") {
-    const std::vector<projection::logged> changes = {logged_at(2, c1), logged_at(3, c2),
+    const std::vector<stored_event> changes = {logged_at(2, c1), logged_at(3, c2),
                                                      logged_at(4, retraction("r1", "x", "e", t0 + 30 * minute)),
                                                      logged_at(5, retraction("r2", "x", "e", t0 + 25 * minute))};
     CHECK(shown(projection::fold(logged_at(1, e), changes)) ==
@@ -139,7 +139,7 @@ TEST_CASE("fold: the first retraction ends every version; later corrections are 
                                    "[25,25) by 3 #2 corrected at 0 v2"});
   }
   SUBCASE("retracted before it was recorded: never believed") {
-    const std::vector<projection::logged> changes = {logged_at(2, c1),
+    const std::vector<stored_event> changes = {logged_at(2, c1),
                                                      logged_at(3, retraction("r", "x", "e", t0 + 5 * minute))};
     CHECK(shown(projection::fold(logged_at(1, e), changes)) ==
           std::vector<std::string>{"[10,10) by 1 #0 at 0 v0", "[10,10) by 2 #1 corrected at 0 v1"});
@@ -150,20 +150,20 @@ TEST_CASE("fold: changes of another incident, unusable corrections and stale fie
   const event e = make("e", "x", "report", t0, t0 + 10 * minute, R"({"count":40,"text":"v0"})");
   REQUIRE(e.value == 40.0);
   SUBCASE("a correction or retraction of another incident is ignored (a store older than the checks may hold one)") {
-    const std::vector<projection::logged> changes = {
+    const std::vector<stored_event> changes = {
         logged_at(2, correction("c", "y", "e", t0 + 20 * minute, t0 + minute, R"({"text":"other"})")),
         logged_at(3, retraction("r", "y", "e", t0 + 30 * minute))};
     CHECK(shown(projection::fold(logged_at(1, e), changes)) == std::vector<std::string>{"[10,-) by 1 #0 at 0 v0"});
   }
   SUBCASE("a correction whose data is not valid for the target's type is ignored, its `at` too") {
-    const std::vector<projection::logged> changes = {
+    const std::vector<stored_event> changes = {
         logged_at(2, correction("c", "x", "e", t0 + 20 * minute, t0 + minute, R"({"count":-1})")),
         logged_at(3, correction("d", "x", "e", t0 + 30 * minute, std::nullopt, R"({"text":"v1","count":41})"))};
     CHECK(shown(projection::fold(logged_at(1, e), changes)) ==
           std::vector<std::string>{"[10,30) by 1 #0 at 0 v0", "[30,-) by 3 #1 corrected at 0 v1"});
   }
   SUBCASE("the typed fields are those of the new payload: a field it lacks is empty, not the old value") {
-    const std::vector<projection::logged> changes = {
+    const std::vector<stored_event> changes = {
         logged_at(2, correction("c", "x", "e", t0 + 20 * minute, std::nullopt, R"({"text":"no count now"})"))};
     const auto vs = projection::fold(logged_at(1, e), changes);
     REQUIRE(vs.size() == 2);
