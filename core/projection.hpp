@@ -25,7 +25,6 @@ inline constexpr std::string_view resolution_statuses[] = {"resolved", "complete
 inline constexpr std::string_view open_statuses[] = {"investigating", "identified", "monitoring",
                                                      "scheduled",     "in_progress", "verifying"};
 
-
 // One version of an event: what is believed about it from `valid_from` (inclusive) to
 // `valid_to` (exclusive; nullopt: still believed). An interval with valid_from == valid_to is
 // never believed (a correction superseded before it was, or one recorded before its target).
