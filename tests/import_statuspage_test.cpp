@@ -14,6 +14,9 @@
 #include "core/projection.hpp"
 #include "core/statuspage.hpp"
 #include "core/time.hpp"
+#include "query/compiler.hpp"
+#include "query/parser.hpp"
+#include "shell/catalog.hpp"
 #include "test_util.hpp"
 
 using namespace pmdb;
@@ -506,6 +509,7 @@ TEST_CASE("the GitHub status archive: every incident's updates and time to resol
   struct expected_incident {
     std::size_t updates = 0;
     std::optional<std::int64_t> minutes_to_resolved;
+    bool reopened = false;  // an "Investigating" update after a "Resolved" one, in the page's order
   };
   std::map<std::string, expected_incident> want;
   {
@@ -524,6 +528,12 @@ TEST_CASE("the GitHub status archive: every incident's updates and time to resol
         const auto t = parse_timestamp(u["at"].GetString());
         REQUIRE(t);
         if (!first || t->ms < *first) first = t->ms;
+      }
+      bool resolved_before = false;
+      for (const auto& u : ups) {
+        const std::string_view status = u["status"].GetString();
+        if (status == "Investigating" && resolved_before) e.reopened = true;
+        if (status == "Resolved") resolved_before = true;
       }
       for (const auto& u : ups)
         if (std::string_view(u["status"].GetString()) == "Resolved") {
@@ -570,6 +580,25 @@ TEST_CASE("the GitHub status archive: every incident's updates and time to resol
   CHECK(resolved == 801);
   CHECK(count(store, "SELECT count(*) FROM events WHERE type = 'incident'") == 819);
   CHECK(r.appended == static_cast<std::size_t>(819 + 2860 + 801 + 779 + 76 + 18 * 3));
+
+  // "Was it reopened?" asked in PMQL: posts of one minute keep the page's order, so a
+  // resolution posted in the same minute as an earlier `investigating` does not reopen it.
+  {
+    const std::string q =
+        "incidents | let reopened = time from first status resolved to status investigating | where reopened is not null "
+        "| select id;";
+    auto script = query::parse(q);
+    REQUIRE(script);
+    auto act = query::compile(script->statements.front(), shell::catalog_of(store), {}, q);
+    REQUIRE(act);
+    const auto& cq = std::get<query::run_query>(*act).query;
+    auto reopened = store.query(cq.sql, cq.params, cq.columns);
+    REQUIRE(reopened);
+    std::size_t want_reopened = 0;
+    for (const auto& [id, e] : want) want_reopened += e.reopened ? 1 : 0;
+    CHECK(reopened->rows.size() == want_reopened);
+    for (const auto& row : reopened->rows) CHECK_MESSAGE(want.at(std::get<std::string>(row[0])).reopened, std::get<std::string>(row[0]));
+  }
 
   // A second import of the same document adds nothing.
   const auto again = import_path(store, out);
