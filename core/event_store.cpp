@@ -737,6 +737,6 @@ std::int64_t single_int(sqlite3* db, const char* sql) {
 // the last position is the number of events: an index lookup instead of a scan of the log.
 std::int64_t event_store::event_count() const { return last_seq(); }
 std::int64_t event_store::incident_count() const { return single_int(impl_->db, "SELECT count(*) FROM incidents"); }
-std::int64_t event_store::last_seq() const { return single_int(impl_->db, "SELECT coalesce(max(seq), 0) FROM events"); }
+std::int64_t event_store::last_seq() const { return impl_->last_seq().value_or(0); }
 
 }  // namespace pmdb

@@ -40,7 +40,7 @@ Usage:
   pmdb import DB FILE...           append events ('-' is stdin)
   pmdb export DB [INCIDENT...]     events as JSONL on stdout, in store order
   pmdb rebuild DB                  recompute the read models from the log
-  pmdb report DB INCIDENT [-o FILE] [--now T] [--tz ZONE]
+  pmdb report DB INCIDENT [-o FILE] [--as-of T] [--now T] [--tz ZONE]
                                    the incident's postmortem as Markdown
 
 Shell options:
@@ -49,6 +49,7 @@ Shell options:
   --bail / --no-bail               stop at the first error (default: on in scripts)
   --readonly                       open the store read-only
   --tz ZONE                        show timestamps in ZONE (e.g. America/Los_Angeles)
+  --as-of TIMESTAMP                read every statement as of TIMESTAMP (what had been recorded by then)
   --now TIMESTAMP                  the generation time printed in reports
 
 Other options:
