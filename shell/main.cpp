@@ -262,11 +262,11 @@ Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid 
 stdout, or to FILE. Every figure in it is computed from the incident's events.
 
 Options:
-  -o FILE          write to FILE instead of stdout
-  --as-of TIMESTAMP  the report as it could have been written then: only what had been recorded
-                   by TIMESTAMP (ISO 8601), corrections recorded later not applied
-  --now TIMESTAMP  the generation time printed in the footer (ISO 8601), for reproducible output
-  --tz ZONE        also show local times in ZONE (e.g. America/Los_Angeles)
+  -o FILE            write to FILE instead of stdout
+  --as-of TIMESTAMP  the report as it could have been written then: only what had been
+                     recorded by TIMESTAMP (ISO 8601), corrections recorded later not applied
+  --now TIMESTAMP    the generation time printed in the footer (ISO 8601), for reproducible output
+  --tz ZONE          also show local times in ZONE (e.g. America/Los_Angeles)
 )";
 
 // The `report` statement and `pmdb report` share this.
@@ -295,7 +295,7 @@ int cmd_report(const std::vector<std::string>& args) {
     else if (a == "--tz" && has_value) cfg.tz = args[++i];
     else if (a == "--as-of" && has_value) {
       auto t = parse_timestamp(args[++i]);
-      if (!t) return usage_error(fmt::format("report: --as-of: {}", t.error()), report_help);
+      if (!t) return usage_error(fmt::format("report: --as-of {}: {}", args[i], t.error()), report_help);
       cfg.as_of = t->ms;
     } else if (a.size() > 1 && a[0] == '-') return usage_error(fmt::format("report: bad option {}", a), report_help);
     else pos.push_back(a);
@@ -406,7 +406,7 @@ int cmd_shell(const std::vector<std::string>& args) {
     } else if (a == "--as-of") {
       auto v = value();
       auto t = v ? parse_timestamp(*v) : std::unexpected(std::string("a timestamp is missing"));
-      if (!t) return usage_error(fmt::format("--as-of needs an ISO 8601 timestamp: {}", t.error()), shell_help);
+      if (!t) return usage_error(fmt::format("--as-of {}: {}", v.value_or(""), t.error()), shell_help);
       cfg.as_of = t->ms;
     } else if (a == "--now") {
       auto v = value();

@@ -22,6 +22,36 @@ std::string run_cmd(const std::string& cmd) {
 }  // namespace
 
 TEST_SUITE("shell_cli") {
+  TEST_CASE("--as-of on the command line: the shell's default view, and the report as it could have been written") {
+    const char* q = "time from first status investigating to status identified in openai-2024-12-11;";
+    // 23:17 → 23:53 as first posted; as of 23:50 the identified post did not exist yet.
+    const auto now = run_pmdb({"--mode", "csv", "--headers", "off", "-c", q});
+    CHECK(now.out == "36m\n");
+    const auto then = run_pmdb({"--mode", "csv", "--headers", "off", "--as-of", "2024-12-11T23:50:00Z", "-c", q});
+    CHECK(then.status == 0);
+    CHECK(then.out == "\n");
+    const auto bad = run_pmdb({"--as-of", "yesterday", "-c", q});
+    CHECK(bad.status == 2);
+    CHECK(bad.err.starts_with("pmdb: --as-of yesterday: not a timestamp"));
+
+    temp_dir d;
+    const auto db = d.file("s.pmdb");
+    REQUIRE(run_pmdb({"import", db, "examples/openai-2024-12-11.jsonl", "tests/golden/scripts/data/corrections.jsonl"})
+                .status != 0);  // the Meta correction has no Meta event here: the whole import is refused
+    REQUIRE(run_pmdb({"import", db, "examples/openai-2024-12-11.jsonl"}).status == 0);
+    const std::string corrections = read_file(source_dir() / "tests/golden/scripts/data/corrections.jsonl");
+    write_file(d.path / "fix.jsonl", corrections.substr(0, corrections.find('\n') + 1));  // the OpenAI alert's
+    REQUIRE(run_pmdb({"import", db, (d.path / "fix.jsonl").string()}).status == 0);
+    const auto corrected = run_pmdb({"report", db, "openai-2024-12-11", "--now", "2025-01-01T00:00:00Z"});
+    CHECK(corrected.status == 0);
+    CHECK(corrected.out.find("## Corrections") != std::string::npos);
+    const auto before = run_pmdb({"report", db, "openai-2024-12-11", "--as-of", "2024-12-14T08:59Z", "--now",
+                                  "2025-01-01T00:00:00Z"});
+    CHECK(before.status == 0);
+    CHECK(before.out.find("## Corrections") == std::string::npos);
+    CHECK(before.out.find("| As of | 2024-12-14 08:59 UTC") != std::string::npos);
+  }
+
   TEST_CASE("usage errors exit 2, user errors exit 1, help exits 0") {
     CHECK(run_pmdb({"--help"}).status == 0);
     CHECK(run_pmdb({"import", "--help"}).status == 0);
