@@ -17,6 +17,8 @@
 using namespace pmdb;
 using pmdb::test::line;
 using pmdb::test::temp_dir;
+using pmdb::test::dump;
+using pmdb::test::raw_dump;
 
 namespace {
 
@@ -70,46 +72,10 @@ std::vector<std::string> incident_rows(const event_store& s) {
 }
 
 
-// Every row of `table` in `order`, each cell as SQLite's text of it ("NULL" for null): a
-// byte-for-byte picture of a read model.
-std::string dump(const event_store& s, std::string_view table, std::string_view order) {
-  auto n = s.query(fmt::format("SELECT count(*) FROM pragma_table_info('{}')", table), {},
-                   std::vector<column>{{"n", value_type::integer}});
-  REQUIRE(n);
-  const std::vector<column> cols(static_cast<std::size_t>(std::get<std::int64_t>(n->rows.at(0).at(0))), column{"c"});
-  auto rs = s.query(fmt::format("SELECT * FROM {} ORDER BY {}", table, order), {}, cols);
-  REQUIRE(rs);
-  std::string out;
-  for (const auto& row : rs->rows) {
-    for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "|";
-    out += "\n";
-  }
-  return out;
-}
-
 // Everything a write could change: the log and both read models.
 std::string everything(const event_store& s) {
   return fmt::format("{} events\n{}--\n{}--\n{}", s.event_count(), dump(s, "events", "seq"),
                      dump(s, "event_versions", "seq, made_by"), dump(s, "incidents", "id"));
-}
-
-// The same through a raw SQLite connection (for files pmdb will not open as they are).
-std::string raw_dump(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-  std::string out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    for (int i = 0; i < sqlite3_column_count(st); ++i) {
-      const auto* t = sqlite3_column_text(st, i);
-      out += (t ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
-    }
-    out += "\n";
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
 }
 
 // An event with a given id and recorded time.

@@ -24,6 +24,7 @@
 
 using namespace pmdb;
 using pmdb::test::memory_store;
+using pmdb::test::dump;
 
 namespace {
 
@@ -426,22 +427,6 @@ std::vector<fact> facts_of(const event_store& store, const std::vector<std::stri
     out.push_back({std::get<std::string>(r[0]), std::get<std::string>(r[1]), std::get<std::string>(r[2]),
                    std::get<std::int64_t>(r[3]), std::get<std::string>(r[4])});
   std::ranges::sort(out);
-  return out;
-}
-
-// Every row of `table` in `order`, each cell as SQLite's text of it ("NULL" for null).
-std::string dump(const event_store& store, std::string_view table, std::string_view order) {
-  auto n = store.query(fmt::format("SELECT count(*) FROM pragma_table_info('{}')", table), {},
-                       std::vector<column>{{"n", value_type::integer}});
-  REQUIRE(n);
-  const std::vector<column> cols(static_cast<std::size_t>(std::get<std::int64_t>(n->rows.at(0).at(0))), column{"c"});
-  auto rs = store.query(fmt::format("SELECT * FROM {} ORDER BY {}", table, order), {}, cols);
-  REQUIRE(rs);
-  std::string out;
-  for (const auto& row : rs->rows) {
-    for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "|";
-    out += "\n";
-  }
   return out;
 }
 

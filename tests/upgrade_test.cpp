@@ -22,23 +22,6 @@ using namespace pmdb::test;
 
 namespace {
 
-// Every row of one table, as text (the exact bytes SQLite returns).
-std::string dump(const event_store& store, const std::string& table, const std::string& order) {
-  auto cols = store.query(fmt::format("SELECT count(*) FROM pragma_table_info('{}')", table), {},
-                          std::vector<column>{{"n", value_type::integer}});
-  REQUIRE(cols);
-  const auto n = std::get<std::int64_t>(cols->rows.at(0).at(0));
-  std::vector<column> text_cols(static_cast<std::size_t>(n), column{"c", value_type::text});
-  auto rs = store.query(fmt::format("SELECT * FROM {} ORDER BY {}", table, order), {}, text_cols);
-  REQUIRE(rs);
-  std::string out;
-  for (const auto& row : rs->rows) {
-    for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "|";
-    out += "\n";
-  }
-  return out;
-}
-
 // The answers of PMQL statements, rendered as the shell renders them.
 std::string answers(const event_store& store, std::string_view text) {
   auto script = query::parse(text);
@@ -57,17 +40,7 @@ std::string answers(const event_store& store, std::string_view text) {
 }
 
 // Read with SQLite directly: pmdb refuses to open a version-1 store read-only.
-std::int64_t user_version(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  const std::int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
-}
+std::string user_version(const std::string& path) { return raw_dump(path, "PRAGMA user_version"); }
 
 constexpr std::string_view questions =
     "time from first alert to status identified in openai-2024-12-11;"
@@ -84,32 +57,16 @@ TEST_SUITE("upgrade") {
     temp_dir d;
     const std::string v1 = d.file("v1.pmdb");
     std::filesystem::copy_file(source_dir() / "tests/data/store-v1.pmdb", v1);
-    REQUIRE(user_version(v1) == 1);
+    REQUIRE(user_version(v1) == "1|\n");
 
     // Read-only, it is refused with a reason, and left as it was.
     auto ro = event_store::open(v1, {.create = false, .read_only = true});
     REQUIRE_FALSE(ro);
     CHECK(ro.error().is(errc::read_only));
     CHECK(ro.error().message.find("open it once for writing") != std::string::npos);
-    CHECK(user_version(v1) == 1);
+    CHECK(user_version(v1) == "1|\n");
 
-    std::string log_before;
-    {
-      // The version-1 log, read through SQLite directly (the store cannot be opened as v1).
-      sqlite3* db = nullptr;
-      REQUIRE(sqlite3_open_v2(v1.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-      sqlite3_stmt* st = nullptr;
-      REQUIRE(sqlite3_prepare_v2(db, "SELECT * FROM events ORDER BY seq", -1, &st, nullptr) == SQLITE_OK);
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          const auto* t = sqlite3_column_text(st, i);
-          log_before += (t ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
-        }
-        log_before += "\n";
-      }
-      sqlite3_finalize(st);
-      sqlite3_close(db);
-    }
+    const std::string log_before = raw_dump(v1, "SELECT * FROM events ORDER BY seq");
     REQUIRE_FALSE(log_before.empty());
 
     auto up = event_store::open(v1, {.create = false});
@@ -146,7 +103,7 @@ TEST_SUITE("upgrade") {
     up = event_store::open(v1, {.create = false});
     REQUIRE(up);
     CHECK_FALSE(up->upgraded_from());
-    CHECK(user_version(v1) == 2);
+    CHECK(user_version(v1) == "2|\n");
   }
 
   TEST_CASE("the command line says once that it upgraded the store") {
