@@ -18,7 +18,7 @@ using namespace pmdb;
 using pmdb::test::line;
 using pmdb::test::temp_dir;
 using pmdb::test::dump;
-using pmdb::test::raw_dump;
+using pmdb::test::raw_exec;
 
 namespace {
 
@@ -27,18 +27,6 @@ event ev(std::string_view incident, std::string_view type, std::string_view at, 
   auto e = parse_event(line(incident, type, at, data, extra));
   REQUIRE_MESSAGE(e, (e ? "" : e.error()));
   return *e;
-}
-
-// Runs SQL on a separate raw connection; returns SQLite's error message or "".
-std::string raw_exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  char* msg = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
-  std::string out = rc == SQLITE_OK ? "" : (msg ? msg : "error");
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  return out;
 }
 
 std::string export_all(const event_store& s) {
@@ -84,77 +72,6 @@ event rec(std::string_view id, std::string_view incident, std::string_view type,
   return ev(incident, type, at, data, fmt::format(R"("id":"{}","recorded_at":"{}")", id, recorded_at));
 }
 
-// The store schema of version 1 (pmdb 0.1), as it created new files.
-constexpr std::string_view store_v1_sql = R"sql(
--- pmdb store schema, version 1.
--- Embedded into the pmdb binary at build time and applied to a new, empty file in one
--- transaction. `PRAGMA application_id` marks the file as a pmdb store; `PRAGMA user_version`
--- holds the schema version (a store of a newer version is refused).
-
-PRAGMA application_id = 1886217314; -- 0x706d6462, "pmdb"
-PRAGMA user_version = 1;
-
--- The log. One row per event, never updated or deleted.
-CREATE TABLE events (
-  seq         INTEGER PRIMARY KEY,          -- global position: 1, 2, 3… in append order
-  id          TEXT    NOT NULL UNIQUE,      -- given by the writer or derived from the content
-  incident    TEXT    NOT NULL,             -- the stream this event belongs to
-  version     INTEGER NOT NULL,             -- position within the incident's stream: 1, 2, 3…
-  type        TEXT    NOT NULL,             -- incident | status | report | alert | change | metric | comm
-                                            -- | component | cause | action | note | correction | retraction
-  at          INTEGER NOT NULL,             -- when it happened, ms since the epoch, UTC
-  recorded_at INTEGER NOT NULL,             -- when it was learned, ms since the epoch, UTC
-  source      TEXT    NOT NULL,             -- who said so
-  approx      INTEGER NOT NULL DEFAULT 0 CHECK (approx IN (0, 1)), -- 1 when `at` is an estimate
-  data        TEXT    NOT NULL,             -- the type's payload, as minified JSON in the writer's key order
-  -- Typed columns extracted from `data` at append, so that queries can filter and index them.
-  text        TEXT,                         -- data.text (data.title for `incident`)
-  status      TEXT,                         -- status: data.status
-  channel     TEXT,                         -- comm: data.channel
-  author      TEXT,                         -- comm: data.author
-  metric      TEXT,                         -- metric: data.name
-  value       REAL,                         -- metric: data.value; report: data.count
-  unit        TEXT,                         -- metric: data.unit
-  component   TEXT,                         -- component: data.component
-  state       TEXT,                         -- component: data.state
-  kind        TEXT,                         -- cause, action: data.kind
-  target      TEXT,                         -- correction, retraction: data.target
-  UNIQUE (incident, version)
-);
-
-CREATE INDEX events_by_incident_type ON events (incident, type, at, seq);
-CREATE INDEX events_by_incident_at   ON events (incident, at, seq);
-CREATE INDEX events_by_type_at       ON events (type, at);
-
-CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
-BEGIN
-  SELECT RAISE(ABORT, 'pmdb: events are append-only: record a correction event instead of updating');
-END;
-
-CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
-BEGIN
-  SELECT RAISE(ABORT, 'pmdb: events are append-only: record a retraction event instead of deleting');
-END;
-
--- Read model: one row per incident, maintained in the same transaction as every append and
--- recomputable from the log alone (`pmdb rebuild`).
-CREATE TABLE incidents (
-  id        TEXT    PRIMARY KEY,
-  title     TEXT,                           -- from the latest `incident` event (occurred order)
-  org       TEXT,
-  services  TEXT,                           -- JSON array of strings
-  severity  TEXT,
-  summary   TEXT,
-  started   INTEGER NOT NULL,               -- min(at) over the incident's events
-  ended     INTEGER NOT NULL,               -- max(at)
-  status    TEXT,                           -- the latest `status` event's status (occurred order)
-  events    INTEGER NOT NULL,               -- number of events
-  version   INTEGER NOT NULL                -- the stream's current version (= events)
-) WITHOUT ROWID;
-
-CREATE INDEX incidents_by_started ON incidents (started);
-CREATE INDEX incidents_by_org ON incidents (org, started);
-)sql";
 }  // namespace
 
 TEST_SUITE("core_store") {
@@ -584,152 +501,5 @@ TEST_SUITE("core_store") {
     REQUIRE(copy.append(log));
     CHECK(dump(copy, "event_versions", "seq, made_by") == versions);
     CHECK(dump(copy, "incidents", "id") == incidents);
-  }
-
-  TEST_CASE("a version-1 store with corrections the append now refuses is upgraded in place") {
-    temp_dir d;
-    const auto path = d.file("v1.pmdb");
-    // The file as pmdb 0.1 wrote it: its DDL, its log, and a stale incidents row.
-    CHECK(raw_exec(path, std::string(store_v1_sql)) == "");
-    const std::vector<event> log = {
-        rec("x/n1", "x", "note", "2024-12-11T23:00:00Z", "2024-12-11T23:00:00Z", R"({"text":"v0"})"),
-        rec("x/s1", "x", "status", "2024-12-11T23:10:00Z", "2024-12-11T23:10:00Z", R"({"status":"investigating"})"),
-        rec("x/s2", "x", "status", "2024-12-12T02:00:00Z", "2024-12-12T02:00:00Z", R"({"status":"resolved"})"),
-        rec("y/n1", "y", "note", "2024-12-10T00:00:00Z", "2024-12-10T00:00:00Z", R"({"text":"y"})"),
-        // Fine by today's rules, recorded out of order.
-        rec("x/c1", "x", "correction", "2024-12-12T05:00:00Z", "2024-12-12T05:00:00Z",
-            R"({"target":"x/n1","reason":"r","data":{"text":"v2"}})"),
-        rec("x/c2", "x", "correction", "2024-12-12T04:00:00Z", "2024-12-12T04:00:00Z",
-            R"({"target":"x/n1","reason":"r","data":{"text":"v1"},"at":"2024-12-11T22:30:00Z"})"),
-        // Refused today: a missing target, another incident's target, a correction of a
-        // correction, data invalid for the target, a correction after a retraction, a second retraction.
-        rec("x/bad1", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
-            R"({"target":"x/none","reason":"r","data":{"text":"?"}})"),
-        rec("x/bad2", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
-            R"({"target":"y/n1","reason":"r","data":{"text":"hijacked"}})"),
-        rec("x/bad3", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
-            R"({"target":"x/c1","reason":"r","data":{"target":"x/s1","reason":"q"}})"),
-        rec("x/bad4", "x", "correction", "2024-12-12T06:00:00Z", "2024-12-12T06:00:00Z",
-            R"({"target":"x/s1","reason":"r","data":{"status":"fixed"},"at":"2024-12-11T20:00:00Z"})"),
-        rec("x/r1", "x", "retraction", "2024-12-12T07:00:00Z", "2024-12-12T07:00:00Z", R"({"target":"x/s2","reason":"r"})"),
-        rec("x/bad5", "x", "correction", "2024-12-12T08:00:00Z", "2024-12-12T08:00:00Z",
-            R"({"target":"x/s2","reason":"r","at":"2024-12-11T23:30:00Z"})"),
-        rec("x/bad6", "x", "retraction", "2024-12-12T06:30:00Z", "2024-12-12T06:30:00Z", R"({"target":"x/s2","reason":"q"})"),
-        rec("x/bad7", "x", "retraction", "2024-12-12T06:30:00Z", "2024-12-12T06:30:00Z", R"({"target":"y/n1","reason":"q"})"),
-    };
-    {
-      sqlite3* db = nullptr;
-      REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-      sqlite3_stmt* st = nullptr;
-      REQUIRE(sqlite3_prepare_v2(db,
-                                 "INSERT INTO events (id, incident, version, type, at, recorded_at, source, approx, data, "
-                                 "text, status, target) VALUES (?1, ?2, (SELECT count(*) + 1 FROM events WHERE incident = ?2), "
-                                 "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                                 -1, &st, nullptr) == SQLITE_OK);
-      for (const auto& e : log) {
-        const auto text = [&](int i, const std::optional<std::string>& v) {
-          if (v) sqlite3_bind_text(st, i, v->c_str(), -1, SQLITE_TRANSIENT);
-          else sqlite3_bind_null(st, i);
-        };
-        text(1, e.id);
-        text(2, e.incident);
-        text(4, e.type);
-        sqlite3_bind_int64(st, 5, e.at);
-        sqlite3_bind_int64(st, 6, *e.recorded_at);
-        text(7, e.source);
-        sqlite3_bind_int(st, 8, e.approx ? 1 : 0);
-        text(9, e.data);
-        text(10, e.text);
-        text(11, e.status);
-        text(12, e.target);
-        REQUIRE(sqlite3_step(st) == SQLITE_DONE);
-        sqlite3_reset(st);
-      }
-      sqlite3_finalize(st);
-      sqlite3_close(db);
-    }
-    CHECK(raw_exec(path, "INSERT INTO incidents VALUES ('x', 'stale', NULL, NULL, NULL, NULL, 0, 0, NULL, 1, 1)") == "");
-    const std::string log_sql = "SELECT * FROM events ORDER BY seq";
-    const std::string log_before = raw_dump(path, log_sql);
-    REQUIRE(std::ranges::count(log_before, '\n') == static_cast<long>(log.size()));
-
-    auto ro = event_store::open(path, {.create = false, .read_only = true});
-    REQUIRE_FALSE(ro);
-    CHECK(ro.error().is(errc::read_only));
-    CHECK(ro.error().message == path + ": store schema version 1 must be upgraded to 2: open it once for writing");
-    CHECK(raw_dump(path, "PRAGMA user_version") == "1|\n");
-
-    std::string versions, incidents;
-    {
-      auto up = event_store::open(path, {.create = false});
-      REQUIRE_MESSAGE(up, (up ? "" : up.error().message));
-      CHECK(up->upgraded_from() == 1);
-      versions = dump(*up, "event_versions", "seq, made_by");
-      incidents = dump(*up, "incidents", "id");
-      REQUIRE(up->rebuild());
-      CHECK(dump(*up, "event_versions", "seq, made_by") == versions);
-      CHECK(dump(*up, "incidents", "id") == incidents);
-      CHECK(incidents.find("stale") == std::string::npos);
-
-      // What the projection makes of the legacy changes: only the two valid corrections count.
-      const std::vector<column> cols = {{"id"}, {"text"}, {"status"}, {"at", value_type::timestamp}};
-      auto rs = up->query("SELECT id, text, status, at FROM event_versions WHERE valid_to IS NULL AND type NOT IN "
-                          "('correction', 'retraction') ORDER BY id",
-                          {}, cols);
-      REQUIRE(rs);
-      std::string now;
-      for (const auto& row : rs->rows)
-        now += fmt::format("{} {} {} {}\n", std::get<std::string>(row[0]),
-                           std::holds_alternative<null_value>(row[1]) ? "-" : std::get<std::string>(row[1]),
-                           std::holds_alternative<null_value>(row[2]) ? "-" : std::get<std::string>(row[2]),
-                           format_iso(std::get<timestamp>(row[3])));
-      CHECK(now == "x/n1 v2 - 2024-12-11T22:30:00Z\n"
-                   "x/s1 - investigating 2024-12-11T23:10:00Z\n"
-                   "y/n1 y - 2024-12-10T00:00:00Z\n");
-      // x/s2 was retracted by the first retraction recorded (bad6, at 06:30), not r1; the
-      // correction after it (bad5) is never believed.
-      auto s2 = up->query("SELECT valid_from, valid_to, at FROM event_versions WHERE id = 'x/s2' ORDER BY rank", {},
-                          std::vector<column>{{"valid_from", value_type::timestamp},
-                                              {"valid_to", value_type::timestamp},
-                                              {"at", value_type::timestamp}});
-      REQUIRE(s2);
-      std::string intervals;
-      for (const auto& row : s2->rows)
-        intervals += fmt::format("[{}, {}) {}\n", format_iso(std::get<timestamp>(row[0])),
-                                 format_iso(std::get<timestamp>(row[1])), format_iso(std::get<timestamp>(row[2])));
-      CHECK(intervals == "[2024-12-12T02:00:00Z, 2024-12-12T06:30:00Z) 2024-12-12T02:00:00Z\n"
-                         "[2024-12-12T06:30:00Z, 2024-12-12T06:30:00Z) 2024-12-11T23:30:00Z\n");
-
-      // The schema is a new store's.
-      auto fresh = event_store::open(d.file("new.pmdb")).value();
-      const auto objects = [](const event_store& s) {
-        auto found = s.query("SELECT type || ' ' || name || ' on ' || tbl_name FROM sqlite_master ORDER BY name", {},
-                          std::vector<column>{{"object"}});
-        REQUIRE(found);
-        std::vector<std::string> out;
-        for (const auto& row : found->rows) out.push_back(std::get<std::string>(row[0]));
-        return out;
-      };
-      CHECK(objects(*up) == objects(fresh));
-    }
-    CHECK(raw_dump(path, log_sql) == log_before);
-    CHECK(raw_dump(path, "PRAGMA user_version") == "2|\n");
-    auto again = event_store::open(path, {.create = false});
-    REQUIRE(again);
-    CHECK_FALSE(again->upgraded_from());
-    CHECK(dump(*again, "event_versions", "seq, made_by") == versions);
-    // y/n1 is believed (x's retraction of it never counted), so it can be corrected and
-    // retracted in its own incident; x/s2 is retracted, so it cannot.
-    CHECK(again->append(std::vector{rec("y/c1", "y", "correction", "2024-12-13T00:00:00Z", "2024-12-13T00:00:00Z",
-                                        R"({"target":"y/n1","reason":"r","data":{"text":"y2"}})"),
-                                    rec("y/r1", "y", "retraction", "2024-12-13T01:00:00Z", "2024-12-13T01:00:00Z",
-                                        R"({"target":"y/n1","reason":"r"})")}));
-    auto refused = again->append(std::vector{rec("x/c9", "x", "correction", "2024-12-13T00:00:00Z", "2024-12-13T00:00:00Z",
-                                                 R"({"target":"x/s2","reason":"r","at":"2024-12-12T01:00:00Z"})")});
-    REQUIRE_FALSE(refused);
-    CHECK(refused.error().message == "correction x/c9 (incident x) refused: its target x/s2 is already retracted (by x/r1)");
-    auto ro2 = event_store::open(path, {.create = false, .read_only = true});
-    REQUIRE(ro2);
-    CHECK_FALSE(ro2->upgraded_from());
   }
 }

@@ -71,6 +71,18 @@ inline std::string dump(const event_store& s, std::string_view table, std::strin
   return out;
 }
 
+// Runs SQL on a separate raw connection; returns SQLite's error message or "".
+inline std::string raw_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+  std::string out = rc == SQLITE_OK ? "" : (msg ? msg : "error");
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  return out;
+}
+
 // The same for any statement, through a raw read-only SQLite connection (for files pmdb will
 // not open as they are, such as a store of an older schema opened read-only).
 inline std::string raw_dump(const std::string& path, const std::string& sql) {
