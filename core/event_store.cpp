@@ -740,3 +740,43 @@ std::int64_t event_store::incident_count() const { return single_int(impl_->db, 
 std::int64_t event_store::last_seq() const { return impl_->last_seq().value_or(0); }
 
 }  // namespace pmdb
+
+namespace pmdb {
+
+chain_head event_store::head() const { return {}; }
+
+std::expected<verify_report, error> event_store::verify(const verify_options&) const {
+  return std::unexpected(error("verify: not yet"));
+}
+
+std::expected<std::string, error> event_store::resolve_event_id(std::string_view prefix) const {
+  auto st = sqlite::statement::prepare(impl_->db, "SELECT id FROM events WHERE id = ?1 UNION ALL "
+                                                  "SELECT id FROM (SELECT id FROM events WHERE id > ?1 AND id < ?2 "
+                                                  "ORDER BY id LIMIT 6)");
+  if (!st) return std::unexpected(st.error());
+  // Every id that starts with `prefix` sorts between it and it followed by the byte 0xff
+  // (never part of valid UTF-8): a range of the id index.
+  const std::string upper = std::string(prefix) + "\xff";
+  st->bind(1, prefix);
+  st->bind(2, std::string_view(upper));
+  std::vector<std::string> found;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    found.emplace_back(st->text(0));
+    if (found.front() == prefix) return found.front();
+  }
+  if (found.empty() || prefix.size() < 6)
+    return std::unexpected(error(errc::not_found, fmt::format("no event has the id {}{}", prefix,
+                                                              found.empty() ? "" : " (an id prefix needs 6 characters or more)")));
+  if (found.size() > 1) {
+    std::string list;
+    for (std::size_t i = 0; i < std::min<std::size_t>(found.size(), 5); ++i) list += (i ? ", " : "") + found[i];
+    return std::unexpected(error(errc::invalid, fmt::format("the id prefix {} is ambiguous: {}{}", prefix, list,
+                                                            found.size() > 5 ? ", ..." : "")));
+  }
+  return found.front();
+}
+
+}  // namespace pmdb

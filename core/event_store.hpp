@@ -19,7 +19,7 @@ struct sqlite3;
 
 namespace pmdb {
 
-inline constexpr int store_schema_version = 2;
+inline constexpr int store_schema_version = 3;
 
 struct open_options {
   bool create = true;       // create the file (and the schema) when missing
@@ -27,6 +27,38 @@ struct open_options {
   bool durable = true;      // synchronous=FULL; false: NORMAL (for bulk loads and tests)
   int busy_timeout_ms = 10'000;
   bool mmap_reads = true;   // memory-map the file for reading (off for bulk imports: flat RSS)
+  // Who appends through this handle, kept with every event it appends (`recorded_by`). Empty:
+  // $PMDB_USER, else the login name ($USER, $LOGNAME, the password database), else "unknown".
+  std::string recorded_by{};
+};
+
+// The head of the store's hash chain: the position of the last event and the chain's hash
+// there (64 lowercase hex digits). An empty store has position 0 and the hash of 32 zero bytes.
+// The chain is defined in schemas/README.md, "The hash chain".
+struct chain_head {
+  std::int64_t position = 0;
+  std::string hash;
+};
+
+struct verify_options {
+  // A head published earlier (hex, at least 16 digits: a prefix of a full hash): the check
+  // also says whether it is still the chain's hash at some position, i.e. whether the
+  // timeline it pinned is a prefix of today's log.
+  std::optional<std::string> from;
+  // Called now and then with the events checked so far and the total.
+  std::function<void(std::int64_t done, std::int64_t total)> progress;
+};
+
+// What `verify` found. `ok` is false at the first problem: `position` names the log position
+// where it is (nullopt when the problem is not at a position: a trigger, a read model row of an
+// incident, the database file itself) and `problem` says what is wrong there.
+struct verify_report {
+  bool ok = true;
+  std::int64_t events = 0;       // events checked
+  chain_head head;               // the head the check computed (up to the first bad position)
+  std::optional<std::int64_t> position;
+  std::string problem;
+  std::optional<std::int64_t> from_position;  // where the `from` head was found
 };
 
 struct append_result {
@@ -100,6 +132,20 @@ class event_store {
   std::int64_t event_count() const;     // O(log n): the log has no gaps
   std::int64_t incident_count() const;
   std::int64_t last_seq() const;
+
+  // The chain's head as stored (the last event's hash): O(log n).
+  chain_head head() const;
+
+  // Checks the whole store, read-only, in one read snapshot: PRAGMA integrity_check, the
+  // append-only triggers, every event's hash against the chain recomputed from the log (and the
+  // head kept beside it), and the read models against the projection recomputed from the log.
+  // Fails (the expected's error) only when the check itself cannot run.
+  std::expected<verify_report, error> verify(const verify_options& opts = {}) const;
+
+  // Resolves an event id as a user types it: the exact id, else the one id starting with
+  // `prefix` (at least 6 characters). errc::not_found when none, errc::invalid when several
+  // (the message lists some).
+  std::expected<std::string, error> resolve_event_id(std::string_view prefix) const;
 
   // The underlying connection, for tests and benchmarks that must reach SQLite directly.
   ::sqlite3* raw_handle() const;
