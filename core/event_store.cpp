@@ -1,13 +1,19 @@
 #include "core/event_store.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
 
+#include "core/chain.hpp"
 #include "core/embedded.hpp"
 #include "core/json_text.hpp"
 #include "core/projection.hpp"
@@ -48,12 +54,26 @@ SELECT seq, seq, 0, recorded_at, NULL, 0, id, incident, version, type, at, recor
 FROM events WHERE seq > ?1
 )sql";
 
+// Columns in the order of chain::hashed_columns, then the hash.
 constexpr std::string_view insert_sql = R"sql(
-INSERT INTO events (id, incident, version, type, at, recorded_at, source, approx, data,
-                    text, status, channel, author, metric, value, unit, component, state, kind, target)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events (seq, id, incident, version, type, at, recorded_at, source, approx, data,
+                    text, status, channel, author, metric, value, unit, component, state, kind, target,
+                    appended_at, recorded_by, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING
 )sql";
+
+constexpr std::string_view set_head_sql =
+    "INSERT INTO chain_head (one, position, hash) VALUES (1, ?1, ?2) "
+    "ON CONFLICT (one) DO UPDATE SET position = excluded.position, hash = excluded.hash";
+
+// The login name of whoever runs this process (`recorded_by` when the caller names nobody).
+std::string login_name() {
+  for (const char* var : {"PMDB_USER", "USER", "LOGNAME"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
+  return "unknown";
+}
 
 constexpr std::string_view select_event_columns =
     "seq, version, recorded_at, id, incident, type, at, source, approx, data, "
@@ -104,6 +124,11 @@ stored_event read_event(const sqlite::statement& s) {
   return out;
 }
 
+struct chain_head_value {
+  std::int64_t position = 0;
+  chain::digest hash{};
+};
+
 // Lets an unordered_map keyed by std::string be searched with a string_view.
 struct string_hash {
   using is_transparent = void;
@@ -116,8 +141,9 @@ struct event_store::impl {
   sqlite3* db = nullptr;
   std::string path;
   std::optional<int> upgraded_from;  // set when open() upgraded the store
+  std::string recorded_by;           // kept with every event appended through this handle
   // Prepared once, reused by every append.
-  sqlite::statement insert, find_by_id, stream_version, refresh;
+  sqlite::statement insert, find_by_id, stream_version, refresh, hash_at, set_head;
   // The projection's maintenance (see core/projection.hpp).
   sqlite::statement copy_versions, target_of, retraction_of, log_by_id, changes_of, drop_versions, insert_version;
   sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
@@ -125,6 +151,8 @@ struct event_store::impl {
 
   ~impl() {
     insert = {};
+    hash_at = {};
+    set_head = {};
     find_by_id = {};
     stream_version = {};
     refresh = {};
@@ -148,6 +176,8 @@ struct event_store::impl {
       return {};
     };
     if (auto r = prep(insert, insert_sql); !r) return r;
+    if (auto r = prep(hash_at, "SELECT hash FROM events WHERE seq = ?"); !r) return r;
+    if (auto r = prep(set_head, set_head_sql); !r) return r;
     if (auto r = prep(find_by_id, "SELECT incident, type, at, source, approx, data FROM events WHERE id = ?"); !r)
       return r;
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
@@ -258,6 +288,56 @@ struct event_store::impl {
     stored.data = find_by_id.text(5);
     find_by_id.reset();  // an unfinished statement would pin the connection's read snapshot
     return stored.content_key();
+  }
+
+  // The chain's hash at `position` (position 0: the genesis). A row without a valid hash (a
+  // damaged store) is an error: nothing is linked onto it.
+  std::expected<chain::digest, error> hash_of(std::int64_t position) {
+    if (position == 0) return chain::genesis();
+    hash_at.reset();
+    hash_at.bind(1, position);
+    auto row = hash_at.step();
+    if (!row) return std::unexpected(row.error());
+    std::optional<chain::digest> d;
+    if (*row) d = chain::from_blob(sqlite3_column_blob(hash_at.get(), 0), sqlite3_column_bytes(hash_at.get(), 0));
+    hash_at.reset();
+    if (!d)
+      return std::unexpected(error(errc::corrupt, fmt::format("position {}: no valid chain hash (run pmdb verify)", position)));
+    return *d;
+  }
+
+  std::expected<void, error> store_head(std::int64_t position, const chain::digest& hash) {
+    set_head.reset();
+    set_head.bind(1, position);
+    sqlite3_bind_blob(set_head.get(), 2, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    return set_head.run();
+  }
+
+  // Computes the chain over the whole log, in store order, and writes each event's hash: the
+  // upgrade of a store written before the chain existed (inside the caller's transaction, with
+  // the append-only triggers dropped). Returns the head, for chain_head.
+  std::expected<chain_head_value, error> compute_chain() {
+    auto rows = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM events ORDER BY seq", chain::hashed_columns));
+    if (!rows) return std::unexpected(rows.error());
+    auto update = sqlite::statement::prepare(db, "UPDATE events SET hash = ?2 WHERE seq = ?1");
+    if (!update) return std::unexpected(update.error());
+    chain::digest prev = chain::genesis();
+    chain::row_bytes bytes;
+    std::int64_t position = 0;
+    for (;;) {
+      auto row = rows->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      bytes.clear();
+      for (int c = 0; c < chain::hashed_column_count; ++c) bytes.column(rows->get(), c);
+      prev = chain::link(prev, bytes.bytes());
+      position = rows->int64(0);
+      update->reset();
+      update->bind(1, position);
+      sqlite3_bind_blob(update->get(), 2, prev.data(), static_cast<int>(prev.size()), SQLITE_TRANSIENT);
+      if (auto r = update->run(); !r) return std::unexpected(r.error());
+    }
+    return chain_head_value{position, prev};
   }
 
   std::expected<std::int64_t, error> last_seq() {
@@ -390,6 +470,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     return std::unexpected(error(fmt::format("{}: no such store", path)));
   auto p = std::make_unique<impl>();
   p->path = path;
+  p->recorded_by = opts.recorded_by.empty() ? login_name() : opts.recorded_by;
   int flags = opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (opts.create ? SQLITE_OPEN_CREATE : 0);
   flags |= SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &p->db, flags, nullptr) != SQLITE_OK)
@@ -459,10 +540,13 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   if (opts.mmap_reads)
     if (auto r = sqlite::exec(p->db, "PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
   if (!opts.read_only && *version < store_schema_version) {
+    // One transaction: a failure leaves the old store as it was. store.sql (whose every CREATE
+    // is IF NOT EXISTS, and which sets the new user_version) creates what is missing.
     // Version 1 → 2: the projection. The log is untouched; two of its query indexes move to the
-    // versions table, the missing tables and indexes are created by store.sql (whose every
-    // CREATE is IF NOT EXISTS, and which sets the new user_version), and the read models are
-    // computed from the log. One transaction: a failure leaves the version-1 store as it was.
+    // versions table, and the read models are computed from the log.
+    // Version 2 → 3: the hash chain. The log gains three columns: appended_at and recorded_by
+    // (NULL: the old store did not keep them) and hash, computed over the log in store order;
+    // the append-only triggers are dropped for that one update and recreated by store.sql.
     if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
     auto again = pragma_int("user_version");
     if (!again) {
@@ -470,11 +554,25 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
       return fail(again.error());
     }
     if (*again < store_schema_version) {  // another process may have upgraded it meanwhile
-      auto r = sqlite::exec(p->db,
-                            "DROP INDEX IF EXISTS events_by_incident_at; DROP INDEX IF EXISTS events_by_type_at;");
+      std::expected<void, error> r;
+      if (*again < 2)
+        r = sqlite::exec(p->db, "DROP INDEX IF EXISTS events_by_incident_at; DROP INDEX IF EXISTS events_by_type_at;");
+      if (r && *again < 3)
+        r = sqlite::exec(p->db, "ALTER TABLE events ADD COLUMN appended_at INTEGER; "
+                                "ALTER TABLE events ADD COLUMN recorded_by TEXT; "
+                                "ALTER TABLE events ADD COLUMN hash BLOB; "
+                                "DROP TRIGGER events_are_append_only_update; "
+                                "DROP TRIGGER events_are_append_only_delete;");
+      std::optional<chain_head_value> head;
+      if (r && *again < 3) {
+        auto h = p->compute_chain();
+        if (h) head = *h;
+        else r = std::unexpected(h.error());
+      }
       if (r) r = sqlite::exec(p->db, embedded_files().at("store.sql"));
       if (r) r = p->prepare_writers();
-      if (r) r = p->rebuild_read_models();
+      if (r && *again < 2) r = p->rebuild_read_models();
+      if (r && head) r = p->store_head(head->position, head->hash);
       if (!r) {
         (void)sqlite::exec(p->db, "ROLLBACK");
         return fail(r.error());
@@ -517,6 +615,11 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
 
   auto before = s.last_seq();
   if (!before) return rollback(before.error());
+  // The chain continues from the last stored event's hash.
+  auto chained = s.hash_of(*before);
+  if (!chained) return rollback(chained.error());
+  chain::digest prev = *chained;
+  chain::row_bytes row;
   // Events whose versions change: targets of this batch's corrections and retractions.
   std::vector<std::string> refold;
   // Retractions of this batch, by target.
@@ -552,19 +655,43 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       vit = versions.emplace(e.incident, *have).first;
     }
     const std::int64_t version = ++vit->second;
+    const std::int64_t position = *before + static_cast<std::int64_t>(result.appended) + 1;
+    const std::int64_t recorded_at = e.recorded_at.value_or(now);
+    // The row's canonical bytes, column by column as bound below (chain::hashed_columns).
+    row.clear();
+    row.integer(position);
+    row.text(id);
+    row.text(std::string_view(e.incident));
+    row.integer(version);
+    row.text(std::string_view(e.type));
+    row.integer(e.at);
+    row.integer(recorded_at);
+    row.text(std::string_view(e.source));
+    row.integer(e.approx ? 1 : 0);
+    row.text(std::string_view(e.data));
+    for (const auto* f : {&e.text, &e.status, &e.channel, &e.author, &e.metric}) row.text(*f);
+    row.real(e.value);
+    for (const auto* f : {&e.unit, &e.component, &e.state, &e.kind, &e.target}) row.text(*f);
+    row.integer(now);
+    row.text(std::string_view(s.recorded_by));
+    const chain::digest hash = chain::link(prev, row.bytes());
     // The batch outlives the statement's execution, so its strings are bound without a copy.
     auto& ins = s.insert;
     ins.reset();
-    ins.bind_static(1, id);
-    ins.bind_static(2, std::string_view(e.incident));
-    ins.bind(3, version);
-    ins.bind_static(4, std::string_view(e.type));
-    ins.bind(5, e.at);
-    ins.bind(6, e.recorded_at.value_or(now));
-    ins.bind_static(7, std::string_view(e.source));
-    ins.bind(8, std::int64_t{e.approx ? 1 : 0});
-    ins.bind_static(9, std::string_view(e.data));
-    bind_typed(ins, 10, e);
+    ins.bind(1, position);
+    ins.bind_static(2, id);
+    ins.bind_static(3, std::string_view(e.incident));
+    ins.bind(4, version);
+    ins.bind_static(5, std::string_view(e.type));
+    ins.bind(6, e.at);
+    ins.bind(7, recorded_at);
+    ins.bind_static(8, std::string_view(e.source));
+    ins.bind(9, std::int64_t{e.approx ? 1 : 0});
+    ins.bind_static(10, std::string_view(e.data));
+    bind_typed(ins, 11, e);
+    ins.bind(22, now);
+    ins.bind_static(23, std::string_view(s.recorded_by));
+    sqlite3_bind_blob(ins.get(), 24, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
     if (auto r = ins.run(); !r) return rollback(r.error());
     if (sqlite3_changes(s.db) == 0) {
       // The id is already stored (the insert's ON CONFLICT skipped it): the same event again
@@ -577,9 +704,12 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
       ++result.existing;
     } else {
       ++result.appended;
+      prev = hash;
     }
     seen.emplace(id, &e);
   }
+  if (result.appended > 0)
+    if (auto r = s.store_head(*before + static_cast<std::int64_t>(result.appended), prev); !r) return rollback(r.error());
   if (auto r = s.copy_new_versions(*before); !r) return rollback(r.error());
   for (const auto& target : refold)
     if (auto r = s.refold(target); !r) return rollback(r.error());
@@ -743,10 +873,298 @@ std::int64_t event_store::last_seq() const { return impl_->last_seq().value_or(0
 
 namespace pmdb {
 
-chain_head event_store::head() const { return {}; }
+chain_head event_store::head() const {
+  chain_head out{0, chain::hex(chain::genesis())};
+  auto st = sqlite::statement::prepare(impl_->db, "SELECT position, hash FROM chain_head");
+  if (!st || !st->step().value_or(false)) return out;
+  out.position = st->int64(0);
+  if (auto d = chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1)))
+    out.hash = chain::hex(*d);
+  return out;
+}
 
-std::expected<verify_report, error> event_store::verify(const verify_options&) const {
-  return std::unexpected(error("verify: not yet"));
+namespace {
+
+// Column names of a version row (version_columns), for messages.
+constexpr std::string_view version_column_names[] = {
+    "seq",    "made_by", "rank",    "valid_from", "valid_to", "corrected", "id",     "incident", "version",
+    "type",   "at",      "recorded_at", "source", "approx",   "data",      "text",   "status",   "channel",
+    "author", "metric",  "value",   "unit",       "component", "state",    "kind",   "target"};
+constexpr int version_column_count = 26;
+
+constexpr std::string_view incident_columns =
+    "id, title, org, services, severity, summary, started, ended, status, events, version";
+constexpr std::string_view incident_column_names[] = {"id",      "title",   "org",    "services", "severity", "summary",
+                                                      "started", "ended",   "status", "events",   "version"};
+constexpr int incident_column_count = 11;
+
+// The canonical bytes of each column of a version row, as the projection makes it of event `o`.
+std::vector<std::string> expected_version(const stored_event& o, const projection::version& v) {
+  std::vector<std::string> cols;
+  chain::row_bytes b;
+  const auto push = [&] {
+    cols.emplace_back(b.bytes());
+    b.clear();
+  };
+  const event& e = v.ev;
+  b.integer(o.seq), push();
+  b.integer(v.made_by), push();
+  b.integer(v.rank), push();
+  b.integer(v.valid_from), push();
+  v.valid_to ? b.integer(*v.valid_to) : b.null(), push();
+  b.integer(v.corrected ? 1 : 0), push();
+  b.text(std::string_view(e.id)), push();
+  b.text(std::string_view(e.incident)), push();
+  b.integer(o.version), push();
+  b.text(std::string_view(e.type)), push();
+  b.integer(e.at), push();
+  b.integer(o.recorded_at), push();
+  b.text(std::string_view(e.source)), push();
+  b.integer(e.approx ? 1 : 0), push();
+  b.text(std::string_view(e.data)), push();
+  for (const auto* f : {&e.text, &e.status, &e.channel, &e.author, &e.metric}) b.text(*f), push();
+  b.real(e.value), push();
+  for (const auto* f : {&e.unit, &e.component, &e.state, &e.kind, &e.target}) b.text(*f), push();
+  return cols;
+}
+
+std::vector<std::string> row_columns(sqlite3_stmt* st, int count) {
+  std::vector<std::string> cols;
+  chain::row_bytes b;
+  for (int c = 0; c < count; ++c) {
+    b.column(st, c);
+    cols.emplace_back(b.bytes());
+    b.clear();
+  }
+  return cols;
+}
+
+// The index, in the query's column order (select_event_columns, then appended_at, recorded_by),
+// of each hashed column (chain::hashed_columns order).
+constexpr int hashed_index[chain::hashed_column_count] = {0,  3,  4,  1,  5,  6,  2,  7,  8,  9,  10, 11,
+                                                          12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22};
+
+}  // namespace
+
+std::expected<verify_report, error> event_store::verify(const verify_options& opts) const {
+  sqlite3* db = impl_->db;
+  verify_report rep;
+  const auto bad = [&](std::optional<std::int64_t> position, std::string problem) {
+    rep.ok = false;
+    rep.position = position;
+    rep.problem = std::move(problem);
+    return rep;
+  };
+  const auto prepare = [&](std::string_view sql) { return sqlite::statement::prepare(db, sql); };
+
+  // 1. The file itself.
+  {
+    auto st = prepare("PRAGMA integrity_check(10)");
+    if (!st) return std::unexpected(st.error());
+    std::string found;
+    while (true) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      if (st->text(0) != "ok") found += (found.empty() ? "" : "; ") + std::string(st->text(0));
+    }
+    if (!found.empty()) return bad(std::nullopt, "the database file is damaged (PRAGMA integrity_check): " + found);
+  }
+
+  // Everything else reads one snapshot of the store.
+  if (auto r = sqlite::exec(db, "BEGIN"); !r) return std::unexpected(r.error());
+  struct end_read {
+    sqlite3* db;
+    ~end_read() { (void)sqlite::exec(db, "ROLLBACK"); }
+  } guard{db};
+
+  // 2. The triggers that keep the log append-only and the head advancing: those a new store has.
+  {
+    sqlite3* ref = nullptr;
+    if (sqlite3_open(":memory:", &ref) != SQLITE_OK) {
+      sqlite3_close(ref);
+      return std::unexpected(error("verify: cannot open an in-memory database"));
+    }
+    std::vector<std::pair<std::string, std::string>> triggers;
+    auto made = sqlite::exec(ref, embedded_files().at("store.sql"));
+    if (made) {
+      auto st = sqlite::statement::prepare(ref, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name");
+      if (!st) made = std::unexpected(st.error());
+      else
+        while (st->step().value_or(false)) triggers.emplace_back(st->text(0), st->text(1));
+    }
+    sqlite3_close(ref);
+    if (!made) return std::unexpected(made.error());
+    auto st = prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?");
+    if (!st) return std::unexpected(st.error());
+    for (const auto& [name, sql] : triggers) {
+      st->reset();
+      st->bind(1, std::string_view(name));
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return bad(std::nullopt, fmt::format("the trigger {} is missing: rows could have been changed or "
+                                                      "removed without a trace in the read models",
+                                                      name));
+      if (st->text(0) != sql) return bad(std::nullopt, fmt::format("the trigger {} was changed: {}", name, st->text(0)));
+    }
+  }
+
+  // 3. Corrections and retractions, by target: the projection is recomputed from them.
+  std::unordered_map<std::string, std::vector<stored_event>> changes;
+  {
+    auto st = prepare(fmt::format("SELECT {} FROM events WHERE target IS NOT NULL AND type IN ('correction', "
+                                  "'retraction') ORDER BY seq",
+                                  select_event_columns));
+    if (!st) return std::unexpected(st.error());
+    while (true) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      stored_event c = read_event(*st);
+      changes[*c.ev.target].push_back(std::move(c));
+    }
+  }
+
+  // 4. The log, in store order: each position in turn, each hash against the chain recomputed,
+  // and the versions the projection makes of each event against the event_versions table.
+  const std::int64_t total = single_int(db, "SELECT coalesce(max(seq), 0) FROM events");
+  auto log = prepare(fmt::format("SELECT {}, appended_at, recorded_by, hash FROM events ORDER BY seq", select_event_columns));
+  if (!log) return std::unexpected(log.error());
+  auto versions = prepare(fmt::format("SELECT {} FROM event_versions ORDER BY seq, made_by", version_columns));
+  if (!versions) return std::unexpected(versions.error());
+  bool versions_left = versions->step().value_or(false);
+  std::optional<std::string> from;
+  if (opts.from) {
+    from = *opts.from;
+    std::ranges::transform(*from, from->begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (from->size() < 16 || from->size() > 64 || from->find_first_not_of("0123456789abcdef") != std::string::npos)
+      return std::unexpected(error(errc::invalid, fmt::format("--from {}: not a chain hash (16 to 64 hex digits)", *opts.from)));
+    if (chain::hex(chain::genesis()).starts_with(*from)) rep.from_position = 0;
+  }
+  chain::digest prev = chain::genesis();
+  chain::row_bytes bytes;
+  std::int64_t position = 0;
+  while (true) {
+    auto row = log->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    ++position;
+    const stored_event o = read_event(*log);
+    if (o.seq != position)
+      return bad(position, o.seq > position
+                               ? fmt::format("missing: the log goes from position {} to {}", position - 1, o.seq)
+                               : fmt::format("out of order: position {} follows {}", o.seq, position - 1));
+    bytes.clear();
+    for (int c : hashed_index) bytes.column(log->get(), c);
+    const chain::digest hash = chain::link(prev, bytes.bytes());
+    const auto stored = chain::from_blob(sqlite3_column_blob(log->get(), 23), sqlite3_column_bytes(log->get(), 23));
+    if (!stored)
+      return bad(position, fmt::format("event {} (incident {}) has no chain hash", o.ev.id, o.ev.incident));
+    if (*stored != hash)
+      return bad(position, fmt::format("event {} (incident {}) does not match the chain: the row, or one before it, "
+                                       "was changed, moved or replaced since it was appended",
+                                       o.ev.id, o.ev.incident));
+    prev = hash;
+    if (from && !rep.from_position && chain::hex(hash).starts_with(*from)) rep.from_position = position;
+
+    // The versions of this event, as the projection makes them.
+    std::vector<projection::version> expected;
+    if (projection::is_audit_type(o.ev.type)) {
+      expected.push_back({o.seq, 0, o.recorded_at, std::nullopt, false, o.ev});
+    } else {
+      auto it = changes.find(o.ev.id);
+      expected = projection::fold(o, it == changes.end() ? std::span<const stored_event>{} : it->second);
+      // The table's order (its primary key), not the corrections' order.
+      std::ranges::sort(expected, {}, &projection::version::made_by);
+    }
+    for (const auto& v : expected) {
+      const std::string what = fmt::format("the read model event_versions disagrees with the log for event {} "
+                                           "(the version made by position {})",
+                                           o.ev.id, v.made_by);
+      if (!versions_left) return bad(position, what + ": the row is missing");
+      const std::int64_t at_seq = versions->int64(0);
+      if (at_seq < position)
+        return bad(at_seq, fmt::format("the read model event_versions has a version (made by position {}) the log "
+                                       "does not make",
+                                       versions->int64(1)));
+      const auto want = expected_version(o, v);
+      const auto have = row_columns(versions->get(), version_column_count);
+      for (int c = 0; c < version_column_count; ++c)
+        if (want[c] != have[c])
+          return bad(position, at_seq != position || c < 2 ? what + ": the row is missing"
+                                                           : fmt::format("{}: column {} differs", what, version_column_names[c]));
+      auto next = versions->step();
+      if (!next) return std::unexpected(next.error());
+      versions_left = *next;
+    }
+    if (versions_left && versions->int64(0) == position)
+      return bad(position, fmt::format("the read model event_versions has a version of event {} (made by position "
+                                       "{}) the log does not make",
+                                       o.ev.id, versions->int64(1)));
+    if (opts.progress && position % 65536 == 0) opts.progress(position, total);
+  }
+  rep.events = position;
+  rep.head = {position, chain::hex(prev)};
+
+  // 5. The head kept beside the log: removing the last events leaves it ahead of the log.
+  {
+    auto st = prepare("SELECT position, hash FROM chain_head");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    const std::int64_t head_position = *row ? st->int64(0) : 0;
+    const auto head_hash = *row ? chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1))
+                                : std::optional<chain::digest>(chain::genesis());
+    if (head_position > position)
+      return bad(position + 1, fmt::format("missing: the chain head is at position {} but the log ends at position {}: "
+                                           "events were removed from its end",
+                                           head_position, position));
+    if (head_position < position)
+      return bad(head_position + 1, fmt::format("the chain head is at position {}: the events after it were added "
+                                                "without advancing it",
+                                                head_position));
+    if (!head_hash || *head_hash != prev)
+      return bad(position, "the chain head's hash differs from the hash of the log's last event");
+  }
+  if (versions_left)
+    return bad(versions->int64(0), fmt::format("the read model event_versions has versions of position {}, which is "
+                                               "not in the log",
+                                               versions->int64(0)));
+
+  // 6. The incidents read model against the incidents relation recomputed from the versions
+  // (checked above).
+  {
+    auto want = prepare(fmt::format("SELECT {} FROM ({}) WHERE events > 0 ORDER BY id", incident_columns,
+                                    projection::incidents_of("(SELECT DISTINCT incident FROM events)", false).sql));
+    if (!want) return std::unexpected(want.error());
+    auto have = prepare(fmt::format("SELECT {} FROM incidents ORDER BY id", incident_columns));
+    if (!have) return std::unexpected(have.error());
+    while (true) {
+      auto w = want->step();
+      if (!w) return std::unexpected(w.error());
+      auto h = have->step();
+      if (!h) return std::unexpected(h.error());
+      if (!*w && !*h) break;
+      if (!*w || (*h && have->text(0) < want->text(0)))
+        return bad(std::nullopt, fmt::format("the read model incidents has a row for {}, which the log does not make",
+                                             have->text(0)));
+      if (!*h || want->text(0) < have->text(0))
+        return bad(std::nullopt, fmt::format("the read model incidents lacks the row of incident {}", want->text(0)));
+      const auto a = row_columns(want->get(), incident_column_count);
+      const auto b = row_columns(have->get(), incident_column_count);
+      for (int c = 0; c < incident_column_count; ++c)
+        if (a[c] != b[c])
+          return bad(std::nullopt, fmt::format("the read model incidents disagrees with the log for incident {}: "
+                                               "column {} differs",
+                                               want->text(0), incident_column_names[c]));
+    }
+  }
+  if (from && !rep.from_position)
+    return bad(std::nullopt, fmt::format("the head {} is not in this store's chain: the timeline it pinned was "
+                                         "rewritten, or it belongs to another store",
+                                         *opts.from));
+  if (opts.progress) opts.progress(position, total);
+  return rep;
 }
 
 std::expected<std::string, error> event_store::resolve_event_id(std::string_view prefix) const {

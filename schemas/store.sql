@@ -1,11 +1,11 @@
--- pmdb store schema, version 2 (a version-1 store is upgraded in place when opened: see
--- upgrade_1_to_2 in core/event_store.cpp).
+-- pmdb store schema, version 3 (a store of version 1 or 2 is upgraded in place when opened:
+-- see event_store::open in core/event_store.cpp).
 -- Embedded into the pmdb binary at build time and applied to a new, empty file in one
 -- transaction. `PRAGMA application_id` marks the file as a pmdb store; `PRAGMA user_version`
 -- holds the schema version (a store of a newer version is refused).
 
 PRAGMA application_id = 1886217314; -- 0x706d6462, "pmdb"
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- The log. One row per event, never updated or deleted.
 CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS events (
   state       TEXT,                         -- component: data.state
   kind        TEXT,                         -- cause, action: data.kind
   target      TEXT,                         -- correction, retraction: data.target
+  -- Kept by the store (schema 3 on; NULL for the events of an upgraded store, which did not
+  -- keep them): when this event was appended, ms since the epoch, and by whom.
+  appended_at INTEGER,
+  recorded_by TEXT,
+  -- The hash chain (schemas/README.md, "The hash chain"): SHA-256 of the previous event's hash
+  -- and this row's other columns; 32 bytes.
+  hash        BLOB,
   UNIQUE (incident, version)
 );
 
@@ -48,6 +55,25 @@ END;
 CREATE TRIGGER IF NOT EXISTS events_are_append_only_delete BEFORE DELETE ON events
 BEGIN
   SELECT RAISE(ABORT, 'pmdb: events are append-only: record a retraction event instead of deleting');
+END;
+
+-- The chain's head: the last position and its hash, advanced in the transaction of every
+-- append. `pmdb verify` checks the log against it, so that removing the last events shows.
+CREATE TABLE IF NOT EXISTS chain_head (
+  one       INTEGER PRIMARY KEY CHECK (one = 1),
+  position  INTEGER NOT NULL,
+  hash      BLOB    NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS chain_head_only_advances BEFORE UPDATE ON chain_head
+WHEN NEW.position < OLD.position OR NEW.one != OLD.one
+BEGIN
+  SELECT RAISE(ABORT, 'pmdb: the chain head only advances');
+END;
+
+CREATE TRIGGER IF NOT EXISTS chain_head_is_kept BEFORE DELETE ON chain_head
+BEGIN
+  SELECT RAISE(ABORT, 'pmdb: the chain head is kept');
 END;
 
 -- The projection (schemas/README.md, "What the store believes"): one row per version of every

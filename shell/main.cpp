@@ -40,6 +40,7 @@ Usage:
   pmdb import DB FILE...           append events ('-' is stdin)
   pmdb export DB [INCIDENT...]     events as JSONL on stdout, in store order
   pmdb rebuild DB                  recompute the read models from the log
+  pmdb verify DB [--from HASH]     check the hash chain, the triggers, the read models and the file
   pmdb report DB INCIDENT [-o FILE] [--as-of T] [--now T] [--tz ZONE]
                                    the incident's postmortem as Markdown
 
@@ -256,6 +257,62 @@ int cmd_rebuild(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
+constexpr std::string_view verify_help = R"(Usage: pmdb verify DB [--from HASH]
+
+Checks the whole store, read-only: SQLite's PRAGMA integrity_check; the triggers that keep the
+log append-only; every event's hash against the hash chain recomputed from the log, and the
+chain head kept beside it; and the read models (event_versions, incidents) against the
+projection recomputed from the log. Prints `ok: N events, head HASH` and exits 0, or names the
+first bad position and what is wrong there, and exits 1.
+
+Options:
+  --from HASH   a head published earlier (at least 16 hex digits): also checks that it is still
+                the chain's hash at some position, i.e. that the timeline it pinned is a prefix
+                of today's log
+)";
+
+int cmd_verify(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    fmt::print("{}", verify_help);
+    return exit_ok;
+  }
+  std::vector<std::string> pos;
+  verify_options opts;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--from") {
+      if (i + 1 >= args.size()) return usage_error("verify: --from needs a hash", verify_help);
+      opts.from = args[++i];
+    } else if (args[i].starts_with("--from=")) {
+      opts.from = args[i].substr(7);
+    } else if (args[i].starts_with("-") && args[i] != "-") {
+      return usage_error(fmt::format("verify: unknown option {}", args[i]), verify_help);
+    } else {
+      pos.push_back(args[i]);
+    }
+  }
+  if (pos.size() != 1) return usage_error("verify: needs exactly one store", verify_help);
+  auto store = open_store(pos[0], {.create = false, .read_only = true});
+  if (!store) return user_error(store.error().message);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (tty)
+    opts.progress = [](std::int64_t done, std::int64_t total) {
+      fmt::print(stderr, "\rverify: {} of {} events", done, total);
+      std::fflush(stderr);
+    };
+  auto rep = store->verify(opts);
+  if (tty) fmt::print(stderr, "\r\033[K");
+  if (!rep) return user_error(fmt::format("verify: {}: {}", pos[0], rep.error().message));
+  if (!rep->ok) {
+    return user_error(rep->position ? fmt::format("verify: {}: position {}: {}", pos[0], *rep->position, rep->problem)
+                                    : fmt::format("verify: {}: {}", pos[0], rep->problem));
+  }
+  fmt::print("ok: {} events, head {}\n", rep->events, rep->head.hash);
+  if (rep->from_position)
+    fmt::print("{} is the chain's hash at position {}: the {} events it pinned are unchanged\n", *opts.from,
+               *rep->from_position, *rep->from_position);
+  return exit_ok;
+}
+
 constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [-o FILE] [--as-of TIMESTAMP] [--now TIMESTAMP] [--tz ZONE]
 
 Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid chart) to
@@ -462,6 +519,7 @@ int main(int argc, char** argv) {
     if (cmd == "export") return cmd_export(rest);
     if (cmd == "rebuild") return cmd_rebuild(rest);
     if (cmd == "report") return cmd_report(rest);
+    if (cmd == "verify") return cmd_verify(rest);
   }
   return cmd_shell(args);
 }

@@ -28,11 +28,12 @@ inline std::string shell_quote(std::string_view s) {
   return q + "'";
 }
 
-// Runs `pmdb ARGS` from the source directory, stdin from `input` (empty: /dev/null).
-inline run_result run_pmdb(const std::vector<std::string>& args, const std::string& input = "") {
+// Runs the program ARGV[0] with arguments ARGV[1...] from the source directory, stdin from
+// `input` (empty: /dev/null).
+inline run_result run_command(const std::vector<std::string>& argv, const std::string& input = "") {
   temp_dir tmp;
-  std::string cmd = "cd " + shell_quote(source_dir().string()) + " && NO_COLOR=1 " + shell_quote(PMDB_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  std::string cmd = "cd " + shell_quote(source_dir().string()) + " && NO_COLOR=1";
+  for (const auto& a : argv) cmd += " " + shell_quote(a);
   if (input.empty()) {
     cmd += " </dev/null";
   } else {
@@ -50,6 +51,13 @@ inline run_result run_pmdb(const std::vector<std::string>& args, const std::stri
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   r.err = read_file(tmp.path / "stderr");
   return r;
+}
+
+// Runs `pmdb ARGS` from the source directory, stdin from `input` (empty: /dev/null).
+inline run_result run_pmdb(const std::vector<std::string>& args, const std::string& input = "") {
+  std::vector<std::string> argv{PMDB_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, input);
 }
 
 inline std::string transcript(const run_result& r) {
