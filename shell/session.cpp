@@ -24,9 +24,11 @@ namespace pmdb::shell {
 
 std::string upgrade_notice(const event_store& store) {
   if (!store.upgraded_from()) return {};
-  return fmt::format("pmdb: {}: upgraded the store from schema version {} to {} (the log is unchanged; the read "
-                     "models were rebuilt from it)\n",
-                     store.path(), *store.upgraded_from(), store_schema_version);
+  const int from = *store.upgraded_from();
+  return fmt::format("pmdb: {}: upgraded the store from schema version {} to {} (the events are unchanged; {} "
+                     "computed from them)\n",
+                     store.path(), from, store_schema_version,
+                     from < 2 ? "the read models and the hash chain were" : "their hash chain was");
 }
 
 namespace {
