@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 #include <pwd.h>
@@ -949,10 +950,14 @@ constexpr int hashed_index[chain::hashed_column_count] = {0,  3,  4,  1,  5,  6,
 std::expected<verify_report, error> event_store::verify(const verify_options& opts) const {
   sqlite3* db = impl_->db;
   verify_report rep;
+  // A missing or changed trigger is said after the first bad position, if there is one: what
+  // was done to the log through the opening it left matters more.
+  std::string trigger_problem;
   const auto bad = [&](std::optional<std::int64_t> position, std::string problem) {
     rep.ok = false;
     rep.position = position;
     rep.problem = std::move(problem);
+    if (!trigger_problem.empty()) rep.also.push_back(trigger_problem);
     return rep;
   };
   const auto prepare = [&](std::string_view sql) { return sqlite::statement::prepare(db, sql); };
@@ -1002,10 +1007,11 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
       st->bind(1, std::string_view(name));
       auto row = st->step();
       if (!row) return std::unexpected(row.error());
-      if (!*row) return bad(std::nullopt, fmt::format("the trigger {} is missing: rows could have been changed or "
-                                                      "removed without a trace in the read models",
-                                                      name));
-      if (st->text(0) != sql) return bad(std::nullopt, fmt::format("the trigger {} was changed: {}", name, st->text(0)));
+      if (!*row)
+        trigger_problem = fmt::format("the trigger {} is missing: the store no longer refuses to change its history", name);
+      else if (st->text(0) != sql)
+        trigger_problem = fmt::format("the trigger {} was changed: {}", name, st->text(0));
+      if (!trigger_problem.empty()) break;
     }
   }
 
@@ -1028,6 +1034,23 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
   // 4. The log, in store order: each position in turn, each hash against the chain recomputed,
   // and the versions the projection makes of each event against the event_versions table.
   const std::int64_t total = single_int(db, "SELECT coalesce(max(seq), 0) FROM events");
+  // The head kept beside the log: removing the last events leaves it past the log's end.
+  std::int64_t head_position = 0;
+  std::optional<chain::digest> head_hash = chain::genesis();
+  {
+    auto st = prepare("SELECT position, hash FROM chain_head");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      head_position = st->int64(0);
+      head_hash = chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1));
+    }
+  }
+  if (head_position > total)
+    return bad(total + 1, fmt::format("missing: the chain head is at position {} but the log ends at position {}: "
+                                      "events were removed from its end",
+                                      head_position, total));
   auto log = prepare(fmt::format("SELECT {}, appended_at, recorded_by, hash FROM events ORDER BY seq", select_event_columns));
   if (!log) return std::unexpected(log.error());
   auto versions = prepare(fmt::format("SELECT {} FROM event_versions ORDER BY seq, made_by", version_columns));
@@ -1106,19 +1129,8 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
   rep.events = position;
   rep.head = {position, chain::hex(prev)};
 
-  // 5. The head kept beside the log: removing the last events leaves it ahead of the log.
+  // 5. The head kept beside the log (checked against its end above).
   {
-    auto st = prepare("SELECT position, hash FROM chain_head");
-    if (!st) return std::unexpected(st.error());
-    auto row = st->step();
-    if (!row) return std::unexpected(row.error());
-    const std::int64_t head_position = *row ? st->int64(0) : 0;
-    const auto head_hash = *row ? chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1))
-                                : std::optional<chain::digest>(chain::genesis());
-    if (head_position > position)
-      return bad(position + 1, fmt::format("missing: the chain head is at position {} but the log ends at position {}: "
-                                           "events were removed from its end",
-                                           head_position, position));
     if (head_position < position)
       return bad(head_position + 1, fmt::format("the chain head is at position {}: the events after it were added "
                                                 "without advancing it",
@@ -1158,6 +1170,10 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
                                                "column {} differs",
                                                want->text(0), incident_column_names[c]));
     }
+  }
+  if (!trigger_problem.empty()) {
+    const std::string problem = std::exchange(trigger_problem, {});
+    return bad(std::nullopt, problem);
   }
   if (from && !rep.from_position)
     return bad(std::nullopt, fmt::format("the head {} is not in this store's chain: the timeline it pinned was "

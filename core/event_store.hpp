@@ -59,6 +59,7 @@ struct verify_report {
   std::optional<std::int64_t> position;
   std::string problem;
   std::optional<std::int64_t> from_position;  // where the `from` head was found
+  std::vector<std::string> also;             // further findings (a missing trigger), said after `problem`
 };
 
 struct append_result {

@@ -303,8 +303,10 @@ int cmd_verify(const std::vector<std::string>& args) {
   if (tty) fmt::print(stderr, "\r\033[K");
   if (!rep) return user_error(fmt::format("verify: {}: {}", pos[0], rep.error().message));
   if (!rep->ok) {
-    return user_error(rep->position ? fmt::format("verify: {}: position {}: {}", pos[0], *rep->position, rep->problem)
-                                    : fmt::format("verify: {}: {}", pos[0], rep->problem));
+    if (rep->position) fmt::print(stderr, "pmdb: verify: {}: position {}: {}\n", pos[0], *rep->position, rep->problem);
+    else fmt::print(stderr, "pmdb: verify: {}: {}\n", pos[0], rep->problem);
+    for (const auto& more : rep->also) fmt::print(stderr, "pmdb: verify: {}: {}\n", pos[0], more);
+    return exit_user_error;
   }
   fmt::print("ok: {} events, head {}\n", rep->events, rep->head.hash);
   if (rep->from_position)

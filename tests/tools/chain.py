@@ -4,6 +4,11 @@ hash chain"), independently of pmdb: Python's sqlite3 and hashlib.
 
 Usage: chain.py STORE            prints "N HEXHASH" (the last position and its hash)
 Exit 1, naming the position, when a stored hash differs from the recomputed one.
+
+       chain.py STORE --rewrite  what a forger with write access to the file would do after
+                                 editing the log: recompute and store every hash and the head
+                                 (drops the append-only triggers to do so). The tests use it to
+                                 show what only a head published earlier (`verify --from`) catches.
 """
 import hashlib
 import sqlite3
@@ -29,19 +34,28 @@ def encode(value):
 
 
 def main():
-    db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+    rewrite = sys.argv[2:] == ["--rewrite"]
+    db = sqlite3.connect(f"file:{sys.argv[1]}?mode={'rw' if rewrite else 'ro'}", uri=True)
     db.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+    if rewrite:
+        db.execute("DROP TRIGGER IF EXISTS events_are_append_only_update")
     prev = bytes(32)
     position = 0
-    for row in db.execute(f"SELECT {COLUMNS}, hash FROM events ORDER BY seq"):
+    for row in db.execute(f"SELECT {COLUMNS}, hash FROM events ORDER BY seq").fetchall():
         position += 1
-        if row[0] != position:
+        if row[0] != position and not rewrite:
             print(f"position {position}: missing", file=sys.stderr)
             return 1
         prev = hashlib.sha256(prev + b"".join(encode(v) for v in row[:-1])).digest()
-        if row[-1] != prev:
+        if rewrite:
+            db.execute("UPDATE events SET hash = ? WHERE seq = ?", (prev, row[0]))
+        elif row[-1] != prev:
             print(f"position {position}: stored hash differs", file=sys.stderr)
             return 1
+    if rewrite:
+        db.execute("DROP TRIGGER IF EXISTS chain_head_only_advances")
+        db.execute("UPDATE chain_head SET position = ?, hash = ?", (position, prev))
+        db.commit()
     print(position, prev.hex())
     return 0
 
