@@ -255,7 +255,7 @@ TEST_SUITE("postmortem") {
     const auto pos = before.find("from the store at position 66,");
     REQUIRE(pos != std::string::npos);
     before.replace(pos, 30, "from the store at position 69,");
-    CHECK(md == before);
+    CHECK(test::without_hashes(md) == test::without_hashes(before));
     // The press's events carry no recorded_at: they were recorded when the demo was loaded,
     // after T, so the view has none of them.
     CHECK(md.find("press (seed article)") == std::string::npos);
