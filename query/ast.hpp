@@ -259,7 +259,67 @@ struct history_stmt : tagged {
   std::string event_id;
 };
 
-using statement = x3::variant<use_stmt, time_stmt, pipeline, show_stmt, report_stmt, history_stmt>;
+// ---------------------------------------------------------------- write statements
+// `new incident`, `record`, `correct` and `retract` (query/write_parser_def.hpp). The parser
+// keeps what was written, with spans; query/write.hpp binds it to an event, checking it
+// against the type's schema.
+
+// When a fact happened: `now`, `now - 5m`, a timestamp, or a time of day, with `~` for an
+// estimate.
+enum class time_kind { now, timestamp, time_of_day };
+struct time_spec : tagged {
+  bool approx = false;        // written with a leading `~`
+  time_kind kind = time_kind::now;
+  std::int64_t ms = 0;        // timestamp: UTC ms; time_of_day: ms since midnight
+  std::int64_t offset = 0;    // now: the signed offset of `now + D` / `now - D` (ms)
+};
+
+// A value of a field: `"text"`, a bare word, a number (`1500`, `-2.5`), `99%`, a date or
+// timestamp (`2026-12-15`, kept as written), or a list of strings (`("api", "web")`).
+enum class value_kind { string, word, number, percent, date, list };
+struct write_value : tagged {
+  value_kind kind = value_kind::string;
+  std::string text;                // string: unescaped; word, date, number, percent: as written
+  double number = 0;               // number, percent
+  bool is_integer = false;         // number, percent: written without '.' or exponent
+  std::vector<std::string> items;  // list
+};
+
+// One item of a `record` or `new incident` (in any order), or of a `correct`:
+//   value   a positional value, mapped to the type's fields by kind (`investigating`, `"text"`)
+//   field   NAME VALUE (`owner "ana"`), or `set NAME = VALUE` in a correction
+//   at      `at TIME`;  source  `source "..."`;  id  `id "..."`;  in  `in INCIDENT`
+enum class item_kind { value, field, at, source, id, in };
+struct write_item : tagged {
+  item_kind kind = item_kind::value;
+  identifier name;       // field: the field's name as written
+  write_value value;     // value, field
+  time_spec time;        // at
+  string_lit text;       // source, id
+  incident_ref incident; // in
+};
+
+// The event a correction or retraction is about: an id (bare or quoted, whole or a unique
+// prefix) or `last`, the session's last recorded event.
+struct event_ref : tagged {
+  bool last = false;
+  std::string id;
+};
+
+enum class write_kind { record, new_incident, correct, retract };
+
+// `record TYPE ITEM...`, `new incident ID ITEM...`, `correct EVENT (at TIME | set F = V, ...)...
+// because "..." [source ..] [id ..]`, `retract EVENT because "..." [source ..] [id ..]`.
+struct write_stmt : tagged {
+  write_kind kind = write_kind::record;
+  identifier type;                        // record: the type as written; new incident: `incident`
+  std::optional<incident_ref> incident;   // new incident: its id
+  event_ref target;                       // correct, retract
+  std::vector<write_item> items;          // in the order written
+  std::optional<string_lit> reason;       // correct, retract: `because "..."`
+};
+
+using statement = x3::variant<use_stmt, time_stmt, pipeline, show_stmt, report_stmt, history_stmt, write_stmt>;
 
 struct script {
   std::vector<statement> statements;

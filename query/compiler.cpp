@@ -402,6 +402,13 @@ class compiler {
     return make_report{*inc, s.path, as_of_};
   }
 
+  // Write statements change the store: the shell binds them to events (query/write.hpp) and
+  // appends those; there is no SQL to compile.
+  action stmt(const ast::write_stmt& s) {
+    throw failure{"a write statement (new, record, correct, retract) is run by the shell, not compiled", s.offset,
+                  errc::invalid};
+  }
+
   // Every version of one event, from the log: the event as recorded, each correction and its
   // retraction, in the order they are believed (recorded_at, position), with what each made
   // believed and during which interval of recorded time.

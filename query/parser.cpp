@@ -1,5 +1,6 @@
-// The one translation unit that instantiates the PMQL grammar, and the text-level functions
-// around it: turning a recorded failure into a message, positions, and rendering.
+// The translation unit that instantiates the PMQL read grammar (the write statements are
+// instantiated in write_parser.cpp), and the text-level functions around it: turning a
+// recorded failure into a message, positions, and rendering.
 #include "query/parser.hpp"
 
 #include <algorithm>
@@ -33,14 +34,20 @@ namespace names = parser::names;
 
 // Keywords a word at the error position may be a typo of, by what was expected there.
 std::vector<std::string_view> const* keywords_for(std::string_view which) {
-  static std::vector<std::string_view> const statements{"time",      "incidents", "events", "timeline", "log",
-                                                        "use",       "show",      "report", "history"};
+  static std::vector<std::string_view> const statements{"time",   "incidents", "events",  "timeline", "log",
+                                                        "use",    "show",      "report",  "history",  "new",
+                                                        "record", "correct",   "retract"};
   static std::vector<std::string_view> const pipe_ops{"where", "let", "summarize", "order", "limit", "select"};
   static std::vector<std::string_view> const show_whats{"incidents", "types", "sources"};
   static std::vector<std::string_view> const patterns{"any",    "report", "alert",      "change",     "cause",
                                                       "action", "note",   "incident",   "correction", "retraction",
                                                       "status", "comm",   "component",  "metric"};
+  static std::vector<std::string_view> const record_types{"status", "alert", "report", "metric", "comm",    "component",
+                                                          "change", "cause", "action", "note",   "incident"};
+  static std::vector<std::string_view> const incident_keyword{"incident"};
   if (which == names::statement) return &statements;
+  if (which == names::record_type) return &record_types;
+  if (which == names::incident_keyword) return &incident_keyword;
   if (which == names::pipe_op) return &pipe_ops;
   if (which == names::show_what) return &show_whats;
   if (which == names::pattern) return &patterns;

@@ -51,7 +51,8 @@ Shell options:
   --readonly                       open the store read-only
   --tz ZONE                        show timestamps in ZONE (e.g. America/Los_Angeles)
   --as-of TIMESTAMP                read every statement as of TIMESTAMP (what had been recorded by then)
-  --now TIMESTAMP                  the generation time printed in reports
+  --now TIMESTAMP                  the time printed in reports; `now` in record statements
+  --source NAME                    the source of recorded events (default: $PMDB_SOURCE, else the user name)
 
 Other options:
   -h, --help                       this help; `pmdb COMMAND --help` describes a command
@@ -291,7 +292,8 @@ int cmd_verify(const std::vector<std::string>& args) {
     }
   }
   if (pos.size() != 1) return usage_error("verify: needs exactly one store", verify_help);
-  auto store = open_store(pos[0], {.create = false, .read_only = true});
+  // One pass over the whole file: read through the page cache, not mapped (a flat resident size).
+  auto store = open_store(pos[0], {.create = false, .read_only = true, .mmap_reads = false});
   if (!store) return user_error(store.error().message);
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (tty)
@@ -405,7 +407,11 @@ Options:
   --readonly            open the store read-only
   --tz ZONE             show timestamps in ZONE (e.g. America/Los_Angeles; default UTC)
   --as-of TIMESTAMP     read every statement as of TIMESTAMP (what had been recorded by then)
-  --now TIMESTAMP       the generation time printed in reports (for reproducible output)
+  --now TIMESTAMP       the generation time printed in reports, and what `now` is in `record`,
+                        `correct` and `retract` (for reproducible output)
+  --source NAME         the source of what `record`, `correct` and `retract` append when the
+                        statement names none (default: $PMDB_SOURCE, else the user name); `.source`
+                        changes it in the shell
 )";
 
 int cmd_shell(const std::vector<std::string>& args) {
@@ -471,6 +477,10 @@ int cmd_shell(const std::vector<std::string>& args) {
       auto v = value();
       if (!v || !parse_timestamp(*v)) return usage_error("--now needs an ISO 8601 timestamp", shell_help);
       cfg.now = *v;
+    } else if (a == "--source") {
+      auto v = value();
+      if (!v || v->empty()) return usage_error("--source needs a name", shell_help);
+      cfg.source = *v;
     } else if (a.size() > 1 && a[0] == '-') {
       return usage_error(fmt::format("unknown option {}", a), shell_help);
     } else if (db.empty()) {

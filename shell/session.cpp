@@ -7,6 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <boost/variant/get.hpp>
 #include <date/tz.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -53,6 +57,7 @@ constexpr dot_command command_table[] = {
     {".export", "FILE [INCIDENT...]", "write events (all, or those of INCIDENTs) to FILE as JSONL", arg::file},
     {".asof", "[TIMESTAMP|off]", "read every statement as of TIMESTAMP (what had been recorded by then); off: now", arg::other},
     {".tz", "[ZONE]", "show timestamps in ZONE (e.g. America/Los_Angeles); UTC by default", arg::zone},
+    {".source", "[NAME]", "the source of what record, correct and retract append (default: the user name)", arg::other},
     {".width", "N...", "maximum width of each column in table and box output (0: automatic)", arg::other},
     {".pager", "on|off", "page long results through $PAGER on a terminal", arg::on_off},
     {".quit", "", "leave pmdb", arg::none},
@@ -89,6 +94,13 @@ std::optional<bool> on_off(std::string_view w) {
 
 std::span<const dot_command> dot_commands() { return command_table; }
 
+std::string default_source() {
+  for (const char* name : {"PMDB_SOURCE", "USER", "LOGNAME"})
+    if (const char* v = std::getenv(name); v && *v) return v;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_name && *pw->pw_name) return pw->pw_name;
+  return "unknown";
+}
+
 session::session(event_store store, std::string store_name, settings s, std::ostream& out, std::ostream& err)
     : store_(std::move(store)), store_name_(std::move(store_name)), settings_(std::move(s)), out_(out), err_(err) {
   if (!settings_.tz.empty()) {
@@ -100,6 +112,7 @@ session::session(event_store store, std::string store_name, settings s, std::ost
     }
   }
   settings_.render.format_time = [this](timestamp t) { return format_time(t); };
+  if (settings_.source.empty()) settings_.source = default_source();
 }
 
 std::string session::format_time(timestamp t) const {
@@ -197,6 +210,10 @@ bool session::run_statement(const unit& u, std::string_view file) {
   }
   const query::catalog cat = catalog_of(store_);
   for (const auto& stmt : script->statements) {
+    if (const auto* write = boost::get<query::ast::write_stmt>(&stmt.get())) {
+      if (!run_write(*write, u.text, origin)) return false;
+      continue;
+    }
     const query::context ctx{incident_, settings_.as_of};
     auto act = query::compile(stmt, cat, ctx, u.text, origin);
     if (!act) {
@@ -314,6 +331,9 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n"
           "  log where type in (correction, retraction);  the stored events as appended\n"
           "  history EVENT_ID;                           an event's versions: recorded, corrected, retracted\n"
+          "  new incident ID title \"...\" org \"...\" services (\"...\");   start an incident and use it\n"
+          "  record status investigating \"...\" [at 10:02 | at ~now - 5m] [source \"...\"];   prints the event's id\n"
+          "  correct ID|last at 10:01 | set text = \"...\" because \"...\";   retract ID|last because \"...\";\n"
           "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n";
     emit(text, false);
     return true;
@@ -368,6 +388,16 @@ bool session::run_dot(const unit& u, std::string_view file) {
     settings_.as_of = t->ms;
     return true;
   }
+  if (name == ".source") {
+    if (args.empty()) {
+      out() << settings_.source << '\n';
+      return true;
+    }
+    std::string source;
+    for (const auto& a : args) source += (source.empty() ? "" : " ") + a;
+    settings_.source = std::move(source);
+    return true;
+  }
   if (name == ".tz") {
     if (args.empty() || args[0] == "UTC" || args[0] == "utc") {
       zone_ = nullptr;
@@ -407,6 +437,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
     store_ = std::move(*s);
     store_name_ = args[0];
     incident_.reset();
+    last_recorded_.reset();
     return true;
   }
   if (name == ".import") {

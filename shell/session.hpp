@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/event_store.hpp"
+#include "query/ast.hpp"
 #include "shell/render.hpp"
 #include "shell/splitter.hpp"
 
@@ -33,11 +34,19 @@ struct settings {
   std::string tz;           // display zone for timestamps; empty = UTC
   std::string now;          // --now: fixed generation time for reports (ISO 8601), empty = the clock
   std::optional<std::int64_t> as_of;  // .asof / --as-of: the default view of every statement (ms); nullopt = now
+  // .source / --source: the source of what `record`, `correct` and `retract` append when the
+  // statement names none; empty = $PMDB_SOURCE, else the user name.
+  std::string source;
 };
 
 // "pmdb: FILE: upgraded the store from schema version N to M ..." when open() upgraded `store`,
 // else empty: said once, where the store is opened.
 std::string upgrade_notice(const event_store& store);
+
+// The source of what a session records when neither the statement nor `.source` / `--source`
+// names one: $PMDB_SOURCE, else the user name ($USER, $LOGNAME, the password database), else
+// "unknown".
+std::string default_source();
 
 // One dot-command: the table drives dispatch, .help and completion.
 struct dot_command {
@@ -70,6 +79,9 @@ class session {
 
   const event_store& store() const { return store_; }
   const std::optional<std::string>& current_incident() const { return incident_; }
+  // The id of the last event this session recorded (`record`, `new incident`): what `last`
+  // names in `correct` and `retract`.
+  const std::optional<std::string>& last_recorded() const { return last_recorded_; }
   settings& config() { return settings_; }
 
   // Called to show a long result; the REPL installs one that pipes through $PAGER.
@@ -83,6 +95,12 @@ class session {
 
  private:
   bool run_statement(const unit& u, std::string_view file);
+  // The write statements (shell/record.cpp): bind to an event, append, print its id.
+  bool run_write(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);
+  bool run_record(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);
+  bool run_change(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);
+  void show_written(const event& ev, bool existing, bool explicit_id, std::string_view verb);
+  std::int64_t now_ms() const;
   bool run_dot(const unit& u, std::string_view file);
   void report_error(const error& e, std::string_view text, const source_position& origin);
   void emit(const std::string& text, bool is_result);
@@ -101,6 +119,7 @@ class session {
   bool quit_ = false;
   int read_depth_ = 0;
   std::optional<std::string> incident_;
+  std::optional<std::string> last_recorded_;
   const void* zone_ = nullptr;  // date::time_zone*, set by .tz
 };
 

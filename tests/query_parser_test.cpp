@@ -158,8 +158,61 @@ std::string as_of(const std::optional<ast::timestamp_lit>& t) {
   return t ? " as of " + std::to_string(t->ms) : "";
 }
 
+std::string dump(const ast::write_value& v) {
+  switch (v.kind) {
+    case ast::value_kind::string: return "\"" + v.text + "\"";
+    case ast::value_kind::word: return v.text;
+    case ast::value_kind::number: return (v.is_integer ? "(int " : "(real ") + number_text(v.number) + ")";
+    case ast::value_kind::percent: return "(pct " + number_text(v.number) + ")";
+    case ast::value_kind::date: return "(date " + v.text + ")";
+    case ast::value_kind::list: {
+      std::string out = "(list";
+      for (const auto& i : v.items) out += " \"" + i + "\"";
+      return out + ")";
+    }
+  }
+  return "?";
+}
+
+std::string dump(const ast::time_spec& t) {
+  std::string out = t.approx ? "~" : "";
+  switch (t.kind) {
+    case ast::time_kind::now:
+      return out + "now" + (t.offset == 0 ? "" : (t.offset > 0 ? "+" : "") + std::to_string(t.offset));
+    case ast::time_kind::timestamp: return out + "(ts " + std::to_string(t.ms) + ")";
+    case ast::time_kind::time_of_day: return out + "(tod " + std::to_string(t.ms) + ")";
+  }
+  return "?";
+}
+
+// `(record status investigating "text" (at (tod 36120000)) (owner "ana"))`
+std::string dump(const ast::write_stmt& w) {
+  std::string out;
+  switch (w.kind) {
+    case ast::write_kind::record: out = "(record " + w.type.name; break;
+    case ast::write_kind::new_incident: out = "(new " + w.type.name + " " + w.incident->id; break;
+    case ast::write_kind::correct: out = "(correct "; break;
+    case ast::write_kind::retract: out = "(retract "; break;
+  }
+  if (w.kind == ast::write_kind::correct || w.kind == ast::write_kind::retract)
+    out += w.target.last ? std::string("last") : "<" + w.target.id + ">";
+  for (const auto& i : w.items) {
+    switch (i.kind) {
+      case ast::item_kind::value: out += " " + dump(i.value); break;
+      case ast::item_kind::field: out += " (" + i.name.name + " " + dump(i.value) + ")"; break;
+      case ast::item_kind::at: out += " (at " + dump(i.time) + ")"; break;
+      case ast::item_kind::source: out += " (source \"" + i.text.value + "\")"; break;
+      case ast::item_kind::id: out += " (id \"" + i.text.value + "\")"; break;
+      case ast::item_kind::in: out += " (in " + i.incident.id + ")"; break;
+    }
+  }
+  if (w.reason) out += " (because \"" + w.reason->value + "\")";
+  return out + ")";
+}
+
 struct statement_printer {
   using result_type = std::string;
+  std::string operator()(const ast::write_stmt& w) const { return dump(w); }
   std::string operator()(const ast::use_stmt& u) const { return "use " + u.incident.id; }
   std::string operator()(const ast::time_stmt& t) const {
     return dump(t.span) + (t.incident ? " in " + t.incident->id : "") + as_of(t.as_of);
@@ -374,6 +427,70 @@ TEST_CASE("show, use and report statements") {
   CHECK(one("history a-1/status-resolved") == "history <a-1/status-resolved>");
   CHECK(one("history 'sp:abc/incident-0f'") == "history <sp:abc/incident-0f>");
   CHECK(one("history e0123abc") == "history <e0123abc>");
+}
+
+TEST_CASE("write statements: every form of new incident, record, correct and retract") {
+  // The examples of docs/pmql.md, section 13. Times: 10:02 is 36120000 ms after midnight;
+  // 2026-11-30T10:53Z is 1796035980000 ms.
+  CHECK(one("new incident acme-2026-11-30 title \"Checkout errors\" org \"Acme\" services (\"api\", \"web\") "
+            "severity major") ==
+        "(new incident acme-2026-11-30 (title \"Checkout errors\") (org \"Acme\") (services (list \"api\" \"web\")) "
+        "(severity major))");
+  CHECK(one("record status investigating \"We are looking into it\"") ==
+        "(record status investigating \"We are looking into it\")");
+  CHECK(one("record alert \"p99 > 2s\" at 10:02 source \"pagerduty\"") ==
+        "(record alert \"p99 > 2s\" (at (tod 36120000)) (source \"pagerduty\"))");
+  CHECK(one("record report count 1500 \"Downdetector peak\" at ~10:40 source \"downdetector\"") ==
+        "(record report (count (int 1500)) \"Downdetector peak\" (at ~(tod 38400000)) (source \"downdetector\"))");
+  CHECK(one("record metric fixed 99% at now - 5m source \"press\"") ==
+        "(record metric fixed (pct 99) (at now-300000) (source \"press\"))");
+  CHECK(one("record comm on x by \"Acme\" \"We have identified the issue\" at 2026-11-30T10:53Z") ==
+        "(record comm (on x) (by \"Acme\") \"We have identified the issue\" (at (ts 1796035980000)))");
+  CHECK(one("record component \"api\" major_outage") == "(record component \"api\" major_outage)");
+  CHECK(one("record change \"Deploy 4512\" at 09:58 source \"deploy log\"") ==
+        "(record change \"Deploy 4512\" (at (tod 35880000)) (source \"deploy log\"))");
+  CHECK(one("record cause root_cause \"Retry storm\"") == "(record cause root_cause \"Retry storm\")");
+  CHECK(one("record action \"Add a breaker\" owner \"ana\" due 2026-12-15") ==
+        "(record action \"Add a breaker\" (owner \"ana\") (due (date 2026-12-15)))");
+  CHECK(one("record note \"x\" tags (\"a\", b) in acme-1 id \"bot/42\"") ==
+        "(record note \"x\" (tags (list \"a\" \"b\")) (in acme-1) (id \"bot/42\"))");
+  CHECK(one("record incident title 'T' services ()") == "(record incident (title \"T\") (services (list)))");
+  CHECK(one("correct e3f1a2b4c5d6 at 10:01 because \"clock skew\"") ==
+        "(correct <e3f1a2b4c5d6> (at (tod 36060000)) (because \"clock skew\"))");
+  CHECK(one("correct 'openai-2024-12-11/alert' set text = \"…\", value = -2.5 because \"r\"") ==
+        "(correct <openai-2024-12-11/alert> (text \"…\") (value (real -2.5)) (because \"r\"))");
+  CHECK(one("correct last set text = \"a\" at now + 1h because \"r\" source \"me\"") ==
+        "(correct last (text \"a\") (at now+3600000) (source \"me\") (because \"r\"))");
+  CHECK(one("retract e3f1a2b4c5d6 because \"belongs to another incident\"") ==
+        "(retract <e3f1a2b4c5d6> (because \"belongs to another incident\"))");
+  CHECK(one("retract last because \"x\" id \"r/1\"") == "(retract last (id \"r/1\") (because \"x\"))");
+  // Keywords, type names and enumerated words are case-insensitive; seconds, zones, H:MM.
+  CHECK(one("RECORD Status Resolved AT 10:02:30") == "(record status Resolved (at (tod 36150000)))");
+  CHECK(one("record note 'x' at 9:05") == "(record note \"x\" (at (tod 32700000)))");
+  CHECK(one("record note 'x' at 2026-11-30T10:53-08:00") == "(record note \"x\" (at (ts 1796064780000)))");
+  // A word that is a field name is a field; a quoted one is a value.
+  CHECK(one("record metric \"count\" 5") == "(record metric \"count\" (int 5))");
+}
+
+TEST_CASE("write statements: spans") {
+  const std::string text = "use a;\nrecord  alert \"x\" at ~10:02 owner \"o\";\ncorrect   last at now because 'y';";
+  auto r = parse(text);
+  REQUIRE(r);
+  REQUIRE(r->statements.size() == 3);
+  const auto& rec = boost::get<ast::write_stmt>(r->statements[1].get());
+  CHECK(span_text(text, rec) == "record  alert \"x\" at ~10:02 owner \"o\"");
+  CHECK(span_text(text, rec.type) == "alert");
+  REQUIRE(rec.items.size() == 3);
+  CHECK(span_text(text, rec.items[0]) == "\"x\"");
+  CHECK(span_text(text, rec.items[0].value) == "\"x\"");
+  CHECK(span_text(text, rec.items[1]) == "at ~10:02");
+  CHECK(span_text(text, rec.items[1].time) == "~10:02");
+  CHECK(span_text(text, rec.items[2].name) == "owner");
+  CHECK(span_text(text, rec.items[2].value) == "\"o\"");
+  const auto& cor = boost::get<ast::write_stmt>(r->statements[2].get());
+  CHECK(span_text(text, cor.target) == "last");
+  REQUIRE(cor.reason);
+  CHECK(span_text(text, *cor.reason) == "'y'");
 }
 
 TEST_CASE("every pattern") {
