@@ -16,7 +16,9 @@ constexpr std::string_view keywords[] = {
     "metric", "min", "month", "not", "null", "of", "on", "or", "order", "overlapping", "p50", "p75", "p90", "p95",
     "p99", "percentile", "report", "select", "show", "sources", "start", "status", "sum", "summarize", "time",
     "timeline", "to", "types", "use", "value", "week", "where", "year", "alert", "action", "note", "as", "log",
-    "history", "correction", "retraction", "incident"};
+    "history", "correction", "retraction", "incident", "new", "record", "correct", "retract", "because", "set",
+    "source", "now", "owner", "due", "tracker", "tags", "title", "org", "services", "severity", "summary", "url",
+    "lang", "name"};
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (prefix.size() > s.size()) return false;
