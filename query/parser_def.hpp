@@ -1,5 +1,9 @@
 #pragma once
-// The PMQL grammar (Spirit X3). Included by parser.cpp only: the one heavy translation unit.
+// The PMQL read grammar (Spirit X3). Included by parser.cpp only. The grammar has two heavy
+// translation units, one per part: this one (queries) and write_parser.cpp (the write
+// statements, write_parser_def.hpp), reached from `statement` through the declared top rule
+// `write_stmt` (write_parser.hpp). The lexical layer both share (literal parsers, `kw`,
+// `build`, `nested`, span annotation, reserved words, message names) is grammar_common.hpp.
 //
 // Reading guide:
 //   - `kw("x")` is a case-insensitive keyword that does not match a prefix of a longer word.
@@ -16,7 +20,8 @@
 //
 // Grammar (EBNF-ish; {x} = repetition, [x] = option, keywords case-insensitive):
 //   script      = {';'} {statement (';' {';'} | end)} end
-//   statement   = use | time | show | report | history | pipeline
+//   statement   = use | time | show | report | history | write | pipeline
+//   write       = new | record | correct | retract     (write_parser_def.hpp has their grammar)
 //   use         = 'use' INCIDENT
 //   time        = 'time' 'from' milestone 'to' milestone ['in' INCIDENT] [as_of]
 //   show        = 'show' ('incidents' | 'types' | 'sources' [INCIDENT]) [as_of]
