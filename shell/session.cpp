@@ -506,6 +506,7 @@ bool session::show_schema(const std::string& type, const std::function<bool(cons
         what = p.value["type"].GetString();
         if (what == "array" && p.value.HasMember("items") && p.value["items"].HasMember("type"))
           what = fmt::format("array of {}", p.value["items"]["type"].GetString());
+        if (p.value.HasMember("pattern")) what += fmt::format(" matching {}", p.value["pattern"].GetString());
       }
       const bool req = std::ranges::find(required, field) != required.end();
       text += fmt::format("  {:<10} {:<9} {}\n", field, req ? "required" : "optional", what);

@@ -320,6 +320,12 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
     CHECK(sh.err.substr(sh.err.find('\n') + 1) == "  record status investigatng;\n                ^\n");
   }
 
+  TEST_CASE(".schema shows an action's due date") {
+    shell_on sh;
+    CHECK(sh.ask(".schema action").find("\n  due        optional  string matching ^[0-9]{4}-[0-9]{2}-[0-9]{2}$\n") !=
+          std::string::npos);
+  }
+
   TEST_CASE("an explicit id: the same content again is already recorded, not an error") {
     shell_on sh;
     REQUIRE(sh.run(acme));
