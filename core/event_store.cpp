@@ -463,6 +463,7 @@ event_store::~event_store() = default;
 
 const std::string& event_store::path() const { return impl_->path; }
 std::optional<int> event_store::upgraded_from() const { return impl_->upgraded_from; }
+const std::string& event_store::recorded_by() const { return impl_->recorded_by; }
 ::sqlite3* event_store::raw_handle() const { return impl_->db; }
 
 std::expected<event_store, error> event_store::open(const std::string& path, const open_options& opts) {

@@ -136,6 +136,8 @@ class event_store {
 
   // The chain's head as stored (the last event's hash): O(log n).
   chain_head head() const;
+  // Who appends through this handle (open_options::recorded_by, resolved).
+  const std::string& recorded_by() const;
 
   // Checks the whole store, read-only, in one read snapshot: PRAGMA integrity_check, the
   // append-only triggers, every event's hash against the chain recomputed from the log (and the

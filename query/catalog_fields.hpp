@@ -2,6 +2,8 @@
 // The fields PMQL names, per source, and the store column each one reads. The compiler puts
 // only these column names into SQL: a name written in a query is looked up here (or among the
 // query's own `let`/`select` names, which become generated column names), never spliced.
+#include <algorithm>
+#include <array>
 #include <iterator>
 #include <span>
 #include <string_view>
@@ -50,8 +52,20 @@ inline constexpr field event_fields[] = {
     {"corrected", "corrected", field_type::boolean, false, false, false},
 };
 
-// `log`: the stored events as appended, with the fields of `events` but `corrected`.
-inline constexpr std::span<const field> log_fields{event_fields, std::size(event_fields) - 1};
+// `log`: the stored events as appended, with the fields of `events` but `corrected`, and what
+// the store keeps of each append: when, and by whom (null for the events of a store upgraded
+// from schema 1 or 2).
+inline constexpr field append_fields[] = {
+    {"appended_at", "appended_at", field_type::timestamp, false, false, false},
+    {"recorded_by", "recorded_by", field_type::text, true, false, false},
+};
+inline constexpr auto log_field_array = [] {
+  std::array<field, std::size(event_fields) - 1 + std::size(append_fields)> out{};
+  auto it = std::copy(std::begin(event_fields), std::end(event_fields) - 1, out.begin());
+  std::copy(std::begin(append_fields), std::end(append_fields), it);
+  return out;
+}();
+inline constexpr std::span<const field> log_fields{log_field_array};
 
 // `timeline X`: X's events in occurred order, with `elapsed` = at − the incident's first `at`.
 // Shown by default: at, elapsed, type, source, text, approx.

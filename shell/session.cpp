@@ -44,6 +44,7 @@ constexpr dot_command command_table[] = {
     {".open", "FILE", "close the store and open FILE (created if missing)", arg::file},
     {".use", "INCIDENT", "make INCIDENT the current one (same as `use INCIDENT;`)", arg::incident},
     {".incidents", "", "list the incidents with their event counts", arg::none},
+    {".info", "", "the store: its file, schema, size, chain head, and who and what this session records as", arg::none},
     {".schema", "[TYPE]", "the event types and their fields", arg::type},
     {".mode", "table|box|markdown|csv|tsv|json|jsonl|line", "how results are shown", arg::mode},
     {".headers", "on|off", "show column names in table, csv and tsv output", arg::on_off},
@@ -372,6 +373,19 @@ bool session::run_dot(const unit& u, std::string_view file) {
   }
   if (name == ".incidents") {
     return run_statement({unit::kind::statement, "show incidents;", u.line, 1}, file);
+  }
+  if (name == ".info") {
+    if (!args.empty()) return usage();
+    const chain_head head = store_.head();
+    out() << fmt::format("store:       {} (schema version {})\n"
+                         "events:      {} in {} incident{}\n"
+                         "chain head:  {} at position {} (pmdb verify checks it)\n"
+                         "recording:   as {}, source \"{}\"{}\n",
+                         store_.path(), store_schema_version, store_.event_count(), store_.incident_count(),
+                         store_.incident_count() == 1 ? "" : "s", head.hash,
+                         head.position, store_.recorded_by(), settings_.source,
+                         incident_ ? ", into " + *incident_ : std::string(", no current incident"));
+    return true;
   }
   if (name == ".asof") {
     if (args.empty()) {

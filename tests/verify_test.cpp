@@ -211,4 +211,23 @@ TEST_SUITE("verify") {
       fails("the trigger events_are_append_only_delete is missing: the store no longer refuses to change its history");
     }
   }
+
+  TEST_CASE(".info shows the head verify computes, and who records") {
+    temp_dir d;
+    const std::string path = demo_store(d);
+    const std::string head = independent_head(path).substr(3, 64);
+    const auto info = run_command({"env", "PMDB_USER=ana", "PMDB_SOURCE=war room", PMDB_BINARY, path, "-c",
+                                   "use openai-2024-12-11;", "-c", ".info"});
+    CHECK(info.status == 0);
+    CHECK(info.out == "store:       " + path + " (schema version 3)\n"
+                      "events:      67 in 2 incidents\n"
+                      "chain head:  " + head + " at position 67 (pmdb verify checks it)\n"
+                      "recording:   as ana, source \"war room\", into openai-2024-12-11\n");
+    // What was appended, when and by whom, is on the log.
+    const auto who = run_command({"env", "PMDB_USER=ana", PMDB_BINARY, path, "-c",
+                                  "use openai-2024-12-11; record note \"from ana\"; "
+                                  "log where recorded_by = 'ana' and appended_at is not null | select text;"});
+    CHECK(who.status == 0);
+    CHECK(who.out.ends_with("| from ana |\n+----------+\n"));
+  }
 }
