@@ -8,43 +8,16 @@ Usage: repl_tmux_test.py PATH_TO_PMDB
 """
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
+from tmux_pane import Pane
+
 PMDB = os.path.abspath(sys.argv[1])
-SESSION = f"pmdb-test-{os.getpid()}"
-failures = []
-checks = 0
-
-
-def tmux(*args, check=True):
-    return subprocess.run(["tmux", *args], check=check, capture_output=True, text=True).stdout
-
-
-def screen():
-    return tmux("capture-pane", "-p", "-t", SESSION)
-
-
-def wait_for(predicate, what, timeout=10.0):
-    global checks
-    checks += 1
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        text = screen()
-        if predicate(text):
-            return text
-        time.sleep(0.05)
-    failures.append(f"timed out waiting for {what}; screen was:\n{screen()}")
-    return screen()
-
-
-def check(cond, what, text):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{what}; screen was:\n{text}")
+PANE = Pane(f"pmdb-test-{os.getpid()}")
+SESSION = PANE.session
+tmux, screen, wait_for, check = PANE.tmux, PANE.screen, PANE.wait_for, PANE.check
 
 
 SPECIAL = {"Enter", "Tab", "Up", "C-c", "C-l", "C-u"}
@@ -143,10 +116,7 @@ def main():
         stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    for f in failures:
-        print("FAIL:", f, file=sys.stderr)
-    print(f"repl: {checks - len(failures)} checks passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return PANE.report("repl")
 
 
 if __name__ == "__main__":
