@@ -1,10 +1,14 @@
-// A store written by the previous release (pmdb 0.1, store schema version 1) opens, is upgraded
-// in place once, in one transaction, keeps its log byte for byte, and answers as that release
-// did wherever schema 2 did not change a meaning.
+// A store written by an earlier release opens, is upgraded in place once, in one transaction,
+// keeps its log byte for byte, and answers as that release did wherever the new schema did not
+// change a meaning.
 //
-// tests/data/store-v1.pmdb and store-v1.answers were made by that release itself
-// (scripts/make-store-v1): the demo incidents plus tests/data/store-v1-legacy.jsonl, and its
-// answers to tests/data/store-v1-questions.pmq.
+// The fixtures were made by those releases themselves (scripts/make-store-fixture 1|2):
+//   tests/data/store-v1.pmdb, store-v1.answers: pmdb 0.1 (schema 1): the demo incidents plus
+//     tests/data/store-v1-legacy.jsonl, and its answers to tests/data/store-v1-questions.pmq;
+//   tests/data/store-v2.pmdb, store-v2.answers, store-v2.report.md: the last release of schema 2
+//     (the projection, before the hash chain): the demo incidents plus the corrections of
+//     tests/golden/scripts/data/corrections.jsonl, its answers to store-v2-questions.pmq (now and
+//     as of before the corrections) and its postmortem of openai-2024-12-11.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -21,16 +25,40 @@ namespace {
 
 const std::filesystem::path data = source_dir() / "tests/data";
 
-// A copy of the fixture, which tests may upgrade or damage.
-std::string fixture_copy(const temp_dir& d) {
-  const std::string path = d.file("v1.pmdb");
-  std::filesystem::copy_file(data / "store-v1.pmdb", path);
+// A copy of the schema-`version` fixture, which tests may upgrade or damage.
+std::string fixture_copy(const temp_dir& d, int version = 1) {
+  const std::string path = d.file(fmt::format("v{}.pmdb", version));
+  std::filesystem::copy_file(data / fmt::format("store-v{}.pmdb", version), path);
   return path;
 }
 
-std::string notice(const std::string& path) {
-  return "pmdb: " + path + ": upgraded the store from schema version 1 to 3 (the events are unchanged; the read "
-                           "models and the hash chain were computed from them)\n";
+std::string notice(const std::string& path, int version = 1) {
+  return fmt::format("pmdb: {}: upgraded the store from schema version {} to 3 (the events are unchanged; {} "
+                     "computed from them)\n",
+                     path, version, version == 1 ? "the read models and the hash chain were" : "their hash chain was");
+}
+
+// The log a fixture must hold: the events of `files`, in order (id, incident, type, at, data).
+std::string events_of(std::initializer_list<const char*> files) {
+  std::string out;
+  for (const auto* f : files) {
+    std::ifstream in(source_dir() / f);
+    for (std::string l; std::getline(in, l);) {
+      auto e = parse_event(l);
+      REQUIRE_MESSAGE(e, f);
+      out += fmt::format("{}|{}|{}|{}|{}|\n", e->id, e->incident, e->type, e->at, e->data);
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view fixture_log_sql = "SELECT id, incident, type, at, data FROM events ORDER BY seq";
+
+// The chain an independent implementation (tests/tools/chain.py) computes over the store: "N HASH".
+std::string independent_chain(const std::string& path) {
+  const auto r = run_command({"python3", (source_dir() / "tests/tools/chain.py").string(), path});
+  CHECK(r.status == 0);
+  return r.out;
 }
 
 // The store's tables, indexes and triggers, with their SQL text.
@@ -54,20 +82,10 @@ TEST_SUITE("upgrade") {
   TEST_CASE("the fixture is what the previous release made of its inputs") {
     // Its log holds exactly the events of the demo files and the legacy file, in that order
     // (the ids and payloads the import derived are checked by the next test's answers).
-    std::vector<std::string> want;
-    for (const auto* f : {"examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
-                          "tests/data/store-v1-legacy.jsonl"}) {
-      std::ifstream in(source_dir() / f);
-      for (std::string l; std::getline(in, l);) {
-        auto e = parse_event(l);
-        REQUIRE_MESSAGE(e, f);
-        want.push_back(fmt::format("{}|{}|{}|{}|{}|", e->id, e->incident, e->type, e->at, e->data));
-      }
-    }
-    std::string expected;
-    for (const auto& w : want) expected += w + "\n";
     const std::string path = (data / "store-v1.pmdb").string();
-    CHECK(raw_dump(path, "SELECT id, incident, type, at, data FROM events ORDER BY seq") == expected);
+    CHECK(raw_dump(path, std::string(fixture_log_sql)) ==
+          events_of({"examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
+                     "tests/data/store-v1-legacy.jsonl"}));
     CHECK(raw_dump(path, "PRAGMA user_version") == "1|\n");
     CHECK(raw_dump(path, "SELECT count(*) FROM sqlite_master WHERE name = 'event_versions'") == "0|\n");
   }
@@ -108,9 +126,7 @@ TEST_SUITE("upgrade") {
     // The chain was computed over the old log in store order: the hashes an independent
     // implementation (tests/tools/chain.py) computes, and verify passes. The old events keep
     // no append time and no author: the previous release did not record them.
-    const auto chain = run_command({"python3", (source_dir() / "tests/tools/chain.py").string(), v1});
-    CHECK(chain.status == 0);
-    CHECK(chain.out == fmt::format("80 {}\n", event_store::open(v1, {.create = false})->head().hash));
+    CHECK(independent_chain(v1) == fmt::format("80 {}\n", event_store::open(v1, {.create = false})->head().hash));
     CHECK(raw_dump(v1, "SELECT count(*) FROM events WHERE appended_at IS NULL AND recorded_by IS NULL") == "80|\n");
     const auto verified = run_pmdb({"verify", v1});
     CHECK(verified.status == 0);
@@ -206,5 +222,109 @@ TEST_SUITE("upgrade") {
     REQUIRE(up);
     CHECK(up->upgraded_from() == 1);
     CHECK(raw_dump(v1, std::string(log_sql)) == log_before);
+  }
+
+  TEST_CASE("the version-2 fixture is what the last release of schema 2 made of its inputs") {
+    const std::string path = (data / "store-v2.pmdb").string();
+    CHECK(raw_dump(path, std::string(fixture_log_sql)) ==
+          events_of({"examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
+                     "tests/golden/scripts/data/corrections.jsonl"}));
+    CHECK(raw_dump(path, "PRAGMA user_version") == "2|\n");
+    CHECK(raw_dump(path, "SELECT count(*) FROM sqlite_master WHERE name = 'chain_head'") == "0|\n");
+    CHECK(raw_dump(path, "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'hash'") == "0|\n");
+  }
+
+  TEST_CASE("a version-2 store opened by today's pmdb: upgraded once, the log and read models untouched, the same "
+            "answers") {
+    temp_dir d;
+    const std::string v2 = fixture_copy(d, 2);
+    const std::string log_before = raw_dump(v2, "SELECT * FROM events ORDER BY seq");
+    const std::string versions_before = raw_dump(v2, "SELECT * FROM event_versions ORDER BY seq, made_by");
+    const std::string incidents_before = raw_dump(v2, "SELECT * FROM incidents ORDER BY id");
+
+    // Read-only it cannot be upgraded: refused with the reason, the file as it was.
+    auto ro = event_store::open(v2, {.create = false, .read_only = true});
+    REQUIRE_FALSE(ro);
+    CHECK(ro.error().is(errc::read_only));
+    CHECK(ro.error().message == v2 + ": store schema version 2 must be upgraded to 3: open it once for writing");
+    CHECK(raw_dump(v2, "PRAGMA user_version") == "2|\n");
+
+    // That release's questions, through the real command line: the same bytes on stdout (now
+    // and as of before the corrections), the upgrade said once.
+    const std::string answers = read_file(data / "store-v2.answers");
+    REQUIRE_FALSE(answers.empty());
+    const std::string questions = (data / "store-v2-questions.pmq").string();
+    auto first = run_pmdb({v2, "-f", questions});
+    CHECK(first.status == 0);
+    CHECK(first.err == notice(v2, 2));
+    CHECK(first.out == answers);
+    auto second = run_pmdb({v2, "-f", questions});
+    CHECK(second.status == 0);
+    CHECK(second.err.empty());
+    CHECK(second.out == answers);
+    CHECK(raw_dump(v2, "PRAGMA user_version") == "3|\n");
+
+    // The log's old columns and both read models are byte for byte what that release wrote,
+    // and what a rebuild makes; the schema is a new store's.
+    CHECK(raw_dump(v2, std::string(log_sql)) == log_before);
+    CHECK(raw_dump(v2, "SELECT * FROM event_versions ORDER BY seq, made_by") == versions_before);
+    CHECK(raw_dump(v2, "SELECT * FROM incidents ORDER BY id") == incidents_before);
+    REQUIRE(run_pmdb({"rebuild", v2}).status == 0);
+    CHECK(raw_dump(v2, "SELECT * FROM event_versions ORDER BY seq, made_by") == versions_before);
+    CHECK(raw_dump(v2, "SELECT * FROM incidents ORDER BY id") == incidents_before);
+    REQUIRE(event_store::open(d.file("new.pmdb")));
+    CHECK(objects(v2) == objects(d.file("new.pmdb")));
+
+    // The chain over the old log, in store order, as an independent implementation computes
+    // it; verify passes; the old events keep no append time or author (never recorded).
+    auto up = event_store::open(v2, {.create = false});
+    REQUIRE(up);
+    CHECK_FALSE(up->upgraded_from());
+    const chain_head head = up->head();
+    CHECK(independent_chain(v2) == fmt::format("69 {}\n", head.hash));
+    CHECK(raw_dump(v2, "SELECT count(*) FROM events WHERE appended_at IS NULL AND recorded_by IS NULL") == "69|\n");
+    const auto verified = run_pmdb({"verify", v2});
+    CHECK(verified.status == 0);
+    CHECK(verified.out == fmt::format("ok: 69 events, head {}\n", head.hash));
+
+    // That release's postmortem, with one paragraph more: the chain head in the footer.
+    const auto report = run_pmdb({"report", v2, "openai-2024-12-11", "--now", "2025-01-01T00:00:00Z"});
+    CHECK(report.status == 0);
+    CHECK(report.out == read_file(data / "store-v2.report.md") +
+                            fmt::format("\nChain head: `{}` (`pmdb verify STORE --from HASH` checks that the events it "
+                                        "was made from are unchanged).\n",
+                                        head.hash));
+
+    // Appends continue the chain from the upgraded log.
+    const auto recorded = run_pmdb({v2, "-c", R"(use meta-2024-12-11; record note "after the upgrade";)"});
+    CHECK(recorded.status == 0);
+    up = event_store::open(v2, {.create = false, .read_only = true});
+    REQUIRE(up);
+    CHECK(independent_chain(v2) == fmt::format("70 {}\n", up->head().hash));
+    CHECK(run_pmdb({"verify", v2, "--from", head.hash}).status == 0);
+  }
+
+  TEST_CASE("an upgrade of a version-2 store that fails leaves it as it was, and a later one succeeds") {
+    temp_dir d;
+    const std::string v2 = fixture_copy(d, 2);
+    // A table of the chain head's name but another shape, in the way: CREATE TABLE IF NOT EXISTS
+    // keeps it, and storing the head fails, after the log's new columns were added and hashed.
+    REQUIRE(raw_exec(v2, "CREATE TABLE chain_head (x)") == "");
+    const std::string schema_before = schema(v2);
+    const std::string log_before = raw_dump(v2, "SELECT * FROM events ORDER BY seq");
+
+    auto failed = event_store::open(v2, {.create = false});
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().message.starts_with(v2 + ": "));
+    // Nothing of it remains: no new column, the triggers as they were, still version 2.
+    CHECK(schema(v2) == schema_before);
+    CHECK(raw_dump(v2, "SELECT * FROM events ORDER BY seq") == log_before);
+    CHECK(raw_dump(v2, "PRAGMA user_version") == "2|\n");
+
+    REQUIRE(raw_exec(v2, "DROP TABLE chain_head") == "");
+    auto up = event_store::open(v2, {.create = false});
+    REQUIRE(up);
+    CHECK(up->upgraded_from() == 2);
+    CHECK(raw_dump(v2, std::string(log_sql)) == raw_dump((data / "store-v2.pmdb").string(), std::string(log_sql)));
   }
 }
