@@ -117,6 +117,29 @@ inline bool read_digits(iterator_type& it, iterator_type last, int n, unsigned& 
   return true;
 }
 
+// The end of the unsigned decimal number at `i`: digits, an optional fraction, an optional
+// exponent (`i` itself when there is no digit). `integer`: it has neither fraction nor exponent.
+template <typename Iterator>
+Iterator scan_number(Iterator i, Iterator last, bool& integer) {
+  integer = true;
+  while (i != last && is_digit(*i)) ++i;
+  if (i != last && *i == '.' && i + 1 != last && is_digit(*(i + 1))) {
+    integer = false;
+    for (++i; i != last && is_digit(*i); ++i) {
+    }
+  }
+  if (i != last && (*i == 'e' || *i == 'E')) {
+    Iterator j = i + 1;
+    if (j != last && (*j == '+' || *j == '-')) ++j;
+    if (j != last && is_digit(*j)) {
+      integer = false;
+      for (i = j; i != last && is_digit(*i); ++i) {
+      }
+    }
+  }
+  return i;
+}
+
 inline std::string token_text(iterator_type first, iterator_type last) {
   std::string_view const rest(first, static_cast<std::size_t>(last - first));
   return std::string(rest.substr(0, errors::token_length(rest, 0)));
@@ -174,24 +197,9 @@ struct number_parser : x3::parser<number_parser> {
   template <typename Iterator, typename Context, typename RContext, typename Attribute>
   bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
     x3::skip_over(first, last, context);
-    Iterator i = first;
-    while (i != last && detail::is_digit(*i)) ++i;
-    if (i == first) return false;
     bool integer = true;
-    if (i != last && *i == '.' && i + 1 != last && detail::is_digit(*(i + 1))) {
-      integer = false;
-      for (++i; i != last && detail::is_digit(*i); ++i) {
-      }
-    }
-    if (i != last && (*i == 'e' || *i == 'E')) {
-      Iterator j = i + 1;
-      if (j != last && (*j == '+' || *j == '-')) ++j;
-      if (j != last && detail::is_digit(*j)) {
-        integer = false;
-        for (i = j; i != last && detail::is_digit(*i); ++i) {
-        }
-      }
-    }
+    Iterator const i = detail::scan_number(first, last, integer);
+    if (i == first) return false;
     if (strict && i != last && (std::isalpha(static_cast<unsigned char>(*i)) != 0 || *i == '_')) {
       // `90min`, `1.5h`: digits glued to a word are neither a number nor a duration.
       throw message_failure<Iterator>(first, "invalid duration '" + detail::token_text(first, last) +

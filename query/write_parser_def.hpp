@@ -77,23 +77,9 @@ struct value_number_parser : x3::parser<value_number_parser> {
     Iterator i = first;
     if (i != last && *i == '-') ++i;
     Iterator const digits = i;
-    while (i != last && detail::is_digit(*i)) ++i;
-    if (i == digits) return false;
     bool integer = true;
-    if (i != last && *i == '.' && i + 1 != last && detail::is_digit(*(i + 1))) {
-      integer = false;
-      for (++i; i != last && detail::is_digit(*i); ++i) {
-      }
-    }
-    if (i != last && (*i == 'e' || *i == 'E')) {
-      Iterator j = i + 1;
-      if (j != last && (*j == '+' || *j == '-')) ++j;
-      if (j != last && detail::is_digit(*j)) {
-        integer = false;
-        for (i = j; i != last && detail::is_digit(*i); ++i) {
-        }
-      }
-    }
+    i = detail::scan_number(digits, last, integer);
+    if (i == digits) return false;
     Iterator const end_of_number = i;
     bool const percent = i != last && *i == '%';
     if (percent) ++i;

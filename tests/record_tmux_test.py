@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from tmux_pane import Pane
+from tmux_pane import Pane, have_tmux
 
 PMDB = os.path.abspath(sys.argv[1])
 PANE = Pane(f"pmdb-record-{os.getpid()}")
@@ -42,8 +42,7 @@ def ask(line, pattern, what):
 
 
 def main():
-    if shutil.which("tmux") is None:
-        print("tmux is not installed", file=sys.stderr)
+    if not have_tmux():
         return 1
     tmp = tempfile.mkdtemp()
     db = os.path.join(tmp, "live.pmdb")

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from tmux_pane import Pane
+from tmux_pane import Pane, have_tmux
 
 PMDB = os.path.abspath(sys.argv[1])
 PANE = Pane(f"pmdb-test-{os.getpid()}")
@@ -52,8 +52,7 @@ def clear():
 
 
 def main():
-    if shutil.which("tmux") is None:
-        print("tmux is not installed", file=sys.stderr)
+    if not have_tmux():
         return 1
     tmp = tempfile.mkdtemp()
     history = os.path.join(tmp, "history")

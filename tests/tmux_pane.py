@@ -1,8 +1,17 @@
 """What the tmux tests share: one tmux session, driven with send-keys and read with
 capture-pane, and the tally of their checks."""
+import shutil
 import subprocess
 import sys
 import time
+
+
+def have_tmux():
+    """Whether tmux is installed; says so when it is not."""
+    if shutil.which("tmux") is None:
+        print("tmux is not installed", file=sys.stderr)
+        return False
+    return True
 
 
 class Pane:

@@ -54,6 +54,30 @@ std::string events_of(std::initializer_list<const char*> files) {
 
 constexpr std::string_view fixture_log_sql = "SELECT id, incident, type, at, data FROM events ORDER BY seq";
 
+// The schema-`version` store at `path`, as that release left it: refused read-only with the
+// reason and left as it was; then asked that release's questions through the real command line
+// twice: its answers byte for byte both times, and the upgrade said once, the first time.
+void upgrades_once_with_the_same_answers(const std::string& path, int version) {
+  auto ro = event_store::open(path, {.create = false, .read_only = true});
+  REQUIRE_FALSE(ro);
+  CHECK(ro.error().is(errc::read_only));
+  CHECK(ro.error().message ==
+        fmt::format("{}: store schema version {} must be upgraded to 3: open it once for writing", path, version));
+  CHECK(run_pmdb({path, "--readonly", "-c", "show incidents;"}).status == 1);
+  CHECK(raw_dump(path, "PRAGMA user_version") == fmt::format("{}|\n", version));
+
+  const std::string answers = read_file(data / fmt::format("store-v{}.answers", version));
+  REQUIRE_FALSE(answers.empty());
+  const std::string questions = (data / fmt::format("store-v{}-questions.pmq", version)).string();
+  for (const bool first : {true, false}) {
+    const auto asked = run_pmdb({path, "-f", questions});
+    CHECK(asked.status == 0);
+    CHECK(asked.err == (first ? notice(path, version) : ""));
+    CHECK(asked.out == answers);
+  }
+  CHECK(raw_dump(path, "PRAGMA user_version") == "3|\n");
+}
+
 // The chain an independent implementation (tests/tools/chain.py) computes over the store: "N HASH".
 std::string independent_chain(const std::string& path) {
   const auto r = run_command({"python3", (source_dir() / "tests/tools/chain.py").string(), path});
@@ -98,31 +122,9 @@ TEST_SUITE("upgrade") {
     // Version 1's read model: the last event (the postmortem post, 2024-12-13 01:19).
     CHECK(raw_dump(v1, openai_ended) == fmt::format("{}|\n", parse_timestamp("2024-12-13T01:19:00Z")->ms));
 
-    // Read-only it cannot be upgraded: refused with the reason, the file as it was.
-    auto ro = event_store::open(v1, {.create = false, .read_only = true});
-    REQUIRE_FALSE(ro);
-    CHECK(ro.error().is(errc::read_only));
-    CHECK(ro.error().message == v1 + ": store schema version 1 must be upgraded to 3: open it once for writing");
-    const auto readonly_cli = run_pmdb({v1, "--readonly", "-c", "show incidents;"});
-    CHECK(readonly_cli.status == 1);
-    CHECK(raw_dump(v1, "PRAGMA user_version") == "1|\n");
-
-    // The questions of the previous release, asked through the real command line: the same
-    // bytes on stdout, and the upgrade said once on stderr.
-    const std::string answers = read_file(data / "store-v1.answers");
-    REQUIRE_FALSE(answers.empty());
-    const std::string questions = (data / "store-v1-questions.pmq").string();
-    auto first = run_pmdb({v1, "-f", questions});
-    CHECK(first.status == 0);
-    CHECK(first.err == notice(v1));
-    CHECK(first.out == answers);
-    auto second = run_pmdb({v1, "-f", questions});
-    CHECK(second.status == 0);
-    CHECK(second.err.empty());
-    CHECK(second.out == answers);
+    upgrades_once_with_the_same_answers(v1, 1);
 
     CHECK(raw_dump(v1, std::string(log_sql)) == log_before);
-    CHECK(raw_dump(v1, "PRAGMA user_version") == "3|\n");
     // The chain was computed over the old log in store order: the hashes an independent
     // implementation (tests/tools/chain.py) computes, and verify passes. The old events keep
     // no append time and no author: the previous release did not record them.
@@ -242,27 +244,8 @@ TEST_SUITE("upgrade") {
     const std::string versions_before = raw_dump(v2, "SELECT * FROM event_versions ORDER BY seq, made_by");
     const std::string incidents_before = raw_dump(v2, "SELECT * FROM incidents ORDER BY id");
 
-    // Read-only it cannot be upgraded: refused with the reason, the file as it was.
-    auto ro = event_store::open(v2, {.create = false, .read_only = true});
-    REQUIRE_FALSE(ro);
-    CHECK(ro.error().is(errc::read_only));
-    CHECK(ro.error().message == v2 + ": store schema version 2 must be upgraded to 3: open it once for writing");
-    CHECK(raw_dump(v2, "PRAGMA user_version") == "2|\n");
-
-    // That release's questions, through the real command line: the same bytes on stdout (now
-    // and as of before the corrections), the upgrade said once.
-    const std::string answers = read_file(data / "store-v2.answers");
-    REQUIRE_FALSE(answers.empty());
-    const std::string questions = (data / "store-v2-questions.pmq").string();
-    auto first = run_pmdb({v2, "-f", questions});
-    CHECK(first.status == 0);
-    CHECK(first.err == notice(v2, 2));
-    CHECK(first.out == answers);
-    auto second = run_pmdb({v2, "-f", questions});
-    CHECK(second.status == 0);
-    CHECK(second.err.empty());
-    CHECK(second.out == answers);
-    CHECK(raw_dump(v2, "PRAGMA user_version") == "3|\n");
+    // That release's questions (now and as of before the corrections): the same answers.
+    upgrades_once_with_the_same_answers(v2, 2);
 
     // The log's old columns and both read models are byte for byte what that release wrote,
     // and what a rebuild makes; the schema is a new store's.
