@@ -3,22 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/event.hpp"
 #include "query/catalog_fields.hpp"
+#include "query/words.hpp"
 
 namespace pmdb::shell {
 
-namespace {
+namespace words = query::words;
 
-constexpr std::string_view keywords[] = {
-    "after", "and", "any", "asc", "avg", "by", "cause", "change", "comm", "component", "count", "day", "desc",
-    "end", "events", "first", "from", "hour", "in", "incidents", "is", "last", "let", "limit", "max", "median",
-    "metric", "min", "month", "not", "null", "of", "on", "or", "order", "overlapping", "p50", "p75", "p90", "p95",
-    "p99", "percentile", "report", "select", "show", "sources", "start", "status", "sum", "summarize", "time",
-    "timeline", "to", "types", "use", "value", "week", "where", "year", "alert", "action", "note", "as", "log",
-    "history", "correction", "retraction", "incident", "new", "record", "correct", "retract", "because", "set",
-    "source", "now", "owner", "due", "tracker", "tags", "title", "org", "services", "severity", "summary", "url",
-    "lang", "name"};
+namespace {
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (prefix.size() > s.size()) return false;
@@ -52,7 +44,7 @@ completion completions(const session& s, std::string_view before, std::string_vi
         for (const auto& id : s.store().incident_ids()) add(id);
         break;
       case arg::type:
-        for (const auto t : event_types) add(t);
+        for (const auto& t : words::event_types()) add(t);
         break;
       case arg::mode:
         for (const auto m : mode_names()) add(m);
@@ -70,9 +62,16 @@ completion completions(const session& s, std::string_view before, std::string_vi
       case arg::other: break;
     }
   } else {
-    for (const auto k : keywords) add(k);
+    // The words of PMQL (query/words.hpp): keywords, functions, the schemas' closed sets and
+    // the payload fields write statements take; then this store's incidents and the fields.
+    for (const auto k : words::keyword_words()) add(k);
+    for (const auto fn : words::function_names()) add(fn);
+    for (const auto& t : words::event_types()) add(t);
+    for (const auto& v : words::statuses()) add(v);
+    for (const auto& v : words::component_states()) add(v);
+    for (const auto& v : words::channels()) add(v);
+    for (const auto& f : words::payload_fields()) add(f);
     for (const auto& id : s.store().incident_ids()) add(id);
-    for (const auto t : event_types) add(t);
     for (const auto& f : query::fields::event_fields) add(f.name);
     for (const auto& f : query::fields::incident_fields) add(f.name);
   }
