@@ -18,6 +18,7 @@
 #include "core/embedded.hpp"
 #include "core/json_text.hpp"
 #include "core/projection.hpp"
+#include "core/sql_functions.hpp"
 #include "core/sqlite.hpp"
 #include "core/time.hpp"
 
@@ -477,6 +478,8 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   flags |= SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &p->db, flags, nullptr) != SQLITE_OK)
     return std::unexpected(error(fmt::format("{}: cannot open: {}", path, p->db ? sqlite3_errmsg(p->db) : "out of memory")));
+  if (auto r = sqlfn::register_functions(p->db); !r)
+    return std::unexpected(error(fmt::format("{}: cannot open: {}", path, r.error().message)));
   sqlite3_extended_result_codes(p->db, 1);
   sqlite3_busy_timeout(p->db, opts.busy_timeout_ms);
 

@@ -58,15 +58,18 @@ struct binary;
 struct call;
 struct in_list;
 struct is_null;
+struct measure;
 
 using expr = x3::variant<null_lit, bool_lit, number_lit, string_lit, duration_lit, timestamp_lit, identifier,
                          x3::forward_ast<unary>, x3::forward_ast<binary>, x3::forward_ast<call>,
-                         x3::forward_ast<in_list>, x3::forward_ast<is_null>>;
+                         x3::forward_ast<in_list>, x3::forward_ast<is_null>, x3::forward_ast<measure>>;
 
 enum class unary_op { negate, logical_not };
 
-// `contains` is `~` (case-insensitive substring); `not_contains` is `!~`.
-enum class binary_op { logical_or, logical_and, eq, ne, lt, le, gt, ge, contains, not_contains, add, sub, mul, div };
+// `contains` is `~` (case-insensitive substring); `not_contains` is `!~`; `matches` a regular
+// expression; `has` a whole word or phrase (case-insensitive).
+enum class binary_op { logical_or, logical_and, eq, ne, lt, le, gt, ge, contains, not_contains, matches, has, add, sub,
+                       mul, div };
 
 // How an operator is written in PMQL (`!=` also has the spelling `<>`). Arithmetic operators
 // are written the same way in SQL.
@@ -82,6 +85,8 @@ inline std::string_view spelling(binary_op op) {
     case binary_op::ge: return ">=";
     case binary_op::contains: return "~";
     case binary_op::not_contains: return "!~";
+    case binary_op::matches: return "matches";
+    case binary_op::has: return "has";
     case binary_op::add: return "+";
     case binary_op::sub: return "-";
     case binary_op::mul: return "*";
@@ -101,16 +106,19 @@ struct binary : tagged {
   binary_op op = binary_op::eq;
   expr rhs;
 };
-// `count()`, `median(ttr)`, `percentile(ttr, 90)`, `month(started)`.
+// `count()`, `median(ttr)`, `percentile(ttr, 90)`, `month(started)`, `count(where x > 1h)`.
 struct call : tagged {
   identifier function;
   std::vector<expr> args;
+  bool where = false;  // the argument was written `where CONDITION`
 };
 // `x in (a, b)`, `x not in (a, b)`. Bare words in the list are identifiers (`type in (status, comm)`).
+// `"API" in services`: membership in a list field (`list` names it; `items` is empty).
 struct in_list : tagged {
   expr operand;
   bool negated = false;
   std::vector<expr> items;
+  std::optional<identifier> list;
 };
 // `x is null`, `x is not null`.
 struct is_null : tagged {
@@ -178,15 +186,33 @@ struct source : tagged {
   std::optional<expr> where;
 };
 
-// `let name = MEASURE`: a per-incident measure, only after an `incidents` source.
+// A per-incident measure, in `let` or in any expression over incident rows.
 enum class measure_kind {
-  time,         // time from A to B
-  count,        // count of P
-  min_value,    // min value of P
-  max_value,    // max value of P
-  first_value,  // first value of P
-  last_value,   // last value of P
-  expression    // any other expression over the row's fields
+  time,            // time from A to B
+  count,           // count of P
+  min_value,       // min value of P
+  max_value,       // max value of P
+  first_value,     // first value of P
+  last_value,      // last value of P
+  expression,      // let only: any other expression over the row's fields
+  min_gap,         // min gap of P: the shortest time between two consecutive events matching P
+  max_gap,         // max gap of P: the longest
+  avg_gap,         // avg gap of P
+  status_changes,  // count of status changes
+  time_in,         // time in status X: the time from each post of status X to the next status post
+  overlapping,     // count of overlapping: the other incidents among the rows whose span meets this one's
+  status_at,       // status at T
+  state_at,        // state of component "X" at T
+  open_at          // open at T
+};
+
+// A measure written as an expression: `time from A to B`, `count of P`, `status at T`, ...
+struct measure : tagged {
+  measure_kind kind = measure_kind::count;
+  time_between span;      // time
+  pattern pat;            // count, *_value, *_gap, time_in
+  std::string component;  // state_at
+  expr at;                // status_at, state_at, open_at: the moment
 };
 
 struct let_binding : tagged {
@@ -218,8 +244,14 @@ struct summarize_op : tagged {
 struct order_op : tagged { std::vector<order_item> items; };
 struct limit_op : tagged { std::int64_t count = 0; };
 struct select_op : tagged { std::vector<named_expr> items; };
+// `per component`: one row per (incident, component). `per month [ZONE]` (year, quarter, month,
+// week, day, hour): one row per calendar bucket an incident's span touches, clipped to it.
+struct per_op : tagged {
+  std::string unit;                // `component`, or a calendar unit, lowercased
+  std::optional<string_lit> zone;  // calendar units: the zone, else the session's
+};
 
-using pipe_op = x3::variant<where_op, let_op, summarize_op, order_op, limit_op, select_op>;
+using pipe_op = x3::variant<where_op, let_op, summarize_op, order_op, limit_op, select_op, per_op>;
 
 struct pipeline : tagged {
   source from;

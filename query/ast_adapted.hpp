@@ -6,7 +6,6 @@
 
 #include "query/ast.hpp"
 
-BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::call, function, args)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::time_between, from, to)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::time_stmt, span, incident, as_of)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::report_stmt, incident, path, as_of)

@@ -43,6 +43,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -57,10 +58,12 @@
 
 #include "core/event.hpp"
 #include "core/projection.hpp"
+#include "core/sql_functions.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
 #include "query/catalog_fields.hpp"
 #include "query/parser.hpp"
+#include "query/words.hpp"
 
 namespace pmdb::query {
 namespace {
@@ -205,6 +208,8 @@ struct scope {
   std::vector<col> cols;
   ast::source_kind source = ast::source_kind::incidents;
   bool has_key = false;           // the CTE has the incidents' `id` column: per-incident measures work
+  bool has_incident = false;      // the CTE has the events' `incident` column: prev/next partition by it
+  bool rows = true;               // a pipeline's rows (not one event inside a pattern): prev/next work
   std::vector<order_term> order;  // the current row order
 };
 
@@ -213,6 +218,7 @@ scope scope_of(std::span<const fields::field> fs, std::string_view qualifier = {
   for (const auto& f : fs)
     s.cols.push_back({std::string(f.name), std::string(qualifier) + std::string(f.column), from_field_type(f.type),
                       f.enumerated, f.lower_words, f.shown});
+  s.rows = qualifier.empty();
   return s;
 }
 
@@ -223,6 +229,7 @@ struct aggregation {
   std::vector<std::string> groups;                      // the group columns among them
   struct rank { std::string value, row, target; frag percent; };
   std::vector<rank> ranks;                              // window columns for percentiles
+  std::string ordinal;                                  // the rows' position in the current order (first, last)
 };
 
 const ast::tagged& tag_of(const ast::expr& e) {
@@ -236,13 +243,20 @@ const ast::tagged& tag_of(const ast::expr& e) {
 
 const ast::identifier* as_identifier(const ast::expr& e) { return boost::get<ast::identifier>(&e.get()); }
 
-constexpr std::string_view aggregate_functions[] = {"count", "min", "max", "sum", "avg", "median", "p50",
-                                                    "p75", "p90", "p95", "p99", "percentile"};
-constexpr std::string_view scalar_functions[] = {"year", "month", "week", "day", "hour",
-                                                 "lower", "upper", "length", "coalesce", "abs"};
+// Calendar buckets (sortable text) and calendar numbers, each with an optional zone.
+constexpr std::string_view calendar_buckets[] = {"year", "quarter", "month", "week", "day", "hour"};
+constexpr std::string_view calendar_numbers[] = {"weekday",      "hour_of_day",   "day_of_month",
+                                                 "week_of_year", "month_of_year", "quarter_of_year"};
 
-bool is_aggregate(std::string_view f) { return std::ranges::find(aggregate_functions, f) != std::end(aggregate_functions); }
-bool is_scalar(std::string_view f) { return std::ranges::find(scalar_functions, f) != std::end(scalar_functions); }
+// The functions are query/words.hpp's: their names, kinds and argument counts.
+bool is_aggregate(std::string_view f) {
+  const words::function* fn = words::find_function(f);
+  return fn && fn->kind == words::fn_kind::aggregate;
+}
+bool is_scalar(std::string_view f) {
+  const words::function* fn = words::find_function(f);
+  return fn && fn->kind != words::fn_kind::aggregate;
+}
 
 std::string_view pattern_type(ast::pattern_kind k) {
   switch (k) {
@@ -308,6 +322,9 @@ class compiler {
   bool mark_used_ = false;      // referenced fields join the default output (where, order by)
   std::set<std::string> read_cols_;  // every column an identifier resolved to (see source_columns)
   std::optional<std::int64_t> as_of_;  // the statement's view: nullopt = what is believed now
+  std::string rel_;                    // the CTE a step reads (what `count of overlapping` counts among)
+  std::vector<std::pair<std::string, frag>> windows_;  // prev()/next() columns waiting for their stage
+  std::vector<case_hint> case_hints_;                  // text equalities to check on an empty answer
 
   // Binds the statement's view: its own `as of`, else the session's.
   void view(const std::optional<ast::timestamp_lit>& t) {
@@ -507,21 +524,20 @@ class compiler {
   // The values of a closed set (status names, component states, channels) are lowercase in
   // the store; a pattern word is matched in any case, and a word outside the set is an error
   // rather than a milestone that silently never happens.
-  std::string closed_word(std::string_view word, std::span<const std::string_view> allowed, std::string_view what,
+  // The closed sets are the event schemas' (query/words.hpp).
+  std::string closed_word(std::string_view word, std::span<const std::string> allowed, std::string_view what,
                           std::uint32_t offset) const {
     std::string w = lower(word);
     if (std::ranges::find(allowed, w) != allowed.end()) return w;
     std::string list;
-    for (const auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     fail(fmt::format("unknown {} '{}'{} (one of: {})", what, word, did_you_mean(nearest(w, allowed)), list), offset);
   }
 
   frag pattern_condition(const ast::pattern& p) {
-    static constexpr std::string_view statuses[] = {"investigating", "identified", "monitoring", "resolved", "postmortem",
-                                                    "scheduled", "in_progress", "verifying", "completed"};
-    static constexpr std::string_view states[] = {"operational", "degraded_performance", "partial_outage",
-                                                  "major_outage", "under_maintenance"};
-    static constexpr std::string_view channels[] = {"x", "statuspage", "blog", "press", "email", "chat", "other"};
+    const auto statuses = words::statuses();
+    const auto states = words::component_states();
+    const auto channels = words::channels();
     frag f;
     auto and_ = [&f] {
       if (!f.sql.empty()) f.add(" AND ");
@@ -730,6 +746,7 @@ class compiler {
         c = &x;
         break;
       }
+    if (!c && iequals(id.name, "reopened") && sc.has_key && sc.rows) return reopened(frag("p.id"));
     if (!c) {
       std::vector<std::string> names;
       for (const auto& x : sc.cols) names.push_back(x.name);
@@ -746,6 +763,36 @@ class compiler {
     f.enumerated = c->enumerated;
     f.lower_words = c->lower_words;
     return f;
+  }
+
+  // `field = "Text"` on a column the source reads from the store: a probe for the value as the
+  // store spells it, if only the case differs (the shell runs it when the answer is empty).
+  void case_hint_for(const frag& l, const frag& r, const scope& sc) {
+    if (!sc.rows || !l.is_column || l.type != ty::text || r.params.size() != 1 || r.sql != "?") return;
+    const auto* written = std::get_if<std::string>(&r.params[0]);
+    if (!written || (l.lower_words && lower(*written) == *written)) return;
+    std::span<const fields::field> base;
+    frag rel;
+    switch (sc.source) {
+      case ast::source_kind::incidents:
+        base = fields::incident_fields;
+        rel.add("FROM ").add(incidents_rel()).add(" AS e WHERE 1");
+        break;
+      case ast::source_kind::log:
+        base = fields::log_fields;
+        rel.add(fmt::format("FROM {} AS e WHERE 1", projection::log_table));
+        break;
+      default:
+        base = fields::event_fields;
+        rel = events_from("e");
+        rel.sql = rel.sql.substr(1);
+        break;
+    }
+    if (std::ranges::none_of(base, [&](const fields::field& f) { return f.column == l.sql; })) return;
+    frag probe(fmt::format("SELECT e.{0} ", l.sql));
+    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written);
+    probe.add(fmt::format(") AND e.{0} <> ", l.sql)).bind(*written).add(" LIMIT 1");
+    case_hints_.push_back({std::move(probe.sql), std::move(probe.params), l.column_name, *written});
   }
 
   // A bare word compared with an enumerated field: a text literal.
@@ -808,12 +855,26 @@ class compiler {
       expect_condition(r, b.rhs);
       return flat(l, b.op == op::logical_and ? " AND " : " OR ", r, b.op == op::logical_and ? 2 : 1, ty::boolean);
     }
-    if (is_comparison(b.op) || b.op == op::contains || b.op == op::not_contains) {
+    if (is_comparison(b.op) || b.op == op::contains || b.op == op::not_contains || b.op == op::matches || b.op == op::has) {
       auto [l, r] = operands(b.lhs, b.rhs, sc);
-      if (b.op == op::contains || b.op == op::not_contains) {
+      if (b.op == op::contains || b.op == op::not_contains || b.op == op::matches || b.op == op::has) {
         for (const frag* x : {&l, &r})
           if (x->type != ty::text && x->type != ty::null)
             fail(fmt::format("'{}' needs text on both sides, not {}", ast::spelling(b.op), type_name(x->type)), operator_offset(b));
+        if (b.op == op::matches || b.op == op::has) {
+          // A regular expression (PCRE2: case-sensitive unless it says `(?i)`), or a whole word
+          // or phrase in any case; a literal pattern is checked here, so that a typo in it is
+          // an error with a caret rather than a failure of the whole query.
+          if (const auto* lit = boost::get<ast::string_lit>(&b.rhs.get()); lit && b.op == op::matches)
+            if (auto problem = sqlfn::regex_error(lit->value))
+              fail(fmt::format("invalid regular expression: {}", *problem), lit->offset);
+          f.add(b.op == op::matches ? "pmdb_regexp(" : "pmdb_has_word(");
+          if (b.op == op::matches) f.add(r).add(", ").add(l);
+          else f.add(l).add(", ").add(r);
+          f.add(")").within(l, w_other_arg).within(r, w_other_arg);
+          f.type = ty::boolean;
+          return f;
+        }
         // Case-insensitive substring (ASCII case folding, as SQLite's lower()).
         f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add("), lower(").add(r).add(")) > 0)");
         f.within(l, w_contains_lhs).within(r, w_contains_rhs);
@@ -830,6 +891,7 @@ class compiler {
           hint = " (write a duration with its unit, e.g. 90m)";
         fail(fmt::format("cannot compare {} with {}{}", type_name(l.type), type_name(r.type), hint), operator_offset(b));
       }
+      if (b.op == op::eq) case_hint_for(l, r, sc);
       const bool l_null = l.sql == "NULL", r_null = r.sql == "NULL";
       if ((l_null || r_null) && (b.op == op::eq || b.op == op::ne)) {
         // `x = null` means `x is null`, not SQL's always-unknown comparison.
@@ -903,6 +965,18 @@ class compiler {
 
   frag node(const ast::in_list& in, scope& sc) {
     frag a = expr(in.operand, sc);
+    if (in.list) {
+      // `"API" in services`: membership in a list (a JSON array of text), by exact name.
+      const col* c = find(sc, in.list->name);
+      if (!c) fail(fmt::format("unknown field '{}' (a list field: services)", in.list->name), in.list->offset);
+      if (a.type != ty::text && a.type != ty::null)
+        fail(fmt::format("`in {}` needs text on its left, not {}", in.list->name, type_name(a.type)), tag_of(in.operand).offset);
+      read_cols_.insert(c->sql);
+      frag f(in.negated ? "(NOT EXISTS (SELECT 1 FROM json_each(" : "(EXISTS (SELECT 1 FROM json_each(");
+      f.add(c->sql).add(") j WHERE j.value = ").add(a).add("))").within(a, w_subquery);
+      f.type = ty::boolean;
+      return f;
+    }
     frag f("(");
     f.add(a).add(in.negated ? " NOT IN (" : " IN (");
     if (in.items.empty()) return frag(in.negated ? "1" : "0", ty::boolean);
@@ -937,6 +1011,7 @@ class compiler {
     if (n >= lo && n <= hi) return;
     std::string want = lo == hi ? fmt::format("{} argument{}", lo, lo == 1 ? "" : "s")
                        : hi == SIZE_MAX ? fmt::format("at least {} argument{}", lo, lo == 1 ? "" : "s")
+                       : hi == lo + 1   ? fmt::format("{} or {} arguments", lo, hi)
                                         : fmt::format("{} to {} arguments", lo, hi);
     fail(fmt::format("{}() takes {}, got {}", name, want, n), c.offset);
   }
@@ -945,15 +1020,26 @@ class compiler {
     const std::string name = lower(c.function.name);
     if (is_aggregate(name)) return aggregate_call(c, name);
     if (!is_scalar(name)) {
-      std::vector<std::string_view> all(std::begin(scalar_functions), std::end(scalar_functions));
-      all.insert(all.end(), std::begin(aggregate_functions), std::end(aggregate_functions));
-      fail(fmt::format("unknown function '{}'{}", c.function.name, did_you_mean(nearest(c.function.name, all))),
+      const std::vector<std::string_view> all = words::function_names();
+      const std::vector<std::string> close = words::close_to(c.function.name, all);
+      std::string hint;
+      for (std::size_t i = 0; i < close.size(); ++i)
+        hint += fmt::format("{}'{}'", i == 0 ? "; did you mean " : i + 1 == close.size() ? " or " : ", ", close[i]);
+      std::string list;
+      if (close.empty())
+        for (const auto n : all) list += (list.empty() ? " (functions: " : ", ") + std::string(n);
+      fail(fmt::format("unknown function '{}'{}{}", c.function.name, hint.empty() ? "" : hint + "?",
+                       list.empty() ? "" : list + ")"),
            c.function.offset);
     }
+    if (c.where) fail(fmt::format("{}() takes no `where`: only count(where ...) and share(where ...) do", name), c.function.offset);
+    const bool calendar = std::ranges::find(calendar_buckets, name) != std::end(calendar_buckets) ||
+                          std::ranges::find(calendar_numbers, name) != std::end(calendar_numbers);
+    if (name == "prev" || name == "next") return window_call(c, name, sc);
     std::vector<frag> args;
-    const std::size_t lo = name == "coalesce" ? 1 : 1, hi = name == "coalesce" ? SIZE_MAX : 1;
-    arity(c, name, lo, hi);
-    for (const auto& a : c.args) args.push_back(expr(a, sc));
+    arity(c, name, 1, name == "coalesce" ? SIZE_MAX : calendar ? 2 : 1);
+    for (std::size_t i = 0; i < c.args.size(); ++i)
+      if (!(calendar && i == 1)) args.push_back(expr(c.args[i], sc));
     auto need = [&](std::size_t i, std::initializer_list<ty> ok, std::string_view what) {
       const ty t = args[i].type;
       if (t == ty::null) return;
@@ -962,27 +1048,15 @@ class compiler {
       fail(fmt::format("{}() needs {}, not {}", name, what, type_name(t)), tag_of(c.args[i]).offset);
     };
     frag f;
-    if (name == "year" || name == "month" || name == "day" || name == "hour" || name == "week") {
+    if (calendar) {
+      // Buckets are sortable text (2024, 2024-Q4, 2024-12, 2024-W50, 2024-12-11, 2024-12-11 23:00),
+      // numbers are integers (weekday 1 = Monday), both in the zone: the argument's, else the
+      // session's `.tz`, else UTC.
       need(0, {ty::timestamp}, "a timestamp");
-      // Calendar buckets as sortable text in UTC: 2024, 2024-12, 2024-W50 (ISO week), 2024-12-11, 2024-12-11 23:00.
-      frag secs("(");
-      secs.add(args[0]).add(" / 1000.0)");
-      if (name == "week") {
-        // The ISO week's Thursday decides its year; week = (day of year of that Thursday + 6) / 7.
-        frag thu("(");
-        thu.add(secs).add(" + (3 - (CAST(strftime('%w', ").add(secs).add(", 'unixepoch') AS INTEGER) + 6) % 7) * 86400)");
-        f.add("(strftime('%Y', ").add(thu).add(", 'unixepoch') || '-W' || printf('%02d', (CAST(strftime('%j', ")
-            .add(thu)
-            .add(", 'unixepoch') AS INTEGER) + 6) / 7))");
-        f.within(args[0], w_week);
-      } else {
-        const std::string_view fmt_ = name == "year"    ? "'%Y'"
-                                      : name == "month" ? "'%Y-%m'"
-                                      : name == "day"   ? "'%Y-%m-%d'"
-                                                        : "'%Y-%m-%d %H:00'";
-        f.add("strftime(").add(fmt_).add(", ").add(secs).add(", 'unixepoch')").within(args[0], w_calendar);
-      }
-      f.type = ty::text;
+      const std::string zone = c.args.size() > 1 ? zone_argument(c.args[1], name) : ctx_.zone;
+      f.add("pmdb_cal(").add(args[0]).add(", ").bind(std::string(name)).add(", ").bind(zone).add(")");
+      f.within(args[0], w_first_arg);
+      f.type = std::ranges::find(calendar_buckets, name) != std::end(calendar_buckets) ? ty::text : ty::integer;
     } else if (name == "lower" || name == "upper") {
       need(0, {ty::text}, "text");
       f.add(name).add("(").add(args[0]).add(")").within(args[0], w_first_arg);
@@ -1012,11 +1086,235 @@ class compiler {
     return f;
   }
 
+  // A calendar function's zone: a string literal naming an IANA zone (or "UTC").
+  std::string zone_argument(const ast::expr& e, std::string_view fn) const {
+    const auto* z = boost::get<ast::string_lit>(&e.get());
+    if (!z) fail(fmt::format("{}()'s second argument is a time zone in quotes, e.g. \"America/Los_Angeles\"", fn), tag_of(e).offset);
+    check_zone(z->value, z->offset);
+    return z->value;
+  }
+
+  static void check_zone(const std::string& zone, std::uint32_t offset) {
+    if (sqlfn::known_zone(zone)) return;
+    const std::vector<std::string> names = sqlfn::zone_names();
+    fail(fmt::format("unknown time zone '{}'{} (an IANA name such as \"America/Los_Angeles\", or \"UTC\")", zone,
+                     did_you_mean(nearest(zone, names))),
+         offset);
+  }
+
+  // prev(x) / next(x): x in the previous / next row, within one incident for events, timeline
+  // and log (rows in (at, seq) order: the store's order within one moment), among all rows for
+  // incidents (in (started, id) order), over the rows as they stand at this step. The window is
+  // computed in a stage of its own (SQLite allows no window function in WHERE), added by the
+  // step before its own (flush_windows).
+  frag window_call(const ast::call& c, const std::string& name, scope& sc) {
+    arity(c, name, 1, 1);
+    if (!sc.rows) fail(fmt::format("{}() reads the pipeline's rows: it has no meaning inside a pattern", name), c.function.offset);
+    const bool incidents = sc.source == ast::source_kind::incidents;
+    if (incidents ? !sc.has_key : !sc.has_incident)
+      fail(fmt::format("{}() reads rows of incidents or events: after `summarize` a row is a group", name), c.function.offset);
+    frag arg = expr(c.args[0], sc);
+    if (incidents) read_cols_.insert({"started", "id"});
+    else read_cols_.insert({"incident", "at", "seq"});
+    frag w(name == "prev" ? "lag(" : "lead(");
+    w.add(arg).add(incidents ? ") OVER (ORDER BY started, id)" : ") OVER (PARTITION BY incident ORDER BY at, seq)");
+    const std::string column = fresh('w');
+    windows_.emplace_back(column, std::move(w));
+    frag f(column, arg.type);
+    f.enumerated = arg.enumerated;
+    f.lower_words = arg.lower_words;
+    return f;
+  }
+
+  // ------------------------------------------------------------ measures
+
+  // The incident a measure is about: the row's `id`, which only incident rows have.
+  frag measured_incident(const scope& sc, std::uint32_t offset, std::string_view what) const {
+    if (sc.rows && !sc.has_key && sc.source == ast::source_kind::incidents)
+      fail(fmt::format("{} measures each incident: it must come before `summarize`", what), offset);
+    if (!sc.has_key || !sc.rows)
+      fail(fmt::format("{} measures an incident: it needs incident rows (`incidents | ...`)", what), offset);
+    return frag("p.id");
+  }
+
+  // A column of the incident rows the measure reads (`started`, `ended`).
+  frag incident_column(const scope& sc, std::string_view name, std::uint32_t offset, std::string_view what) {
+    const col* c = find(sc, name);
+    if (!c || c->type != ty::timestamp)
+      fail(fmt::format("{} needs the incidents' `{}` (a `select` dropped it)", what, name), offset);
+    read_cols_.insert(c->sql);
+    return frag("p." + c->sql, ty::timestamp);
+  }
+
+  // What `now` is for an incident still open: the view's time, else the session's now.
+  frag now_value() const {
+    frag f;
+    f.bind(timestamp{as_of_ ? *as_of_ : ctx_.now ? *ctx_.now : now_ms()});
+    f.type = ty::timestamp;
+    return f;
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  frag moment(const ast::expr& e, scope& sc, std::string_view what) {
+    frag t = expr(e, sc);
+    if (t.type != ty::timestamp && t.type != ty::null)
+      fail(fmt::format("{} needs a timestamp, not {}", what, type_name(t.type)), tag_of(e).offset);
+    return t;
+  }
+
+  frag node(const ast::measure& m, scope& sc) {
+    static constexpr std::string_view names[] = {"time from", "count of", "min value of", "max value of",
+                                                 "first value of", "last value of", "", "min gap of",
+                                                 "max gap of", "avg gap of", "count of status changes",
+                                                 "time in", "count of overlapping", "status at",
+                                                 "state of component", "open at"};
+    const std::string_view what = names[static_cast<int>(m.kind)];
+    const frag inc = measured_incident(sc, m.offset, fmt::format("`{}`", what));
+    frag v;
+    switch (m.kind) {
+      case ast::measure_kind::time: v = span(m.span, inc); break;
+      case ast::measure_kind::count:
+      case ast::measure_kind::min_value:
+      case ast::measure_kind::max_value:
+      case ast::measure_kind::first_value:
+      case ast::measure_kind::last_value: v = event_measure(m.kind, m.pat, inc); break;
+      case ast::measure_kind::min_gap:
+      case ast::measure_kind::max_gap:
+      case ast::measure_kind::avg_gap: {
+        // Consecutive events matching P, in (at, seq) order.
+        const std::string_view agg = m.kind == ast::measure_kind::min_gap ? "min" : m.kind == ast::measure_kind::max_gap ? "max" : "avg";
+        v.add(fmt::format("(SELECT CAST(round({}(g)) AS INTEGER) FROM (SELECT e.at - lag(e.at) OVER (ORDER BY e.at, e.seq) AS g", agg))
+            .add(events_of(inc, &m.pat)).add("))");
+        v.nest = w_subquery * 2;
+        v.type = ty::duration;
+        break;
+      }
+      case ast::measure_kind::status_changes:
+        // A status post whose status differs from the previous status post's.
+        v.add("(SELECT count(*) FROM (SELECT e.status AS s, lag(e.status) OVER (ORDER BY e.at, e.seq) AS b")
+            .add(events_of(inc, nullptr)).add(" AND e.type = 'status') WHERE b IS NOT NULL AND s <> b)");
+        v.nest = w_subquery * 2;
+        v.type = ty::integer;
+        break;
+      case ast::measure_kind::time_in: {
+        // From each status post matching P to the next status post (of any status), the last
+        // one to the incident's end (its last event).
+        if (m.pat.kind != ast::pattern_kind::status)
+          fail("`time in` needs a status pattern: `time in status investigating`", m.pat.offset);
+        frag cond = pattern_condition(m.pat);
+        ast::milestone end;
+        end.kind = ast::milestone_kind::end;
+        frag last = milestone(end, inc, nullptr, "e.at");
+        v.add("(SELECT coalesce(sum(coalesce(n, ").add(last).add(") - at), 0) FROM (SELECT e.at AS at, (")
+            .add(cond).add(") AS m, lead(e.at) OVER (ORDER BY e.at, e.seq) AS n")
+            .add(events_of(inc, nullptr)).add(" AND e.type = 'status') WHERE m)");
+        v.nest = w_subquery * 3;
+        v.type = ty::duration;
+        break;
+      }
+      case ast::measure_kind::overlapping: {
+        // The other incidents among the current rows whose span [started, ended] meets this
+        // one's (an open incident's runs to now).
+        const frag started = incident_column(sc, "started", m.offset, "`count of overlapping`");
+        const frag ended = incident_column(sc, "ended", m.offset, "`count of overlapping`");
+        const std::string s_col = started.sql.substr(2), e_col = ended.sql.substr(2);
+        const frag now = now_value();
+        v.add(fmt::format("(SELECT count(DISTINCT q.id) FROM {} q WHERE q.id <> p.id AND q.{} <= coalesce(p.{}, ", rel_,
+                          s_col, e_col))
+            .add(now).add(fmt::format(") AND coalesce(q.{}, ", e_col)).add(now).add(fmt::format(") >= p.{})", s_col));
+        v.nest = w_subquery;
+        v.type = ty::integer;
+        break;
+      }
+      case ast::measure_kind::status_at:
+      case ast::measure_kind::state_at: {
+        // The latest status post (component event) at or before T.
+        const bool status = m.kind == ast::measure_kind::status_at;
+        frag t = moment(m.at, sc, status ? "`status at`" : "`state of component ... at`");
+        v.add(status ? "(SELECT e.status" : "(SELECT e.state").add(events_of(inc, nullptr));
+        if (status) v.add(" AND e.type = 'status'");
+        else v.add(" AND e.type = 'component' AND e.component = ").bind(m.component);
+        v.add(" AND e.at <= ").add(t).add(" ORDER BY e.at DESC, e.seq DESC LIMIT 1)").within(t, w_subquery);
+        v.type = ty::text;
+        v.enumerated = v.lower_words = true;
+        break;
+      }
+      case ast::measure_kind::open_at: {
+        // Started at or before T, and not ended by T.
+        frag t = moment(m.at, sc, "`open at`");
+        const frag started = incident_column(sc, "started", m.offset, "`open at`");
+        const frag ended = incident_column(sc, "ended", m.offset, "`open at`");
+        v.add("(").add(started).add(" <= ").add(t).add(" AND (").add(ended).add(" IS NULL OR ").add(ended).add(" > ").add(t)
+            .add("))").within(t, w_rhs + w_lhs);
+        v.type = ty::boolean;
+        break;
+      }
+      case ast::measure_kind::expression: break;
+    }
+    return v;
+  }
+
+  // count of P, min/max/first/last value of P.
+  frag event_measure(ast::measure_kind kind, const ast::pattern& pat, const frag& inc) {
+    frag v;
+    switch (kind) {
+      case ast::measure_kind::count:
+        v.add("(SELECT count(*)").add(events_of(inc, &pat)).add(")");
+        v.type = ty::integer;
+        break;
+      case ast::measure_kind::min_value:
+      case ast::measure_kind::max_value:
+        v.add(kind == ast::measure_kind::min_value ? "(SELECT min(e.value)" : "(SELECT max(e.value)").add(events_of(inc, &pat)).add(")");
+        v.type = ty::real;
+        break;
+      default:
+        v.add("(SELECT e.value").add(events_of(inc, &pat));
+        v.add(kind == ast::measure_kind::first_value ? " ORDER BY e.at, e.seq LIMIT 1)" : " ORDER BY e.at DESC, e.seq DESC LIMIT 1)");
+        v.type = ty::real;
+        break;
+    }
+    return v;
+  }
+
+  // `reopened`: a status post that is not an end (resolved, postmortem, completed) after the
+  // first `resolved` post, in (at, seq) order.
+  frag reopened(const frag& inc) {
+    frag v("EXISTS (SELECT 1");
+    v.add(events_of(inc, nullptr)).add(" AND e.type = 'status' AND e.status NOT IN ('resolved', 'postmortem', 'completed')");
+    v.add(" AND (e.at, e.seq) > (SELECT r.at, r.seq FROM ").add(std::string(projection::versions_table)).add(" r WHERE ");
+    v.add(believed("r")).add(" AND r.incident = ").add(inc).add(" AND r.type = 'status' AND r.status = 'resolved' ORDER BY r.at, r.seq LIMIT 1))");
+    v.nest = w_subquery * 2;
+    v.type = ty::boolean;
+    return v;
+  }
+
+  // The column of the summarize's pre-grouping stage that holds `arg` (shared by aggregates of
+  // the same argument: `median(ttr), p90(ttr)` share one column, and so one percentile window).
+  std::string computed_column(frag arg) {
+    for (const auto& [name_, prev] : agg_->computed)
+      if (prev.sql == arg.sql && prev.params == arg.params) return name_;
+    std::string a = fresh('a');
+    agg_->computed.emplace_back(a, std::move(arg));
+    return a;
+  }
+
+  frag aggregate_argument(const ast::expr& e) {
+    in_aggregate_ = true;
+    frag arg = top(e, *agg_->rows);
+    in_aggregate_ = false;
+    return arg;
+  }
+
   frag aggregate_call(const ast::call& c, const std::string& name) {
     if (!agg_) fail(fmt::format("aggregate {}() is only allowed in summarize", name), c.function.offset);
     if (in_aggregate_) fail(fmt::format("aggregate {}() cannot be nested in another aggregate", name), c.function.offset);
+    if (c.where && name != "count" && name != "share")
+      fail(fmt::format("{}() takes no `where`: only count(where ...) and share(where ...) do", name), c.function.offset);
     if (name == "count") arity(c, name, 0, 1);
-    else if (name == "percentile") arity(c, name, 2, 2);
+    else if (name == "percentile" || name == "downtime") arity(c, name, 2, 2);
     else arity(c, name, 1, 1);
     frag f;
     if (c.args.empty()) {  // count()
@@ -1024,18 +1322,49 @@ class compiler {
       f.type = ty::integer;
       return f;
     }
-    in_aggregate_ = true;
-    frag arg = top(c.args[0], *agg_->rows);
-    in_aggregate_ = false;
+    if (c.where || name == "share") {
+      // A condition counted over every row of the group: a row where it is null (a measure
+      // that has no value) counts as false, not as absent.
+      frag cond = aggregate_argument(c.args[0]);
+      expect_condition(cond, c.args[0]);
+      frag flag("(CASE WHEN ");
+      flag.add(cond).add(" THEN 1 ELSE 0 END)").within(cond, w_rhs);
+      const std::string a = computed_column(std::move(flag));
+      if (name == "count") {
+        f.add("coalesce(sum(").add(a).add("), 0)");
+        f.type = ty::integer;
+      } else {
+        f.add("avg(").add(a).add(")");
+        f.type = ty::real;
+      }
+      return f;
+    }
+    if (name == "downtime") {
+      // The length of the union of the rows' [start, end) intervals: overlaps count once.
+      frag from = aggregate_argument(c.args[0]);
+      frag to = aggregate_argument(c.args[1]);
+      for (std::size_t i = 0; i < 2; ++i)
+        if (const ty t = (i ? to : from).type; t != ty::timestamp && t != ty::null)
+          fail(fmt::format("downtime() needs two timestamps (start, end), not {}", type_name(t)), tag_of(c.args[i]).offset);
+      const std::string a = computed_column(std::move(from)), b = computed_column(std::move(to));
+      f.add("pmdb_union_length(").add(a).add(", ").add(b).add(")");
+      f.type = ty::duration;
+      return f;
+    }
+    frag arg = aggregate_argument(c.args[0]);
     const ty t = arg.type;
-    // Aggregates of the same argument (`median(ttr), p90(ttr)`) share its column, and so its
-    // percentile window.
-    std::string a;
-    for (const auto& [name_, prev] : agg_->computed)
-      if (prev.sql == arg.sql && prev.params == arg.params) a = name_;
-    if (a.empty()) {
-      a = fresh('a');
-      agg_->computed.emplace_back(a, std::move(arg));
+    const std::string a = computed_column(std::move(arg));
+    if (name == "first" || name == "last") {
+      // The value in the group's first / last row, in the current row order.
+      if (agg_->ordinal.empty()) {
+        agg_->ordinal = fresh('n');
+        const std::string order = order_by(*agg_->rows);
+        frag n(fmt::format("row_number() OVER ({})", order.empty() ? order : order.substr(1)));
+        agg_->computed.emplace_back(agg_->ordinal, std::move(n));
+      }
+      f.add(name == "first" ? "pmdb_first_by(" : "pmdb_last_by(").add(a).add(", ").add(agg_->ordinal).add(")");
+      f.type = t;
+      return f;
     }
     auto need = [&](std::initializer_list<ty> ok, std::string_view what) {
       if (t == ty::null) return;
@@ -1099,6 +1428,16 @@ class compiler {
     }
   };
 
+  // Adds the stage computing the prev()/next() columns the step being compiled reads.
+  void flush_windows(chain& ch) {
+    if (windows_.empty()) return;
+    frag body("SELECT p.*");
+    for (const auto& [name, w] : windows_) body.add(", ").add(w).add(" AS ").add(name);
+    body.add(" FROM ").add(ch.last).add(" AS p");
+    windows_.clear();
+    ch.stage(body);
+  }
+
   // The output name of an unnamed column: the field it is, the function it calls, else its text.
   std::string default_name(const ast::named_expr& item, const frag& f) const {
     if (item.name) return item.name->name;
@@ -1121,6 +1460,7 @@ class compiler {
   static std::vector<std::string> carried(const scope& sc) {
     std::vector<std::string> r;
     if (sc.has_key) r.push_back("id");
+    if (sc.has_incident) r.push_back("incident");
     for (const auto& o : sc.order)
       if (std::ranges::find(r, o.column) == r.end()) r.push_back(o.column);
     return r;
@@ -1175,17 +1515,20 @@ class compiler {
       }
     }
     sc.source = s.kind;
+    sc.has_incident = s.kind != ast::source_kind::incidents;
     ch.stage(body);
     if (s.where) where(*s.where, ch, sc);
   }
 
   void where(const ast::expr& cond, chain& ch, scope& sc) {
     mark_used_ = true;
+    rel_ = ch.last;
     frag c = top(cond, sc);
     mark_used_ = false;
     expect_condition(c, cond);
-    frag body("SELECT * FROM ");
-    body.add(ch.last).add(" WHERE ").add(c);
+    flush_windows(ch);
+    frag body("SELECT p.* FROM ");
+    body.add(ch.last).add(" AS p WHERE ").add(c);
     ch.stage(body);
   }
 
@@ -1200,51 +1543,38 @@ class compiler {
            l.offset);
     for (const auto& b : l.bindings) {
       frag v;
-      if (b.kind == ast::measure_kind::expression) {
+      // `let x = time from A to B` computes A in a stage of its own (below); every other value,
+      // measures included, is an expression.
+      const auto* m = boost::get<ast::x3::forward_ast<ast::measure>>(&b.value.get());
+      const bool time = b.kind == ast::measure_kind::time || (m && m->get().kind == ast::measure_kind::time && sc.has_key);
+      const ast::time_between& span_ = b.kind == ast::measure_kind::time || !m ? b.span : m->get().span;
+      rel_ = ch.last;
+      if (!time && b.kind == ast::measure_kind::expression) {
         v = top(b.value, sc);
+        flush_windows(ch);
       } else {
         if (!sc.has_key)
           fail("this `let` measures each incident: it must come before `summarize`", b.offset);
         const frag inc("p.id");
-        switch (b.kind) {
-          case ast::measure_kind::time: {
-            // A's at and position in a stage of their own: B's lookup and the subtraction read them.
-            const std::string at_col = fresh('f'), seq_col = fresh('f');
-            frag pre("SELECT p.*, ");
-            pre.add(milestone(b.span.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
-            pre.add(milestone(b.span.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
-            pre.add(" FROM ").add(ch.last).add(" AS p");
-            ch.stage(pre, true);
-            computed_milestone from{frag("p." + at_col, ty::timestamp), frag(fmt::format("(p.{}, p.{})", at_col, seq_col))};
-            v = span(b.span, inc, &from);
-            break;
-          }
-          case ast::measure_kind::count:
-            v.add("(SELECT count(*)").add(events_of(inc, &b.pat)).add(")");
-            v.type = ty::integer;
-            break;
-          case ast::measure_kind::min_value:
-          case ast::measure_kind::max_value:
-            v.add(b.kind == ast::measure_kind::min_value ? "(SELECT min(e.value)" : "(SELECT max(e.value)")
-                .add(events_of(inc, &b.pat))
-                .add(")");
-            v.type = ty::real;
-            break;
-          case ast::measure_kind::first_value:
-          case ast::measure_kind::last_value:
-            v.add("(SELECT e.value").add(events_of(inc, &b.pat));
-            v.add(b.kind == ast::measure_kind::first_value ? " ORDER BY e.at, e.seq LIMIT 1)"
-                                                           : " ORDER BY e.at DESC, e.seq DESC LIMIT 1)");
-            v.type = ty::real;
-            break;
-          case ast::measure_kind::expression: break;
+        if (time) {
+          // A's at and position in a stage of their own: B's lookup and the subtraction read them.
+          const std::string at_col = fresh('f'), seq_col = fresh('f');
+          frag pre("SELECT p.*, ");
+          pre.add(milestone(span_.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
+          pre.add(milestone(span_.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
+          pre.add(" FROM ").add(ch.last).add(" AS p");
+          ch.stage(pre, true);
+          computed_milestone from{frag("p." + at_col, ty::timestamp), frag(fmt::format("(p.{}, p.{})", at_col, seq_col))};
+          v = span(span_, inc, &from);
+        } else {
+          v = event_measure(b.kind, b.pat, inc);
         }
         check_nest(v, 0, b.offset);
       }
       const std::string name = fresh('c');
       frag body("SELECT p.*, ");
       body.add(v).add(" AS ").add(name).add(" FROM ").add(ch.last).add(" AS p");
-      ch.stage(body, b.kind != ast::measure_kind::expression);
+      ch.stage(body, b.kind != ast::measure_kind::expression || m);
       col c{b.name.name, name, v.type, v.enumerated, v.lower_words, true};
       auto it = std::ranges::find_if(sc.cols, [&](const col& x) { return iequals(x.name, b.name.name); });
       if (it != sc.cols.end()) *it = std::move(c);  // a `let` of an existing name replaces that column
@@ -1256,6 +1586,7 @@ class compiler {
     std::vector<order_term> terms;
     frag computed;
     mark_used_ = true;
+    rel_ = ch.last;
     for (const auto& item : o.items) {
       frag f = top(item.value, sc);
       if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
@@ -1268,9 +1599,10 @@ class compiler {
       }
     }
     mark_used_ = false;
+    flush_windows(ch);
     if (!computed.sql.empty()) {
-      frag body("SELECT *");
-      body.add(computed).add(" FROM ").add(ch.last);
+      frag body("SELECT p.*");
+      body.add(computed).add(" FROM ").add(ch.last).add(" AS p");
       ch.stage(body);
     }
     // Ties keep the previous order (a stable sort).
@@ -1286,10 +1618,66 @@ class compiler {
     ch.stage(body);
   }
 
+  // `per component`: one row per (incident, component), the components being the incident's
+  // `services` and those its component events name; an incident with none keeps one row, whose
+  // component is null.
+  // `per UNIT [ZONE]`: one row per calendar bucket the incident's [started, ended) touches (an
+  // open incident's runs to now), with `started` and `ended` clipped to the bucket, its label
+  // (a column named as the unit) and its real length (`period`).
+  void step(const ast::per_op& p, chain& ch, scope& sc) {
+    if (sc.source != ast::source_kind::incidents || !sc.has_key)
+      fail("`per` splits incident rows: it needs an `incidents` source, before `summarize`", p.offset);
+    if (find(sc, p.unit)) fail(fmt::format("the rows already have a column '{}'", p.unit), p.offset);
+    if (p.unit == "component") {
+      if (p.zone) fail("`per component` takes no zone", p.zone->offset);
+      read_cols_.insert("services");
+      const std::string name = fresh('c');
+      frag body("SELECT p.*, k.component AS ");
+      body.add(name).add(" FROM ").add(ch.last).add(" AS p LEFT JOIN (SELECT i.id AS incident, j.value AS component FROM ");
+      body.add(incidents_rel()).add(" AS i, json_each(i.services) j UNION SELECT e.incident, e.component").add(events_from("e"));
+      body.add(" AND e.type = 'component' AND e.component IS NOT NULL) k ON k.incident = p.id");
+      ch.stage(body);
+      sc.cols.push_back({"component", name, ty::text, true, false, true});
+      sc.order.push_back({name, false});
+      return;
+    }
+    std::string zone = ctx_.zone;
+    if (p.zone) {
+      check_zone(p.zone->value, p.zone->offset);
+      zone = p.zone->value;
+    }
+    const frag started = incident_column(sc, "started", p.offset, "`per`");
+    const frag ended = incident_column(sc, "ended", p.offset, "`per`");
+    frag unit, z;
+    unit.bind(p.unit);
+    z.bind(zone);
+    frag end("coalesce(");
+    end.add(ended).add(", ").add(now_value()).add(")");
+    frag next("pmdb_bucket_next(b.value, ");
+    next.add(unit).add(", ").add(z).add(")");
+    const std::string label = fresh('c'), from = fresh('c'), to = fresh('c'), length = fresh('c');
+    frag body("SELECT p.*, pmdb_cal(b.value, ");
+    body.add(unit).add(", ").add(z).add(") AS ").add(label);
+    body.add(", max(").add(started).add(", b.value) AS ").add(from);
+    body.add(", min(").add(end).add(", ").add(next).add(") AS ").add(to);
+    body.add(", ").add(next).add(" - b.value AS ").add(length);
+    body.add(" FROM ").add(ch.last).add(" AS p, json_each(pmdb_buckets(").add(started).add(", ").add(end).add(", ");
+    body.add(unit).add(", ").add(z).add(")) AS b");
+    ch.stage(body);
+    for (auto& c : sc.cols) {
+      if (iequals(c.name, "started")) c.sql = from;
+      else if (iequals(c.name, "ended")) c.sql = to;
+    }
+    sc.cols.push_back({p.unit, label, ty::text, false, false, true});
+    sc.cols.push_back({"period", length, ty::duration, false, false, true});
+    sc.order.push_back({label, false});
+  }
+
   void step(const ast::select_op& s, chain& ch, scope& sc) {
     scope out;
     out.source = sc.source;
     out.has_key = sc.has_key;
+    out.has_incident = sc.has_incident;
     out.order = sc.order;
     frag body("SELECT ");
     bool first = true;
@@ -1298,6 +1686,7 @@ class compiler {
       first = false;
     }
     std::vector<std::pair<std::string, std::uint32_t>> names;
+    rel_ = ch.last;
     for (const auto& item : s.items) {
       frag f = top(item.value, sc);
       const std::string name = fresh('c');
@@ -1307,7 +1696,8 @@ class compiler {
       out.cols.push_back({names.back().first, name, f.type, f.enumerated, f.lower_words, true});
     }
     check_unique(names);
-    body.add(" FROM ").add(ch.last);
+    flush_windows(ch);
+    body.add(" FROM ").add(ch.last).add(" AS p");
     ch.stage(body);
     sc = std::move(out);
   }
@@ -1320,6 +1710,7 @@ class compiler {
     out.source = sc.source;
     std::vector<std::pair<std::string, std::uint32_t>> names;
     frag select;
+    rel_ = ch.last;
     for (const auto& item : s.by) {
       frag f = top(item.value, sc);
       if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
@@ -1341,6 +1732,7 @@ class compiler {
     }
     agg_ = nullptr;
     check_unique(names);
+    flush_windows(ch);
 
     if (!ag.computed.empty()) {
       frag pre("SELECT p.*");
@@ -1386,7 +1778,7 @@ class compiler {
     for (const auto& f : fs) {
       const std::string col(f.column);
       const bool shown = std::ranges::any_of(final_scope.cols, [&](const auto& c) { return c.shown && c.sql == col; });
-      const bool key = col == "id" || col == "started" || col == "at" || col == "seq";
+      const bool key = col == "id" || col == "started" || col == "at" || col == "seq" || col == "incident";
       if (key || shown || read_cols_.contains(col)) list += (list.empty() ? "" : ", ") + col;
     }
     return list;
@@ -1418,6 +1810,7 @@ class compiler {
     f.add(" FROM ").add(ch.last).add(order_by(sc));
     q.sql = std::move(f.sql);
     q.params = std::move(f.params);
+    q.case_hints = std::move(case_hints_);
     return run_query{std::move(q)};
   }
 };

@@ -41,15 +41,29 @@ struct catalog {
 struct context {
   std::optional<std::string> current_incident;  // set by `use`
   std::optional<std::int64_t> as_of;            // `.asof T`: the default view (ms); a statement's own `as of` wins
+  std::string zone;                             // `.tz`: the default zone of calendar functions; empty = UTC
+  // What `now` is for an incident still open (`per month`, `count of overlapping`): the view's
+  // time when there is one, else this (ms), else the clock.
+  std::optional<std::int64_t> now;
 };
 
 // A read-only SELECT with one `?` per parameter, and the declared type of each column.
 // Every literal of the query is a parameter; no literal text is spliced into `sql`.
 // Timestamps and durations are bound, and come back, as integer milliseconds.
+// A text comparison (`org = "GitHub"`) that the shell checks when the query returns no row:
+// `sql` (one text column) returns how the store spells the value when it differs only in case.
+struct case_hint {
+  std::string sql;
+  std::vector<value> params;
+  std::string field;    // as written
+  std::string written;  // the value as written
+};
+
 struct compiled_query {
   std::string sql;
   std::vector<value> params;
   std::vector<column> columns;
+  std::vector<case_hint> case_hints;
 };
 
 // What the shell must do for one statement.

@@ -14,6 +14,7 @@
 
 #include "query/ast.hpp"
 #include "query/config.hpp"
+#include "query/words.hpp"
 #include "query/error_handler.hpp"
 #include "query/parser.hpp"
 
@@ -27,7 +28,7 @@ inline constexpr char const statement[] =
 inline constexpr char const terminator[] = "';' or end of input";
 inline constexpr char const pattern[] = "a pattern (report, status NAME, N% METRIC, ...)";
 inline constexpr char const milestone[] = "a milestone (start, end, first PATTERN, last PATTERN, PATTERN)";
-inline constexpr char const pipe_op[] = "a pipe operator (where, let, summarize, order by, limit, select)";
+inline constexpr char const pipe_op[] = "a pipe operator (where, let, summarize, order by, limit, select, per)";
 inline constexpr char const show_what[] = "incidents, types or sources";
 inline constexpr char const expression[] = "an expression";
 inline constexpr char const operand[] = "a duration, a number, a string or a field";
@@ -454,11 +455,12 @@ struct annotate_paren {
 
 inline auto kw(char const* k) { return x3::lexeme[x3::no_case[x3::lit(k)] >> !(x3::alnum | x3::lit('_'))]; }
 
-// Words that end an expression: never identifiers. `to` and `after` end a pattern's
-// `where` condition inside a milestone (`first report where x to ...`).
+// Words that end an expression: never identifiers (query/words.hpp marks them reserved). `to`
+// and `after` end a pattern's `where` condition inside a milestone (`first report where x to ...`).
 struct reserved_words_t : x3::symbols<x3::unused_type> {
   reserved_words_t() {
-    add("and")("or")("not")("in")("is")("null")("true")("false")("by")("asc")("desc")("where")("to")("after")("as");
+    for (auto const& k : words::keywords())
+      if (k.reserved) add(k.word);
   }
 };
 inline reserved_words_t const reserved_words;

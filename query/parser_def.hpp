@@ -80,10 +80,48 @@ struct value_functions_t : x3::symbols<ast::measure_kind> {
 };
 inline value_functions_t const value_functions;
 
+struct gap_functions_t : x3::symbols<ast::measure_kind> {
+  gap_functions_t() {
+    using k = ast::measure_kind;
+    add("min", k::min_gap)("max", k::max_gap)("avg", k::avg_gap);
+  }
+};
+inline gap_functions_t const gap_functions;
+
+// Text operators written as words: `title contains "x"`, `text matches "err(or)?"`, `text has "db"`.
+struct word_ops_t : x3::symbols<ast::binary_op> {
+  word_ops_t() {
+    using o = ast::binary_op;
+    add("contains", o::contains)("matches", o::matches)("has", o::has);
+  }
+};
+inline word_ops_t const word_ops;
+
+// `per component`, `per month`: what a row is split by.
+struct per_units_t : x3::symbols<std::string> {
+  per_units_t() {
+    for (char const* u : {"component", "year", "quarter", "month", "week", "day", "hour"}) add(u, u);
+  }
+};
+inline per_units_t const per_units;
+
+// `2 hours`, `1.5 days`: a number and a unit word, in milliseconds per unit.
+struct duration_units_t : x3::symbols<double> {
+  duration_units_t() {
+    for (char const* u : {"week", "weeks"}) add(u, 604'800'000.0);
+    for (char const* u : {"day", "days"}) add(u, 86'400'000.0);
+    for (char const* u : {"hour", "hours", "hr", "hrs"}) add(u, 3'600'000.0);
+    for (char const* u : {"minute", "minutes", "min", "mins"}) add(u, 60'000.0);
+    for (char const* u : {"second", "seconds", "sec", "secs"}) add(u, 1'000.0);
+    for (char const* u : {"millisecond", "milliseconds"}) add(u, 1.0);
+  }
+};
+inline duration_units_t const duration_units;
+
 struct comparison_ops_t : x3::symbols<ast::binary_op> {
   comparison_ops_t() {
     using o = ast::binary_op;
-    add("=", o::eq)("!=", o::ne)("<>", o::ne)("<", o::lt)("<=", o::le)(">", o::gt)(">=", o::ge)("~", o::contains)(
+    add("=", o::eq)("==", o::eq)("!=", o::ne)("<>", o::ne)("<", o::lt)("<=", o::le)(">", o::gt)(">=", o::ge)("~", o::contains)(
         "!~", o::not_contains);
   }
 };
@@ -133,6 +171,9 @@ struct order_op_class : annotate_span {};
 struct order_item_class : annotate_span {};
 struct limit_op_class : annotate_span {};
 struct select_op_class : annotate_span {};
+struct per_op_class : annotate_span {};
+struct measure_expr_class : annotate_span {};
+struct spelled_duration_class : annotate_span {};
 struct time_span_class : annotate_span {};
 struct milestone_class : annotate_span {};
 struct pattern_class : annotate_span {};
@@ -178,7 +219,7 @@ x3::rule<pipe_op_class, ast::pipe_op> const pipe_op = names::pipe_op;
 x3::rule<where_op_class, ast::where_op> const where_op = "where";
 x3::rule<let_op_class, ast::let_op> const let_op = "let";
 x3::rule<let_binding_class, ast::let_binding> const let_binding = names::binding;
-x3::rule<measure_class, ast::let_binding> const measure = names::measure;
+x3::rule<measure_class, ast::expr> const measure = names::measure;
 x3::rule<summarize_op_class, ast::summarize_op> const summarize_op = "summarize";
 x3::rule<named_list_class, std::vector<ast::named_expr>> const named_list = names::expression;
 x3::rule<named_expr_class, ast::named_expr> const named_expr = names::expression;
@@ -186,6 +227,9 @@ x3::rule<order_op_class, ast::order_op> const order_op = "order by";
 x3::rule<order_item_class, ast::order_item> const order_item = names::expression;
 x3::rule<limit_op_class, ast::limit_op> const limit_op = "limit";
 x3::rule<select_op_class, ast::select_op> const select_op = "select";
+x3::rule<per_op_class, ast::per_op> const per_op = "per";
+x3::rule<measure_expr_class, ast::measure> const measure_expr = "a measure";
+x3::rule<spelled_duration_class, ast::duration_lit> const spelled_duration = "a duration";
 x3::rule<time_span_class, ast::time_between> const time_span = "time from A to B";
 x3::rule<milestone_class, ast::milestone> const milestone = names::milestone;
 x3::rule<pattern_class, ast::pattern> const pattern = names::pattern;
@@ -223,6 +267,8 @@ auto const from_kw = x3::rule<struct from_kw_id>{"'from'"} = kw("from");
 auto const to_kw = x3::rule<struct to_kw_id>{"'to'"} = kw("to");
 auto const of_kw = x3::rule<struct of_kw_id>{"'of'"} = kw("of");
 auto const by_kw = x3::rule<struct by_kw_id>{"'by'"} = kw("by");
+auto const component_kw = x3::rule<struct component_kw_id>{"'component'"} = kw("component");
+auto const at_kw = x3::rule<struct at_kw_id>{"'at'"} = kw("at");
 auto const equals = x3::rule<struct equals_id>{"'='"} = x3::lit('=');
 auto const close_paren = x3::rule<struct close_paren_id>{"')'"} = x3::lit(')');
 auto const null_tail = x3::rule<struct null_tail_id, bool>{"'null' or 'not null'"} =
@@ -283,6 +329,18 @@ struct fold_fixed {
 inline auto const fold = [](auto& ctx) {
   auto& a = _attr(ctx);
   append_binary(ctx, fusion::at_c<0>(a), std::move(fusion::at_c<1>(a)));
+};
+
+// `a not contains b`: the operator's node under a `not` spanning the same text.
+inline auto const fold_negated = [](auto& ctx) {
+  fold(ctx);
+  ast::expr& e = _val(ctx);
+  ast::unary u;
+  u.offset = detail::tag_of(e).offset;
+  u.length = detail::tag_of(e).length;
+  u.op = ast::unary_op::logical_not;
+  u.operand = std::move(e);
+  e = std::move(u);
 };
 
 // Attaches `in (...)` / `is null` (parsed into _attr, spanning the tail only) to the operand in _val.
@@ -382,7 +440,7 @@ auto const source_def = build[
     >> -as_of[([](auto& ctx) { x3::_val(ctx).as_of = std::move(x3::_attr(ctx)); })]
     >> -(kw("where") > expr)[([](auto& ctx) { x3::_val(ctx).where = std::move(x3::_attr(ctx)); })]];
 
-auto const pipe_op_def = where_op | let_op | summarize_op | order_op | limit_op | select_op;
+auto const pipe_op_def = where_op | let_op | summarize_op | order_op | limit_op | select_op | per_op;
 
 auto const where_op_def = build[(kw("where") > expr)[([](auto& ctx) {
   x3::_val(ctx).condition = std::move(x3::_attr(ctx));
@@ -395,32 +453,13 @@ auto const let_op_def =
 auto const let_binding_def = build[(identifier > equals > measure)[([](auto& ctx) {
   auto& v = x3::_val(ctx);
   auto& a = x3::_attr(ctx);
-  auto& m = fusion::at_c<1>(a);
   v.name = std::move(fusion::at_c<0>(a));
-  v.kind = m.kind;
-  v.span = std::move(m.span);
-  v.pat = std::move(m.pat);
-  v.value = std::move(m.value);
+  v.kind = ast::measure_kind::expression;
+  v.value = std::move(fusion::at_c<1>(a));
 })]];
 
-auto const measure_def = build[
-    (&(kw("time") >> kw("from")) >> time_span)[([](auto& ctx) {
-      x3::_val(ctx).kind = ast::measure_kind::time;
-      x3::_val(ctx).span = std::move(x3::_attr(ctx));
-    })]
-  | (kw("count") >> kw("of") > pattern)[([](auto& ctx) {
-      x3::_val(ctx).kind = ast::measure_kind::count;
-      x3::_val(ctx).pat = std::move(x3::_attr(ctx));
-    })]
-  | (x3::lexeme[x3::no_case[value_functions] >> !(x3::alnum | x3::lit('_'))] >> kw("value") > of_kw > pattern)[(
-      [](auto& ctx) {
-        x3::_val(ctx).kind = fusion::at_c<0>(x3::_attr(ctx));
-        x3::_val(ctx).pat = std::move(fusion::at_c<1>(x3::_attr(ctx)));
-      })]
-  | expr[([](auto& ctx) {
-      x3::_val(ctx).kind = ast::measure_kind::expression;
-      x3::_val(ctx).value = std::move(x3::_attr(ctx));
-    })]];
+// A binding's value: any expression, measures included (`time from A to B`, `count of P`, ...).
+auto const measure_def = expr;
 
 // `summarize by org` (no aggregate) lists the groups, one row each.
 auto const summarize_op_def = kw("summarize") >>
@@ -447,6 +486,11 @@ auto const limit_op_def = build[(kw("limit") > integer)[([](auto& ctx) { x3::_va
 auto const select_op_def = build[(kw("select") > named_list)[([](auto& ctx) {
   x3::_val(ctx).items = std::move(x3::_attr(ctx));
 })]];
+
+auto const per_unit = x3::rule<struct per_unit_id, std::string>{"component, year, quarter, month, week, day or hour"} =
+    x3::lexeme[x3::no_case[per_units] >> !(x3::alnum | x3::lit('_'))];
+auto const per_op_def = build[(kw("per") > per_unit)[([](auto& ctx) { x3::_val(ctx).unit = x3::_attr(ctx); })] >>
+                              -string_lit[([](auto& ctx) { x3::_val(ctx).zone = std::move(x3::_attr(ctx)); })]];
 
 // ---------------------------------------------------------------- milestones and patterns
 
@@ -479,9 +523,9 @@ auto const pattern_def = build[
     ( x3::lexeme[x3::no_case[simple_patterns] >> !(x3::alnum | x3::lit('_'))][([](auto& ctx) {
         x3::_val(ctx).kind = x3::_attr(ctx);
       })]
-    | (kw("status") > status_name)[([](auto& ctx) {
+    | (kw("status") >> -status_name)[([](auto& ctx) {
         x3::_val(ctx).kind = ast::pattern_kind::status;
-        x3::_val(ctx).name = act::lowercase(std::move(x3::_attr(ctx)));
+        if (auto& n = x3::_attr(ctx)) x3::_val(ctx).name = act::lowercase(std::move(*n));
       })]
     | ( kw("comm")[act::kind(ast::pattern_kind::comm)]
         >> -(kw("on") > channel_name)[([](auto& ctx) { x3::_val(ctx).channel = std::move(x3::_attr(ctx)); })]
@@ -525,17 +569,20 @@ auto const logical_not_def = build[(kw("not") > nested(3)[not_expr])[act::make_u
 auto const cmp_expr_def = build[
     add_expr[act::assign]
     >> -( (comparison_ops > operand)[act::fold]
+        | (x3::lexeme[x3::no_case[word_ops] >> !(x3::alnum | x3::lit('_'))] > operand)[act::fold]
+        | (kw("not") >> x3::lexeme[x3::no_case[word_ops] >> !(x3::alnum | x3::lit('_'))] > operand)[act::fold_negated]
         | in_tail[act::attach_tail]
         | is_tail[act::attach_tail])];
 
-// `in` needs its `(`: without it the word ends the expression (`... in INCIDENT`).
+// `in` needs its `(` or a list field (`"API" in services`): otherwise the word ends the
+// expression (`... in INCIDENT`).
 auto const in_tail_def = build[
-    (-(kw("not") >> x3::attr(true)) >> kw("in") >> '(' >> nested(1)[x3::expect[arg_list] > close_paren])[(
-        [](auto& ctx) {
-          auto& a = x3::_attr(ctx);
-          x3::_val(ctx).negated = fusion::at_c<0>(a).has_value();
-          x3::_val(ctx).items = std::move(fusion::at_c<1>(a));
-        })]];
+    (-(kw("not") >> x3::attr(true)) >> kw("in") >>
+     ( ('(' >> nested(1)[x3::expect[arg_list] > close_paren])[([](auto& ctx) {
+          x3::_val(ctx).items = std::move(x3::_attr(ctx));
+        })]
+     | (&kw("services") >> identifier)[([](auto& ctx) { x3::_val(ctx).list = std::move(x3::_attr(ctx)); })]
+     ))[([](auto& ctx) { x3::_val(ctx).negated = fusion::at_c<0>(x3::_attr(ctx)).has_value(); })]];
 
 auto const is_tail_def = build[(kw("is") > null_tail)[([](auto& ctx) { x3::_val(ctx).negated = x3::_attr(ctx); })]];
 
@@ -547,13 +594,71 @@ auto const unary_expr_def = negation | primary;
 
 auto const negation_def = build[(x3::lit('-') > nested(1)[unary_expr])[act::make_unary<ast::unary_op::negate>{}]];
 
-// Timestamps and durations before numbers: they start with digits.
-auto const primary_def =
-    paren | timestamp_lit | duration_lit | number_lit | string_lit | null_lit | bool_lit | call | identifier;
+// Timestamps and durations before numbers: they start with digits. Measures before calls and
+// names: they start with words (`count of`, `status at`).
+auto const primary_def = paren | timestamp_lit | duration_lit | spelled_duration | number_lit | string_lit | null_lit |
+                         bool_lit | measure_expr | call | identifier;
 
 auto const paren_def = '(' >> nested(1)[x3::expect[expr] > close_paren];
 
-auto const call_def = identifier >> '(' >> nested(1)[-arg_list > close_paren];
+// `f(a, b)`, or `count(where CONDITION)`.
+auto const call_def = build[
+    (identifier >> '(')[([](auto& ctx) { x3::_val(ctx).function = std::move(x3::_attr(ctx)); })]
+    >> nested(1)[
+         -( (kw("where") > expr)[([](auto& ctx) {
+              x3::_val(ctx).where = true;
+              x3::_val(ctx).args.push_back(std::move(x3::_attr(ctx)));
+            })]
+          | arg_list[([](auto& ctx) { x3::_val(ctx).args = std::move(x3::_attr(ctx)); })])
+         > close_paren]];
+
+// `2 hours`, `1 hour 30 minutes`, `1.5 days`: a number and a unit word, not followed by `(`.
+auto const spelled_duration_def = build[+(number >> x3::lexeme[x3::no_case[duration_units] >>
+                                                              !(x3::alnum | x3::char_("_("))])[([](auto& ctx) {
+  auto& a = x3::_attr(ctx);
+  x3::_val(ctx).ms += static_cast<std::int64_t>(fusion::at_c<0>(a).value * fusion::at_c<1>(a) + 0.5);
+})]];
+
+// Measures of an incident (compiler: they need incident rows).
+auto const moment = x3::rule<struct moment_id, ast::expr>{"a moment (a timestamp or an expression)"} = add_expr;
+auto const measure_expr_def = build[
+    (&(kw("time") >> kw("from")) >> time_span)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::time;
+      x3::_val(ctx).span = std::move(x3::_attr(ctx));
+    })]
+  | (kw("time") >> kw("in") > pattern)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::time_in;
+      x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+    })]
+  | (kw("count") >> kw("of") >> kw("status") >> kw("changes"))[act::kind(ast::measure_kind::status_changes)]
+  | (kw("count") >> kw("of") >> kw("overlapping"))[act::kind(ast::measure_kind::overlapping)]
+  | (kw("count") >> kw("of") > pattern)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::count;
+      x3::_val(ctx).pat = std::move(x3::_attr(ctx));
+    })]
+  | (x3::lexeme[x3::no_case[value_functions] >> !(x3::alnum | x3::lit('_'))] >> kw("value") > of_kw > pattern)[(
+      [](auto& ctx) {
+        x3::_val(ctx).kind = fusion::at_c<0>(x3::_attr(ctx));
+        x3::_val(ctx).pat = std::move(fusion::at_c<1>(x3::_attr(ctx)));
+      })]
+  | (x3::lexeme[x3::no_case[gap_functions] >> !(x3::alnum | x3::lit('_'))] >> kw("gap") > of_kw > pattern)[(
+      [](auto& ctx) {
+        x3::_val(ctx).kind = fusion::at_c<0>(x3::_attr(ctx));
+        x3::_val(ctx).pat = std::move(fusion::at_c<1>(x3::_attr(ctx)));
+      })]
+  | (kw("status") >> kw("at") > moment)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::status_at;
+      x3::_val(ctx).at = std::move(x3::_attr(ctx));
+    })]
+  | (kw("state") >> kw("of") > component_kw > component_name > at_kw > moment)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::state_at;
+      x3::_val(ctx).component = std::move(fusion::at_c<0>(x3::_attr(ctx)));
+      x3::_val(ctx).at = std::move(fusion::at_c<1>(x3::_attr(ctx)));
+    })]
+  | (kw("open") >> kw("at") > moment)[([](auto& ctx) {
+      x3::_val(ctx).kind = ast::measure_kind::open_at;
+      x3::_val(ctx).at = std::move(x3::_attr(ctx));
+    })]];
 
 auto const arg_list_def = expr >> *(',' > expr);
 
@@ -573,7 +678,7 @@ auto const bool_lit_def = build[kw("true")[([](auto& ctx) { x3::_val(ctx).value 
 BOOST_SPIRIT_DEFINE(script, statement, use_stmt, time_stmt, show_stmt, show_what, report_stmt, history_stmt, as_of,
                     incident_ref, pipeline,
                     source, pipe_op, where_op, let_op, let_binding, measure, summarize_op, named_list, named_expr,
-                    order_op, order_item, limit_op, select_op, time_span, milestone, pattern, expr, and_expr, not_expr,
+                    order_op, order_item, limit_op, select_op, per_op, measure_expr, spelled_duration, time_span, milestone, pattern, expr, and_expr, not_expr,
                     logical_not, cmp_expr, in_tail, is_tail, add_expr, mul_expr, unary_expr, negation, primary, paren,
                     call, arg_list, identifier, string_lit, number_lit, duration_lit, timestamp_lit, null_lit, bool_lit)
 

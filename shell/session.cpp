@@ -202,6 +202,19 @@ bool session::run_unit(const unit& u, std::string_view file) {
   return ok;
 }
 
+void session::case_notes(const std::vector<query::case_hint>& hints) {
+  for (const auto& h : hints) {
+    const column text{"value", value_type::text};
+    auto found = store_.query(h.sql, h.params, std::span<const column>(&text, 1));
+    if (!found || found->rows.empty()) continue;
+    const auto* stored = std::get_if<std::string>(&found->rows[0][0]);
+    if (!stored) continue;
+    err_ << fmt::format("note: no row has {} = \"{}\", but the store has \"{}\": text comparisons are exact "
+                        "(write \"{}\", or compare lower({}))\n",
+                        h.field, h.written, *stored, *stored, h.field);
+  }
+}
+
 bool session::run_statement(const unit& u, std::string_view file) {
   const source_position origin{std::string(file), u.line, u.column};
   auto script = query::parse(u.text, origin);
@@ -215,7 +228,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
       if (!run_write(*write, u.text, origin)) return false;
       continue;
     }
-    const query::context ctx{incident_, settings_.as_of};
+    const query::context ctx{incident_, settings_.as_of, settings_.tz, now_ms()};
     auto act = query::compile(stmt, cat, ctx, u.text, origin);
     if (!act) {
       report_error(act.error(), u.text, origin);
@@ -229,6 +242,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
         report_error(rs.error(), u.text, origin);
         return false;
       }
+      if (rs->rows.empty()) case_notes(run->query.case_hints);
       std::string text = render(*rs, settings_.render);
       const bool terminal_mode = settings_.render.mode == output_mode::table || settings_.render.mode == output_mode::box;
       if (settings_.interactive && terminal_mode)

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/event_store.hpp"
 #include "query/ast.hpp"
+#include "query/compiler.hpp"
 #include "shell/render.hpp"
 #include "shell/splitter.hpp"
 
@@ -95,6 +96,8 @@ class session {
 
  private:
   bool run_statement(const unit& u, std::string_view file);
+  // After an empty answer: says which text comparisons would have matched ignoring case.
+  void case_notes(const std::vector<query::case_hint>& hints);
   // The write statements (shell/record.cpp): bind to an event, append, print its id.
   bool run_write(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);
   bool run_record(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);

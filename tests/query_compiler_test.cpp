@@ -331,7 +331,7 @@ TEST_SUITE("query_compiler") {
     CHECK(time_of(span(ms(milestone_kind::first, pat(pattern_kind::report)),
                        ms(milestone_kind::next, metric_pat("fixed", binary_op::ge, 99))),
                   meta) == hours(4) + minutes(50));
-    const q::context ctx{openai, std::nullopt};
+    const q::context ctx{openai, std::nullopt, {}, {}};
     // use openai-2024-12-11; time from first alert to status identified
     CHECK(time_of(span(ms(milestone_kind::first, pat(pattern_kind::alert)),
                        ms(milestone_kind::next, status_pat("identified"))),
@@ -445,12 +445,12 @@ TEST_SUITE("query_compiler") {
 
     ast::report_stmt rep;
     rep.path = "pm.md";
-    auto r1 = q::compile(ast::statement(rep), demo_catalog(), {meta, std::nullopt}, "");
+    auto r1 = q::compile(ast::statement(rep), demo_catalog(), {meta, std::nullopt, {}, {}}, "");
     REQUIRE(r1);
     CHECK(std::get<q::make_report>(*r1).incident == meta);
     CHECK(std::get<q::make_report>(*r1).path == "pm.md");
     rep.incident = incident(openai);
-    auto r2 = q::compile(ast::statement(rep), demo_catalog(), {meta, std::nullopt}, "");
+    auto r2 = q::compile(ast::statement(rep), demo_catalog(), {meta, std::nullopt, {}, {}}, "");
     REQUIRE(r2);
     CHECK(std::get<q::make_report>(*r2).incident == openai);
 
@@ -993,7 +993,7 @@ TEST_SUITE("query_compiler") {
       return dur_ms(r.rows[0][0]);
     };
     CHECK(one("time from first report to 99% fixed in meta-2024-12-11") == hours(4) + minutes(50));
-    const q::context ctx{openai, std::nullopt};
+    const q::context ctx{openai, std::nullopt, {}, {}};
     CHECK(one("time from first alert to status identified", ctx) == minutes(40));
     CHECK(one("time from first status investigating to status monitoring", ctx) == hours(4) + minutes(36));
     CHECK(one("time from first report to last status resolved", ctx) == hours(7) + minutes(16));

@@ -45,15 +45,17 @@ struct expr_printer {
     return std::string("(") + std::string(ast::spelling(b.op)) + " " + dump(b.lhs) + " " + dump(b.rhs) + ")";
   }
   std::string operator()(const ast::call& c) const {
-    std::string out = "(" + c.function.name + "()";
+    std::string out = "(" + c.function.name + "()" + (c.where ? " where" : "");
     for (const auto& a : c.args) out += " " + dump(a);
     return out + ")";
   }
   std::string operator()(const ast::in_list& l) const {
     std::string out = std::string(l.negated ? "(not-in " : "(in ") + dump(l.operand);
+    if (l.list) out += " list " + l.list->name;
     for (const auto& a : l.items) out += " " + dump(a);
     return out + ")";
   }
+  std::string operator()(const ast::measure& m) const;
   std::string operator()(const ast::is_null& n) const {
     return std::string(n.negated ? "(is-not-null " : "(is-null ") + dump(n.operand) + ")";
   }
@@ -111,6 +113,29 @@ std::string dump(const ast::milestone& m) {
 
 std::string dump(const ast::time_between& t) { return "time " + dump(t.from) + " to " + dump(t.to); }
 
+// A measure as the `let` dump shows it: `time ... to ...`, `count [P]`, `max-gap [P]`, `status-at T`.
+std::string expr_printer::operator()(const ast::measure& m) const {
+  switch (m.kind) {
+    case ast::measure_kind::time: return dump(m.span);
+    case ast::measure_kind::count: return "count " + dump(m.pat);
+    case ast::measure_kind::min_value: return "min " + dump(m.pat);
+    case ast::measure_kind::max_value: return "max " + dump(m.pat);
+    case ast::measure_kind::first_value: return "first " + dump(m.pat);
+    case ast::measure_kind::last_value: return "last " + dump(m.pat);
+    case ast::measure_kind::min_gap: return "min-gap " + dump(m.pat);
+    case ast::measure_kind::max_gap: return "max-gap " + dump(m.pat);
+    case ast::measure_kind::avg_gap: return "avg-gap " + dump(m.pat);
+    case ast::measure_kind::status_changes: return "status-changes";
+    case ast::measure_kind::time_in: return "time-in " + dump(m.pat);
+    case ast::measure_kind::overlapping: return "overlapping";
+    case ast::measure_kind::status_at: return "status-at " + dump(m.at);
+    case ast::measure_kind::state_at: return "state-at \"" + m.component + "\" " + dump(m.at);
+    case ast::measure_kind::open_at: return "open-at " + dump(m.at);
+    case ast::measure_kind::expression: break;
+  }
+  return "?";
+}
+
 std::string dump(const std::vector<ast::named_expr>& items) {
   std::string out;
   for (const auto& n : items) {
@@ -135,7 +160,7 @@ struct op_printer {
         case ast::measure_kind::max_value: out += "{max " + dump(b.pat) + "}"; break;
         case ast::measure_kind::first_value: out += "{first " + dump(b.pat) + "}"; break;
         case ast::measure_kind::last_value: out += "{last " + dump(b.pat) + "}"; break;
-        case ast::measure_kind::expression: out += "{" + dump(b.value) + "}"; break;
+        default: out += "{" + dump(b.value) + "}"; break;
       }
     }
     return out;
@@ -152,6 +177,7 @@ struct op_printer {
   }
   std::string operator()(const ast::limit_op& l) const { return "limit " + std::to_string(l.count); }
   std::string operator()(const ast::select_op& s) const { return "select " + dump(s.items); }
+  std::string operator()(const ast::per_op& p) const { return "per " + p.unit + (p.zone ? " \"" + p.zone->value + "\"" : ""); }
 };
 
 std::string as_of(const std::optional<ast::timestamp_lit>& t) {
@@ -723,8 +749,12 @@ TEST_CASE("spans: offsets and lengths relative to the text") {
   CHECK(span_text(l, let) == "let ttr = time from start to end, n = count of comm");
   CHECK(span_text(l, let.bindings.at(0)) == "ttr = time from start to end");
   CHECK(span_text(l, let.bindings.at(0).name) == "ttr");
-  CHECK(span_text(l, let.bindings.at(0).span) == "time from start to end");
-  CHECK(span_text(l, let.bindings.at(1).pat) == "comm");
+  const auto measure_of = [&](const ast::let_binding& b) -> const ast::measure& {
+    return boost::get<boost::spirit::x3::forward_ast<ast::measure>>(b.value.get()).get();
+  };
+  CHECK(span_text(l, measure_of(let.bindings.at(0))) == "time from start to end");
+  CHECK(span_text(l, measure_of(let.bindings.at(0)).span) == "time from start to end");
+  CHECK(span_text(l, measure_of(let.bindings.at(1)).pat) == "comm");
 }
 
 TEST_CASE("nesting limits: deep input fails cleanly") {
