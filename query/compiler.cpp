@@ -766,7 +766,7 @@ class compiler {
   }
 
   // `field = "Text"` on a column the source reads from the store: a probe for the value as the
-  // store spells it, if only the case differs (the shell runs it when the answer is empty).
+  // store spells it, when no row has it as written but one has it in another case.
   void case_hint_for(const frag& l, const frag& r, const scope& sc) {
     if (!sc.rows || !l.is_column || l.type != ty::text || r.params.size() != 1 || r.sql != "?") return;
     const auto* written = std::get_if<std::string>(&r.params[0]);
@@ -789,9 +789,11 @@ class compiler {
         break;
     }
     if (std::ranges::none_of(base, [&](const fields::field& f) { return f.column == l.sql; })) return;
-    frag probe(fmt::format("SELECT e.{0} ", l.sql));
-    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written);
-    probe.add(fmt::format(") AND e.{0} <> ", l.sql)).bind(*written).add(" LIMIT 1");
+    // Only when no row has the value as written: the exact lookup runs first, and the scan
+    // ignoring case only when it finds nothing.
+    frag probe(fmt::format("SELECT (SELECT e.{0} ", l.sql));
+    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written).add(") LIMIT 1)");
+    probe.add(fmt::format(" WHERE NOT EXISTS (SELECT 1 ")).add(rel).add(fmt::format(" AND e.{0} = ", l.sql)).bind(*written).add(")");
     case_hints_.push_back({std::move(probe.sql), std::move(probe.params), l.column_name, *written});
   }
 

@@ -50,8 +50,8 @@ struct context {
 // A read-only SELECT with one `?` per parameter, and the declared type of each column.
 // Every literal of the query is a parameter; no literal text is spliced into `sql`.
 // Timestamps and durations are bound, and come back, as integer milliseconds.
-// A text comparison (`org = "GitHub"`) that the shell checks when the query returns no row:
-// `sql` (one text column) returns how the store spells the value when it differs only in case.
+// A text comparison (`org = "GitHub"`) that the shell checks after the query: `sql` returns
+// how the store spells the value when no row has it as written but one has it in another case.
 struct case_hint {
   std::string sql;
   std::vector<value> params;

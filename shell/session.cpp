@@ -207,7 +207,7 @@ void session::case_notes(const std::vector<query::case_hint>& hints) {
     const column text{"value", value_type::text};
     auto found = store_.query(h.sql, h.params, std::span<const column>(&text, 1));
     if (!found || found->rows.empty()) continue;
-    const auto* stored = std::get_if<std::string>(&found->rows[0][0]);
+    const auto* stored = std::get_if<std::string>(&found->rows[0][0]);  // null when every case matched
     if (!stored) continue;
     err_ << fmt::format("note: no row has {} = \"{}\", but the store has \"{}\": text comparisons are exact "
                         "(write \"{}\", or compare lower({}))\n",
@@ -242,7 +242,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
         report_error(rs.error(), u.text, origin);
         return false;
       }
-      if (rs->rows.empty()) case_notes(run->query.case_hints);
+      case_notes(run->query.case_hints);
       std::string text = render(*rs, settings_.render);
       const bool terminal_mode = settings_.render.mode == output_mode::table || settings_.render.mode == output_mode::box;
       if (settings_.interactive && terminal_mode)

@@ -96,7 +96,7 @@ class session {
 
  private:
   bool run_statement(const unit& u, std::string_view file);
-  // After an empty answer: says which text comparisons would have matched ignoring case.
+  // After a query: says which text comparisons matched nothing but would have ignoring case.
   void case_notes(const std::vector<query::case_hint>& hints);
   // The write statements (shell/record.cpp): bind to an event, append, print its id.
   bool run_write(const query::ast::write_stmt& s, std::string_view text, const source_position& origin);

@@ -139,10 +139,13 @@ TEST_SUITE("pmql_questions") {
     CHECK(a.err.find("backtracking") != std::string::npos);
   }
 
-  TEST_CASE("a text comparison that matched nothing but would ignoring case says so") {
+  TEST_CASE("a text comparison that matches nothing but would ignoring case says so") {
     analyst a;
     CHECK(a.ask("incidents where org = \"ACME\" | select id;").empty());
     CHECK(a.err.find("note: no row has org = \"ACME\", but the store has \"acme\"") != std::string::npos);
+    // Also when the answer has rows: a count of nothing is 0.
+    CHECK(a.ask("incidents where org = \"Acme\" | summarize count();") == "0\n");
+    CHECK(a.err.find("note: no row has org = \"Acme\", but the store has \"acme\"") != std::string::npos);
     CHECK(a.ask("incidents where org = \"nobody\" | select id;").empty());
     CHECK(a.err.empty());
     CHECK(a.ask("incidents where org = \"acme\" | select id;") == "acme-2024-12-12\n");
