@@ -4,7 +4,9 @@
 #include "query/parser.hpp"
 
 #include <algorithm>
+#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "query/config.hpp"
 #include "query/error_handler.hpp"
 #include "query/parser_def.hpp"
+#include "query/words.hpp"
 
 namespace pmdb::query::parser {
 
@@ -32,26 +35,64 @@ namespace {
 namespace errors = parser::errors;
 namespace names = parser::names;
 
-// Keywords a word at the error position may be a typo of, by what was expected there.
-std::vector<std::string_view> const* keywords_for(std::string_view which) {
-  static std::vector<std::string_view> const statements{"time",   "incidents", "events",  "timeline", "log",
-                                                        "use",    "show",      "report",  "history",  "new",
-                                                        "record", "correct",   "retract"};
-  static std::vector<std::string_view> const pipe_ops{"where", "let", "summarize", "order", "limit", "select"};
-  static std::vector<std::string_view> const show_whats{"incidents", "types", "sources"};
-  static std::vector<std::string_view> const patterns{"any",    "report", "alert",      "change",     "cause",
-                                                      "action", "note",   "incident",   "correction", "retraction",
-                                                      "status", "comm",   "component",  "metric"};
-  static std::vector<std::string_view> const record_types{"status", "alert", "report", "metric", "comm",    "component",
-                                                          "change", "cause", "action", "note",   "incident"};
+// The words `show` takes, read from its row of the table ("show incidents | types | sources
+// [INCIDENT]: ..."): the lowercase words before the colon that are keywords.
+std::vector<std::string_view> show_targets() {
+  std::vector<std::string_view> out;
+  auto const all = words::keyword_words();
+  for (auto const& k : words::keywords()) {
+    if (k.kind != words::word_kind::statement || k.word != "show") continue;
+    std::string_view const form = k.summary.substr(0, k.summary.find(':'));
+    std::size_t i = k.word.size();
+    while (i < form.size()) {
+      while (i < form.size() && (form[i] < 'a' || form[i] > 'z')) ++i;
+      std::size_t j = i;
+      while (j < form.size() && form[j] >= 'a' && form[j] <= 'z') ++j;
+      std::string_view const w = form.substr(i, j - i);
+      auto const known = std::ranges::find(all, w);
+      if (!w.empty() && known != all.end() && std::ranges::find(out, w) == out.end()) out.push_back(*known);
+      i = j;
+    }
+  }
+  return out;
+}
+
+// Keywords a word at the error position may be a typo of, by what was expected there; all from
+// the one table of PMQL's words (query/words.hpp).
+std::span<const std::string_view> keywords_for(std::string_view which) {
+  using k = words::word_kind;
+  static std::vector<std::string_view> const statements = [] {
+    auto out = words::words_of(k::statement);
+    for (auto const w : words::words_of(k::source)) out.push_back(w);
+    return out;
+  }();
+  static std::vector<std::string_view> const pipe_ops = words::words_of(k::pipe);
+  static std::vector<std::string_view> const show_whats = show_targets();
+  static std::vector<std::string_view> const patterns = words::words_of(k::pattern);
+  // What `record` takes: the event types but the two that only correct and retract append.
+  static std::vector<std::string_view> const record_types = [] {
+    std::vector<std::string_view> out;
+    for (auto const& t : words::event_types())
+      if (t != "correction" && t != "retraction") out.emplace_back(t);
+    return out;
+  }();
   static std::vector<std::string_view> const incident_keyword{"incident"};
-  if (which == names::statement) return &statements;
-  if (which == names::record_type) return &record_types;
-  if (which == names::incident_keyword) return &incident_keyword;
-  if (which == names::pipe_op) return &pipe_ops;
-  if (which == names::show_what) return &show_whats;
-  if (which == names::pattern) return &patterns;
-  return nullptr;
+  if (which == names::statement) return statements;
+  if (which == names::record_type) return record_types;
+  if (which == names::incident_keyword) return incident_keyword;
+  if (which == names::pipe_op) return pipe_ops;
+  if (which == names::show_what) return show_whats;
+  if (which == names::pattern) return patterns;
+  return {};
+}
+
+// What the hints of errors::phrasing_hint need to know of what was expected.
+errors::expected expected_kind(std::string_view which) {
+  if (which == names::statement) return errors::expected::statement;
+  if (which == names::terminator) return errors::expected::terminator;
+  if (which == names::pipe_op) return errors::expected::pipe_op;
+  if (which == names::show_what) return errors::expected::show_what;
+  return errors::expected::other;
 }
 
 std::string quote_token(std::string_view token) {
@@ -60,8 +101,11 @@ std::string quote_token(std::string_view token) {
   return std::string(token.substr(0, max_shown - 3)) + "...";
 }
 
-// "expected WHAT [after 'PREV'][; did you mean 'KEYWORD'?]", and where to point: at the
-// token where WHAT was expected, or just past the last token when the text ended early.
+// "expected WHAT [after 'PREV'][; HINT | ; did you mean 'KEYWORD'?]", and where to point: at
+// the token where WHAT was expected, or just past the last token when the text ended early.
+// HINT: the PMQL for a phrasing of SQL, KQL, a shell or English at or just before the error
+// (errors::phrasing_hint); when there is none, a keyword the word at the error is likely a
+// misspelling of.
 std::string expectation_message(std::string_view text, std::size_t& offset, std::string const& which) {
   std::size_t const next = errors::skip_blank(text, offset);
   auto const prev = errors::token_before(text, next);
@@ -72,10 +116,13 @@ std::string expectation_message(std::string_view text, std::size_t& offset, std:
   if (prev && !statement_level) {
     message += " after '" + quote_token(text.substr(prev->begin, prev->end - prev->begin)) + "'";
   }
-  if (auto const* keywords = keywords_for(which); keywords != nullptr && next < text.size()) {
+  if (std::string const hint = errors::phrasing_hint(text, next, expected_kind(which)); !hint.empty()) {
+    return message + "; " + hint;
+  }
+  if (auto const keywords = keywords_for(which); !keywords.empty() && next < text.size()) {
     std::size_t end = next;
     while (end < text.size() && errors::is_word_char(text[end])) ++end;
-    std::string const suggestion = errors::closest_keyword(text.substr(next, end - next), *keywords);
+    std::string const suggestion = errors::closest_keyword(text.substr(next, end - next), keywords);
     if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
   }
   return message;
