@@ -209,6 +209,7 @@ struct scope {
   ast::source_kind source = ast::source_kind::incidents;
   bool has_key = false;           // the CTE has the incidents' `id` column: per-incident measures work
   bool has_incident = false;      // the CTE has the events' `incident` column: prev/next partition by it
+  bool one_per_incident = true;   // no `per` split the incident rows
   bool rows = true;               // a pipeline's rows (not one event inside a pattern): prev/next work
   std::vector<order_term> order;  // the current row order
 };
@@ -324,6 +325,7 @@ class compiler {
   std::optional<std::int64_t> as_of_;  // the statement's view: nullopt = what is believed now
   std::string rel_;                    // the CTE a step reads (what `count of overlapping` counts among)
   std::vector<std::pair<std::string, frag>> windows_;  // prev()/next() columns waiting for their stage
+  std::vector<std::pair<std::string, frag>> side_stages_;  // named CTEs a measure reads (`count of overlapping`)
   std::vector<case_hint> case_hints_;                  // text equalities to check on an empty answer
 
   // Binds the statement's view: its own `as of`, else the session's.
@@ -1224,9 +1226,28 @@ class compiler {
         const frag ended = incident_column(sc, "ended", m.offset, "`count of overlapping`");
         const std::string s_col = started.sql.substr(2), e_col = ended.sql.substr(2);
         const frag now = now_value();
-        v.add(fmt::format("(SELECT count(DISTINCT q.id) FROM {} q WHERE q.id <> p.id AND q.{} <= coalesce(p.{}, ", rel_,
-                          s_col, e_col))
-            .add(now).add(fmt::format(") AND coalesce(q.{}, ", e_col)).add(now).add(fmt::format(") >= p.{})", s_col));
+        if (!sc.one_per_incident) {
+          // Rows split by `per`: several rows of one incident; compare every pair.
+          v.add(fmt::format("(SELECT count(DISTINCT q.id) FROM {} q WHERE q.id <> p.id AND q.{} <= coalesce(p.{}, ",
+                            rel_, s_col, e_col))
+              .add(now).add(fmt::format(") AND coalesce(q.{}, ", e_col)).add(now).add(fmt::format(") >= p.{})", s_col));
+          v.nest = w_subquery;
+          v.type = ty::integer;
+          break;
+        }
+        // One row per incident: in one sweep over the starts and ends sorted by time (a start
+        // before an end of the same moment), the incidents that started by this one's end,
+        // less those that ended before its start, less itself. n log n rather than n².
+        const std::string sweep = fresh('v');
+        frag side(fmt::format(
+            "SELECT id, max(CASE WHEN k = 1 THEN starts END) - max(CASE WHEN k = 0 THEN ends END) - 1 AS n FROM "
+            "(SELECT id, k, sum(1 - k) OVER (ORDER BY t, k) AS starts, sum(k) OVER (ORDER BY t, k) AS ends FROM "
+            "(SELECT id, {0} AS t, 0 AS k FROM {2} WHERE {0} IS NOT NULL UNION ALL "
+            "SELECT id, coalesce({1}, ",
+            s_col, e_col, rel_));
+        side.add(now).add(fmt::format(") AS t, 1 AS k FROM {} WHERE {} IS NOT NULL)) GROUP BY id", rel_, s_col));
+        side_stages_.emplace_back(sweep, std::move(side));
+        v.add(fmt::format("coalesce((SELECT o.n FROM {} o WHERE o.id = p.id), 0)", sweep));
         v.nest = w_subquery;
         v.type = ty::integer;
         break;
@@ -1428,10 +1449,17 @@ class compiler {
       last = fmt::format("s{}", n++);
       with.add(n == 1 ? "WITH " : ", ").add(last).add(materialized ? " AS MATERIALIZED (" : " AS (").add(body).add(")");
     }
+    // A CTE of its own name that later stages read, computed once; the rows stay `last`'s.
+    void side(const std::string& name, const frag& body) {
+      with.add(n++ == 0 ? "WITH " : ", ").add(name).add(" AS MATERIALIZED (").add(body).add(")");
+    }
   };
 
-  // Adds the stage computing the prev()/next() columns the step being compiled reads.
+  // Adds the stages the step being compiled reads: the named CTEs of its measures, and the
+  // stage computing its prev()/next() columns.
   void flush_windows(chain& ch) {
+    for (auto& [name, body] : side_stages_) ch.side(name, body);
+    side_stages_.clear();
     if (windows_.empty()) return;
     frag body("SELECT p.*");
     for (const auto& [name, w] : windows_) body.add(", ").add(w).add(" AS ").add(name);
@@ -1630,6 +1658,7 @@ class compiler {
     if (sc.source != ast::source_kind::incidents || !sc.has_key)
       fail("`per` splits incident rows: it needs an `incidents` source, before `summarize`", p.offset);
     if (find(sc, p.unit)) fail(fmt::format("the rows already have a column '{}'", p.unit), p.offset);
+    sc.one_per_incident = false;
     if (p.unit == "component") {
       if (p.zone) fail("`per component` takes no zone", p.zone->offset);
       read_cols_.insert("services");
@@ -1680,6 +1709,7 @@ class compiler {
     out.source = sc.source;
     out.has_key = sc.has_key;
     out.has_incident = sc.has_incident;
+    out.one_per_incident = sc.one_per_incident;
     out.order = sc.order;
     frag body("SELECT ");
     bool first = true;

@@ -122,6 +122,9 @@ TEST_SUITE("pmql_questions") {
     // initech [10:30, 10:45] lies inside acme [09:50, 13:00]; globex meets neither.
     CHECK(a.ask("incidents | let k = count of overlapping | select id, k;") ==
           "globex-2024-03-09,0\nacme-2024-12-12,1\ninitech-2024-12-12,1\n");
+    // The same after `per component`, pair by pair (acme has two rows, one incident).
+    CHECK(a.ask("incidents | per component | let k = count of overlapping | select id, component, k;") ==
+          "globex-2024-03-09,search,0\nacme-2024-12-12,api,1\nacme-2024-12-12,billing,1\ninitech-2024-12-12,login,1\n");
     // Their union is acme's 3h10m; their sum 3h25m.
     CHECK(a.ask("incidents where started >= 2024-12-01 | summarize downtime(started, ended), sum(ended - started);") ==
           "3h10m,3h25m\n");
