@@ -77,7 +77,7 @@ constexpr int max_depth = 200;
 // an expression whose estimate exceeds this budget is refused with a clear message.
 constexpr int sql_stack_budget = 80;
 constexpr int w_lhs = 1, w_rhs = 3, w_unary = 2, w_first_arg = 3, w_other_arg = 5, w_in_item = 6,
-              w_contains_lhs = 9, w_contains_rhs = 11, w_cast_round = 6, w_calendar = 8, w_week = 45,
+              w_contains_lhs = 9, w_contains_rhs = 11, w_cast_round = 6,
               w_subquery = 12, w_context = 4;
 
 enum class ty { null, integer, real, text, timestamp, duration, boolean };
@@ -326,7 +326,7 @@ class compiler {
   std::string rel_;                    // the CTE a step reads (what `count of overlapping` counts among)
   std::vector<std::pair<std::string, frag>> windows_;  // prev()/next() columns waiting for their stage
   std::vector<std::pair<std::string, frag>> side_stages_;  // named CTEs a measure reads (`count of overlapping`)
-  std::vector<case_hint> case_hints_;                  // text equalities to check on an empty answer
+  std::vector<case_hint> case_hints_;                  // text equalities the shell checks (case_hint)
 
   // Binds the statement's view: its own `as of`, else the session's.
   void view(const std::optional<ast::timestamp_lit>& t) {
@@ -1170,6 +1170,7 @@ class compiler {
   }
 
   frag node(const ast::measure& m, scope& sc) {
+    // In measure_kind's order.
     static constexpr std::string_view names[] = {"time from", "count of", "min value of", "max value of",
                                                  "first value of", "last value of", "", "min gap of",
                                                  "max gap of", "avg gap of", "count of status changes",
