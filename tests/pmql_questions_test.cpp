@@ -6,34 +6,18 @@
 // archive are checked against an independent computation by tests/github_questions_test.py.
 #include <doctest/doctest.h>
 
-#include <sstream>
 #include <string>
 
 #include "core/event_store.hpp"
-#include "shell/session.hpp"
-#include "test_util.hpp"
+#include "shell_harness.hpp"
 
 using namespace pmdb;
 using namespace pmdb::test;
 
 namespace {
 
-shell::settings csv_settings() {
-  shell::settings cfg;
-  cfg.bail = true;
-  cfg.now = "2026-11-30T12:00:00Z";
-  cfg.source = "tester";
-  cfg.render.mode = shell::output_mode::csv;
-  cfg.render.headers = false;
-  return cfg;
-}
-
-struct analyst {
-  std::ostringstream o, e;
-  shell::session s;
-  std::string out, err;
-
-  analyst() : s(memory_store(), "test", csv_settings(), o, e) {
+struct analyst : shell_on {
+  analyst() {
     // acme: investigating, resolved, investigating again, resolved: reopened, 3 status changes.
     // Its services name "api"; a component event names "billing" too.
     // globex: one incident across the 2024-03-10 DST switch in Los Angeles, overlapping none.
@@ -53,22 +37,6 @@ new incident initech-2024-12-12 title "Login errors AAAAAAAAAAAAAAAAAAAAAAAAAAAA
 record status investigating "Login fails for SSO users" at 2024-12-12T10:30Z;
 record status resolved "Logins work" at 2024-12-12T10:45Z;
 )"));
-  }
-
-  bool run(std::string_view text) {
-    o.str("");
-    e.str("");
-    const bool ok = s.run_text(text, "t.pmq");
-    out = o.str();
-    err = e.str();
-    return ok;
-  }
-
-  std::string ask(std::string_view text) {
-    const bool ok = run(text);
-    INFO(text << "\n" << err);
-    CHECK(ok);
-    return out;
   }
 };
 

@@ -18,53 +18,13 @@
 #include "golden.hpp"
 #include "shell/postmortem.hpp"
 #include "shell/session.hpp"
+#include "shell_harness.hpp"
 #include "test_util.hpp"
 
 using namespace pmdb;
 using namespace pmdb::test;
 
 namespace {
-
-constexpr const char* fixed_now = "2026-11-30T12:00:00Z";
-
-shell::settings script_settings(std::string now = fixed_now) {
-  shell::settings cfg;
-  cfg.bail = true;
-  cfg.now = std::move(now);
-  cfg.source = "tester";
-  cfg.render.mode = shell::output_mode::csv;
-  cfg.render.headers = false;
-  return cfg;
-}
-
-// A session on a store, its output captured: `run` returns whether the text ran without error
-// and leaves what it printed in `out` and `err`.
-struct shell_on {
-  std::ostringstream o, e;
-  shell::session s;
-  std::string out, err;
-
-  explicit shell_on(event_store store, shell::settings cfg = script_settings())
-      : s(std::move(store), "test", std::move(cfg), o, e) {}
-  explicit shell_on(shell::settings cfg = script_settings()) : shell_on(memory_store(), std::move(cfg)) {}
-
-  bool run(std::string_view text) {
-    o.str("");
-    e.str("");
-    const bool ok = s.run_text(text, "t.pmq");
-    out = o.str();
-    err = e.str();
-    return ok;
-  }
-  // The output of a statement that must succeed.
-  std::string ask(std::string_view text) {
-    const bool ok = run(text);
-    INFO(text << "\n" << err);
-    CHECK(ok);
-    return out;
-  }
-  std::int64_t events() const { return s.store().event_count(); }
-};
 
 constexpr const char* acme =
     "new incident acme-2026-11-30 title \"Checkout errors\" org \"Acme\" services (\"api\", \"web\") severity major;";
