@@ -130,9 +130,9 @@ struct is_null : tagged {
 
 enum class pattern_kind {
   any, report, alert, change, cause, action, note, incident, correction, retraction,
-  status,     // status NAME               (name)
+  status,     // status [NAME]             (name; empty = any status)
   comm,       // comm [on CHANNEL] [by "author"]   (channel, author)
-  component,  // component "NAME" [STATE]  (component, state)
+  component,  // component ["NAME" [STATE]] (component, state; empty = any)
   metric      // metric NAME OP NUMBER, or N% NAME  (= metric NAME >= N)  (metric, op, threshold)
 };
 

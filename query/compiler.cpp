@@ -555,7 +555,7 @@ class compiler {
         if (p.author) f.add(" AND e.author = ").bind(*p.author);
         break;
       case ast::pattern_kind::component:
-        f.add(" AND e.component = ").bind(p.component);
+        if (!p.component.empty()) f.add(" AND e.component = ").bind(p.component);
         if (!p.state.empty()) f.add(" AND e.state = ").bind(closed_word(p.state, states, "state", p.offset));
         break;
       case ast::pattern_kind::metric:

@@ -38,8 +38,8 @@
 //   named       = [NAME '='] expr
 //   milestone   = 'start' | 'end' | ('first' pattern | 'last' pattern | pattern) ['after' milestone]
 //   pattern     = ( 'any' | 'report' | 'alert' | 'change' | 'cause' | 'action' | 'note' | 'incident'
-//                 | 'correction' | 'retraction' | 'status' WORD | 'comm' ['on' WORD] ['by' STRING]
-//                 | 'component' STRING [WORD] | 'metric' WORD [OP NUMBER] | NUMBER '%' WORD ) ['where' expr]
+//                 | 'correction' | 'retraction' | 'status' [WORD] | 'comm' ['on' WORD] ['by' STRING]
+//                 | 'component' [STRING [WORD]] | 'metric' WORD [OP NUMBER] | NUMBER '%' WORD ) ['where' expr]
 //   expr        = and {'or' and};   and = not {'and' not};   not = 'not' not | cmp
 //   cmp         = sum [OP sum | ['not'] 'in' '(' expr {',' expr} ')' | 'is' ['not'] 'null']
 //   sum         = product {('+'|'-') product};   product = unary {('*'|'/') unary}
@@ -530,12 +530,11 @@ auto const pattern_def = build[
     | ( kw("comm")[act::kind(ast::pattern_kind::comm)]
         >> -(kw("on") > channel_name)[([](auto& ctx) { x3::_val(ctx).channel = std::move(x3::_attr(ctx)); })]
         >> -(kw("by") > author_name)[([](auto& ctx) { x3::_val(ctx).author = std::move(x3::_attr(ctx)); })])
-    | (kw("component") >> x3::expect[component_name] >> -component_state)[([](auto& ctx) {
-        auto& a = x3::_attr(ctx);
-        x3::_val(ctx).kind = ast::pattern_kind::component;
-        x3::_val(ctx).component = std::move(fusion::at_c<0>(a));
-        if (fusion::at_c<1>(a)) x3::_val(ctx).state = std::move(*fusion::at_c<1>(a));
-      })]
+    // `component` alone is any component event; a bare word after it is a name left unquoted.
+    | ( kw("component")[act::kind(ast::pattern_kind::component)]
+        >> ( (!name_word >> -( component_name[([](auto& ctx) { x3::_val(ctx).component = std::move(x3::_attr(ctx)); })]
+                               >> -component_state[([](auto& ctx) { x3::_val(ctx).state = std::move(x3::_attr(ctx)); })]))
+           | x3::expect[component_name]))
     | (kw("metric") >> x3::expect[metric_name] >> -(metric_ops > signed_number))[([](auto& ctx) {
         auto& a = x3::_attr(ctx);
         x3::_val(ctx).kind = ast::pattern_kind::metric;

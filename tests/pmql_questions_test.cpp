@@ -61,6 +61,9 @@ TEST_SUITE("pmql_questions") {
     analyst a;
     CHECK(a.ask("incidents where id = \"acme-2024-12-12\" | per component | select component;") == "api\nbilling\n");
     CHECK(a.ask("incidents where \"api\" in services | select id;") == "acme-2024-12-12\n");
+    // `component` alone: any component event.
+    CHECK(a.ask("incidents | select id, count of component, count of component where state = major_outage;") ==
+          "globex-2024-03-09,0,0\nacme-2024-12-12,2,1\ninitech-2024-12-12,0,0\n");
     CHECK(a.ask("incidents where id = \"acme-2024-12-12\" | select state of component \"billing\" at 2024-12-12T11:59Z, "
                 "state of component \"billing\" at 2024-12-12T12:00Z, status at 2024-12-12T11:15Z;") ==
           "major_outage,operational,resolved\n");
