@@ -105,18 +105,17 @@ inline constexpr value_number_parser value_number{};
 // can point to `correct` and `retract`.
 struct event_type_words_t : x3::symbols<x3::unused_type> {
   event_type_words_t() {
-    add("incident")("status")("report")("alert")("change")("metric")("comm")("component")("cause")("action")("note")(
-        "correction")("retraction");
+    for (auto const& t : words::event_types()) add(t);
   }
 };
 inline event_type_words_t const event_type_words;
 
-// The payload fields of the recordable types, and `on` / `by` (a comm's channel and author).
+// The payload fields of the recordable types (from their schemas, query/words.hpp), and `on` /
+// `by` (a comm's channel and author).
 struct field_words_t : x3::symbols<x3::unused_type> {
   field_words_t() {
-    add("text")("owner")("due")("kind")("tracker")("channel")("author")("url")("lang")("component")("state")("title")(
-        "org")("services")("severity")("summary")("shortlink")("name")("value")("unit")("tags")("count")("status")(
-        "on")("by");
+    for (auto const& f : words::payload_fields()) add(f);
+    add("on")("by");
   }
 };
 inline field_words_t const field_words;
