@@ -2,17 +2,26 @@
 // keeps its log byte for byte, and answers as that release did wherever the new schema did not
 // change a meaning.
 //
-// The fixtures were made by those releases themselves (scripts/make-store-fixture 1|2):
+// The fixtures were made by those releases themselves (scripts/make-store-fixture 1|2|3):
 //   tests/data/store-v1.pmdb, store-v1.answers: pmdb 0.1 (schema 1): the demo incidents plus
 //     tests/data/store-v1-legacy.jsonl, and its answers to tests/data/store-v1-questions.pmq;
 //   tests/data/store-v2.pmdb, store-v2.answers, store-v2.report.md: the last release of schema 2
 //     (the projection, before the hash chain): the demo incidents plus the corrections of
 //     tests/golden/scripts/data/corrections.jsonl, its answers to store-v2-questions.pmq (now and
-//     as of before the corrections) and its postmortem of openai-2024-12-11.
+//     as of before the corrections) and its postmortem of openai-2024-12-11;
+//   tests/data/store-v3.pmdb, store-v3.answers, store-v3.report.md: the release before the
+//     analysts' questions (schema 3, the store format of today): the same imports, then an
+//     incident recorded live (store-v3-record.pmq); its answers to store-v3-questions.pmq and its
+//     postmortem. Today's pmdb must open it as it is, write nothing, and answer as it did; the
+//     questions that release could not ask (store-v3-new-questions.pmq) get the answers they get
+//     on a store today's pmdb builds from the same inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/time.hpp"
 #include "golden.hpp"
@@ -309,5 +318,91 @@ TEST_SUITE("upgrade") {
     REQUIRE(up);
     CHECK(up->upgraded_from() == 2);
     CHECK(raw_dump(v2, std::string(log_sql)) == raw_dump((data / "store-v2.pmdb").string(), std::string(log_sql)));
+  }
+}
+
+TEST_SUITE("upgrade") {
+  // The inputs of the version-3 fixture, as scripts/make-store-fixture 3 records them.
+  const std::vector<std::string> v3_record = {"--source", "fixture-shell", "--now", "2024-12-12T14:00:00Z", "-f",
+                                              "tests/data/store-v3-record.pmq"};
+
+  TEST_CASE("the version-3 fixture is what the release before the analysts' questions made of its inputs") {
+    const std::string path = (data / "store-v3.pmdb").string();
+    CHECK(raw_dump(path, "PRAGMA user_version") == "3|\n");
+    // The imports first, in order; then the 8 events recorded live, by `fixture`.
+    const std::string imported = events_of({"examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
+                                            "tests/golden/scripts/data/corrections.jsonl"});
+    CHECK(raw_dump(path, std::string(fixture_log_sql)).starts_with(imported));
+    CHECK(raw_dump(path, "SELECT count(*), count(appended_at) FROM events") == "77|77|\n");
+    CHECK(raw_dump(path, "SELECT type, recorded_by, source FROM events WHERE seq > 69 ORDER BY seq") ==
+          "incident|fixture|fixture-shell|\nstatus|fixture|fixture-shell|\ncomponent|fixture|fixture-shell|\n"
+          "status|fixture|fixture-shell|\nstatus|fixture|fixture-shell|\ncomponent|fixture|fixture-shell|\n"
+          "status|fixture|fixture-shell|\ncorrection|fixture|fixture-shell|\n");
+    // Its chain, as an independent implementation computes it, ends at the head it stored.
+    CHECK(independent_chain(path) == "77 " + raw_dump(path, "SELECT lower(hex(hash)) FROM chain_head").substr(0, 64) + "\n");
+  }
+
+  TEST_CASE("a store the release before wrote opens as it is: no upgrade, nothing written, the same answers") {
+    temp_dir d;
+    const std::string v3 = fixture_copy(d, 3);
+    const std::string bytes_before = read_file(v3);
+    const std::string answers = read_file(data / "store-v3.answers");
+    REQUIRE_FALSE(answers.empty());
+    const std::string questions = (data / "store-v3-questions.pmq").string();
+
+    // Read-only and read-write alike: that release's answers byte for byte, nothing said.
+    for (const bool read_only : {true, false, false}) {
+      std::vector<std::string> args{v3};
+      if (read_only) args.emplace_back("--readonly");
+      args.insert(args.end(), {"-f", questions});
+      const auto asked = run_pmdb(args);
+      CHECK(asked.status == 0);
+      CHECK(asked.err == "");
+      CHECK(asked.out == answers);
+    }
+    std::string head;
+    {
+      auto opened = event_store::open(v3, {.create = false});
+      REQUIRE(opened);
+      CHECK_FALSE(opened->upgraded_from());
+      head = opened->head().hash;
+    }
+    // Nothing was written: the file is byte for byte the one that release left.
+    CHECK(read_file(v3) == bytes_before);
+
+    const auto verified = run_pmdb({"verify", v3});
+    CHECK(verified.status == 0);
+    CHECK(verified.out == fmt::format("ok: 77 events, head {}\n", head));
+    const auto report = run_pmdb({"report", v3, "openai-2024-12-11", "--now", "2025-01-01T00:00:00Z"});
+    CHECK(report.status == 0);
+    CHECK(report.out == read_file(data / "store-v3.report.md"));
+    CHECK(read_file(v3) == bytes_before);
+  }
+
+  TEST_CASE("the questions that release could not ask: on its store as on one today's pmdb builds") {
+    temp_dir d;
+    const std::string v3 = fixture_copy(d, 3);
+    const std::string fresh = d.file("fresh.pmdb");
+    REQUIRE(run_pmdb({"import", fresh, "examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
+                      "tests/golden/scripts/data/corrections.jsonl"})
+                .status == 0);
+    std::vector<std::string> record{"env", "PMDB_USER=fixture", PMDB_BINARY, fresh};
+    record.insert(record.end(), v3_record.begin(), v3_record.end());
+    REQUIRE(run_command(record).status == 0);
+    // The same log, but when the demo files were imported and the live records appended (the
+    // clock's time, after every `as of` the questions ask): the corrections carry their own.
+    const std::string log = "SELECT id, incident, type, at, source, data FROM events ORDER BY seq";
+    REQUIRE(raw_dump(fresh, log) == raw_dump(v3, log));
+    const std::string recorded = "SELECT recorded_at FROM events WHERE seq BETWEEN 67 AND 69 ORDER BY seq";
+    REQUIRE(raw_dump(fresh, recorded) == raw_dump(v3, recorded));
+
+    const std::string questions = (data / "store-v3-new-questions.pmq").string();
+    const auto on_old = run_pmdb({v3, "--now", "2025-01-01T00:00:00Z", "-f", questions});
+    const auto on_new = run_pmdb({fresh, "--now", "2025-01-01T00:00:00Z", "-f", questions});
+    CHECK(on_old.status == 0);
+    CHECK(on_old.err == "");
+    CHECK(on_old.out == on_new.out);
+    // Not vacuous: every statement answered (12 result tables).
+    CHECK(std::count(on_old.out.begin(), on_old.out.end(), '\n') > 12 * 4);
   }
 }
