@@ -289,25 +289,24 @@ std::vector<std::string> close_to(std::string_view word, std::span<const std::st
   return close_in(word, among);
 }
 
-std::span<const std::string> statuses() {
-  static const std::vector<std::string> values = schema_enum("status.schema.json", "status");
-  return values;
+namespace {
+// The closed sets, read from the embedded schemas once.
+struct closed_sets {
+  std::vector<std::string> statuses = schema_enum("status.schema.json", "status");
+  std::vector<std::string> states = schema_enum("component.schema.json", "state");
+  std::vector<std::string> channels = schema_enum("comm.schema.json", "channel");
+  std::vector<std::string> types = schema_enum("envelope.schema.json", "type");
+};
+const closed_sets& sets() {
+  static const closed_sets s;
+  return s;
 }
+}  // namespace
 
-std::span<const std::string> component_states() {
-  static const std::vector<std::string> values = schema_enum("component.schema.json", "state");
-  return values;
-}
-
-std::span<const std::string> channels() {
-  static const std::vector<std::string> values = schema_enum("comm.schema.json", "channel");
-  return values;
-}
-
-std::span<const std::string> event_types() {
-  static const std::vector<std::string> values = schema_enum("envelope.schema.json", "type");
-  return values;
-}
+std::span<const std::string> statuses() { return sets().statuses; }
+std::span<const std::string> component_states() { return sets().states; }
+std::span<const std::string> channels() { return sets().channels; }
+std::span<const std::string> event_types() { return sets().types; }
 
 std::span<const std::string> payload_fields() {
   static const std::vector<std::string> values = [] {
