@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -151,17 +152,33 @@ inline std::string token_text(iterator_type first, iterator_type last) {
 // ---------------------------------------------------------------- lexical parsers
 // Hand-written primitives for the literals: exact about their forms, and cheap to compile.
 
-// A string in double or single quotes; `\"`, `\'`, `\\`, `\n`, `\t` are escapes, any other
-// backslash is kept as written. A string ends on its line: a missing closing quote is an
-// "unterminated string" error at the opening quote.
-struct quoted_parser : x3::parser<quoted_parser> {
-  using attribute_type = std::string;
+// The X3 side of a hand-written lexical parser: blanks skipped, `Derived::scan(first, end,
+// last)` reads one token at `first` and returns its value, setting `end` past it (nullopt: no
+// such token here; malformed input throws a message_failure pointing at `first`).
+template <typename Derived, typename Value>
+struct lexical_parser : x3::parser<Derived> {
+  using attribute_type = Value;
   static bool const has_attribute = true;
 
   template <typename Iterator, typename Context, typename RContext, typename Attribute>
   bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
     x3::skip_over(first, last, context);
-    if (first == last || (*first != '"' && *first != '\'')) return false;
+    Iterator end = first;
+    std::optional<Value> value = static_cast<Derived const&>(*this).scan(first, end, last);
+    if (!value) return false;
+    first = end;
+    x3::traits::move_to(std::move(*value), attr);
+    return true;
+  }
+};
+
+// A string in double or single quotes; `\"`, `\'`, `\\`, `\n`, `\t` are escapes, any other
+// backslash is kept as written. A string ends on its line: a missing closing quote is an
+// "unterminated string" error at the opening quote.
+struct quoted_parser : lexical_parser<quoted_parser, std::string> {
+  template <typename Iterator>
+  std::optional<std::string> scan(Iterator const first, Iterator& end, Iterator const last) const {
+    if (first == last || (*first != '"' && *first != '\'')) return std::nullopt;
     char const quote = *first;
     std::string value;
     Iterator i = first + 1;
@@ -181,26 +198,22 @@ struct quoted_parser : x3::parser<quoted_parser> {
       }
       value += c;
     }
-    first = i;
-    x3::traits::move_to(std::move(value), attr);
-    return true;
+    end = i;
+    return value;
   }
 };
 
 // An unsigned decimal number: digits, optional fraction, optional exponent. In expressions
 // (`strict`) it is tried after durations, so digits followed by a letter are a malformed
 // duration; in patterns (`99% fixed`, `metric x > 5`) the number just ends there.
-struct number_parser : x3::parser<number_parser> {
-  using attribute_type = ast::number_lit;
-  static bool const has_attribute = true;
+struct number_parser : lexical_parser<number_parser, ast::number_lit> {
   bool strict = true;
 
-  template <typename Iterator, typename Context, typename RContext, typename Attribute>
-  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
-    x3::skip_over(first, last, context);
+  template <typename Iterator>
+  std::optional<ast::number_lit> scan(Iterator const first, Iterator& end, Iterator const last) const {
     bool integer = true;
     Iterator const i = detail::scan_number(first, last, integer);
-    if (i == first) return false;
+    if (i == first) return std::nullopt;
     if (strict && i != last && (std::isalpha(static_cast<unsigned char>(*i)) != 0 || *i == '_')) {
       // `90min`, `1.5h`: digits glued to a word are neither a number nor a duration.
       throw message_failure<Iterator>(first, "invalid duration '" + detail::token_text(first, last) +
@@ -209,21 +222,16 @@ struct number_parser : x3::parser<number_parser> {
     ast::number_lit n;
     n.is_integer = integer;
     std::from_chars(&*first, &*first + (i - first), n.value);
-    first = i;
-    x3::traits::move_to(std::move(n), attr);
-    return true;
+    end = i;
+    return n;
   }
 };
 
 // A duration: one or more `<integer><unit>` with unit d, h, m, s or ms, not followed by a
 // letter, digit or `_` (`90m`, `4h36m`, `1d2h3m`, `500ms`).
-struct duration_parser : x3::parser<duration_parser> {
-  using attribute_type = ast::duration_lit;
-  static bool const has_attribute = true;
-
-  template <typename Iterator, typename Context, typename RContext, typename Attribute>
-  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
-    x3::skip_over(first, last, context);
+struct duration_parser : lexical_parser<duration_parser, ast::duration_lit> {
+  template <typename Iterator>
+  std::optional<ast::duration_lit> scan(Iterator const first, Iterator& end, Iterator const last) const {
     Iterator i = first;
     std::int64_t total = 0;
     bool overflow = false;
@@ -242,40 +250,35 @@ struct duration_parser : x3::parser<duration_parser> {
         unit = *i == 'd' ? 86'400'000 : *i == 'h' ? 3'600'000 : *i == 'm' ? 60'000 : 1'000;
         ++i;
       } else {
-        return false;
+        return std::nullopt;
       }
       if (n > std::numeric_limits<std::int64_t>::max() / unit) overflow = true;
       total += n * unit;
       if (total < 0) overflow = true;
       ++parts;
     }
-    if (parts == 0 || (i != last && detail::is_word_char(*i))) return false;
+    if (parts == 0 || (i != last && detail::is_word_char(*i))) return std::nullopt;
     if (overflow) throw message_failure<Iterator>(first, "duration out of range '" + detail::token_text(first, last) + "'");
     ast::duration_lit d;
     d.ms = total;
-    first = i;
-    x3::traits::move_to(std::move(d), attr);
-    return true;
+    end = i;
+    return d;
   }
 };
 
 // A timestamp: `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]`, UTC when no zone is given.
 // Anything that starts like a date (`dddd-dd-dd`) must be a valid timestamp: otherwise it is
 // an "invalid timestamp" error rather than a subtraction.
-struct timestamp_parser : x3::parser<timestamp_parser> {
-  using attribute_type = ast::timestamp_lit;
-  static bool const has_attribute = true;
-
-  template <typename Iterator, typename Context, typename RContext, typename Attribute>
-  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
-    x3::skip_over(first, last, context);
+struct timestamp_parser : lexical_parser<timestamp_parser, ast::timestamp_lit> {
+  template <typename Iterator>
+  std::optional<ast::timestamp_lit> scan(Iterator const first, Iterator& end, Iterator const last) const {
     Iterator i = first;
     unsigned y = 0, mo = 0, d = 0;
-    if (!detail::read_digits(i, last, 4, y) || i == last || *i != '-') return false;
+    if (!detail::read_digits(i, last, 4, y) || i == last || *i != '-') return std::nullopt;
     ++i;
-    if (!detail::read_digits(i, last, 2, mo) || i == last || *i != '-') return false;
+    if (!detail::read_digits(i, last, 2, mo) || i == last || *i != '-') return std::nullopt;
     ++i;
-    if (!detail::read_digits(i, last, 2, d)) return false;
+    if (!detail::read_digits(i, last, 2, d)) return std::nullopt;
 
     auto const invalid = [&] {
       return message_failure<Iterator>(first, "invalid timestamp '" + detail::token_text(first, last) +
@@ -322,9 +325,8 @@ struct timestamp_parser : x3::parser<timestamp_parser> {
 
     ast::timestamp_lit t;
     t.ms = detail::days_from_civil(y, mo, d) * 86'400'000 + ms_of_day - zone_minutes * 60'000;
-    first = i;
-    x3::traits::move_to(std::move(t), attr);
-    return true;
+    end = i;
+    return t;
   }
 };
 

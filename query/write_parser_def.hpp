@@ -25,6 +25,7 @@
 // a WORD is never a FIELD nor one of at, source, id, in, set, because.
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "query/write_parser.hpp"
@@ -35,18 +36,14 @@ namespace pmdb::query::parser {
 
 // A time of day: `H:MM`, `HH:MM` or `HH:MM:SS`, as milliseconds since midnight. Digits and a
 // colon that do not make a valid time are an "invalid time of day" error.
-struct time_of_day_parser : x3::parser<time_of_day_parser> {
-  using attribute_type = std::int64_t;
-  static bool const has_attribute = true;
-
-  template <typename Iterator, typename Context, typename RContext, typename Attribute>
-  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
-    x3::skip_over(first, last, context);
+struct time_of_day_parser : lexical_parser<time_of_day_parser, std::int64_t> {
+  template <typename Iterator>
+  std::optional<std::int64_t> scan(Iterator const first, Iterator& end, Iterator const last) const {
     Iterator i = first;
     unsigned hh = 0;
     int digits = 0;
     for (; i != last && detail::is_digit(*i) && digits < 2; ++i, ++digits) hh = hh * 10 + static_cast<unsigned>(*i - '0');
-    if (digits == 0 || i == last || *i != ':') return false;
+    if (digits == 0 || i == last || *i != ':') return std::nullopt;
     auto const invalid = [&] {
       return message_failure<Iterator>(first, "invalid time of day '" + detail::token_text(first, last) +
                                                   "' (the form is HH:MM or HH:MM:SS)");
@@ -60,39 +57,33 @@ struct time_of_day_parser : x3::parser<time_of_day_parser> {
     }
     if (hh > 23 || mm > 59 || ss > 59 || (i != last && (detail::is_word_char(*i) || *i == ':' || *i == '.')))
       throw invalid();
-    first = i;
-    x3::traits::move_to(((static_cast<std::int64_t>(hh) * 60 + mm) * 60 + ss) * 1000, attr);
-    return true;
+    end = i;
+    return ((static_cast<std::int64_t>(hh) * 60 + mm) * 60 + ss) * 1000;
   }
 };
 
 // A number as a value: `[-]digits[.digits][e[+-]digits][%]`, not glued to a word.
-struct value_number_parser : x3::parser<value_number_parser> {
-  using attribute_type = ast::write_value;
-  static bool const has_attribute = true;
-
-  template <typename Iterator, typename Context, typename RContext, typename Attribute>
-  bool parse(Iterator& first, Iterator const& last, Context const& context, RContext&, Attribute& attr) const {
-    x3::skip_over(first, last, context);
+struct value_number_parser : lexical_parser<value_number_parser, ast::write_value> {
+  template <typename Iterator>
+  std::optional<ast::write_value> scan(Iterator const first, Iterator& end, Iterator const last) const {
     Iterator i = first;
     if (i != last && *i == '-') ++i;
     Iterator const digits = i;
     bool integer = true;
     i = detail::scan_number(digits, last, integer);
-    if (i == digits) return false;
+    if (i == digits) return std::nullopt;
     Iterator const end_of_number = i;
     bool const percent = i != last && *i == '%';
     if (percent) ++i;
-    if (i != last && (detail::is_word_char(*i) || *i == '.')) return false;
+    if (i != last && (detail::is_word_char(*i) || *i == '.')) return std::nullopt;
     ast::write_value v;
     v.kind = percent ? ast::value_kind::percent : ast::value_kind::number;
     v.text.assign(first, i);
     v.is_integer = integer;
     std::from_chars(&*digits, &*digits + (end_of_number - digits), v.number);
     if (first != digits) v.number = -v.number;
-    first = i;
-    x3::traits::move_to(std::move(v), attr);
-    return true;
+    end = i;
+    return v;
   }
 };
 
