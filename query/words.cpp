@@ -202,38 +202,39 @@ std::vector<std::string> close_in(std::string_view word, const Range& among) {
   return out;
 }
 
+// Calls `visit` with the `properties` object of the embedded schema `file`, when it has one.
+template <typename Visit>
+void with_properties(std::string_view file, Visit visit) {
+  const auto& files = embedded_files();
+  const auto it = files.find(file);
+  if (it == files.end()) return;
+  rapidjson::Document doc;
+  doc.Parse(it->second.data(), it->second.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  const auto props = doc.FindMember("properties");
+  if (props != doc.MemberEnd() && props->value.IsObject()) visit(props->value);
+}
+
 // The `enum` of `property` in the embedded schema `file` ("status.schema.json").
 std::vector<std::string> schema_enum(std::string_view file, const char* property) {
   std::vector<std::string> out;
-  const auto& files = embedded_files();
-  const auto it = files.find(file);
-  if (it == files.end()) return out;
-  rapidjson::Document doc;
-  doc.Parse(it->second.data(), it->second.size());
-  if (doc.HasParseError() || !doc.IsObject()) return out;
-  const auto props = doc.FindMember("properties");
-  if (props == doc.MemberEnd() || !props->value.IsObject()) return out;
-  const auto prop = props->value.FindMember(property);
-  if (prop == props->value.MemberEnd() || !prop->value.IsObject()) return out;
-  const auto values = prop->value.FindMember("enum");
-  if (values == prop->value.MemberEnd() || !values->value.IsArray()) return out;
-  for (const auto& v : values->value.GetArray())
-    if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+  with_properties(file, [&](const rapidjson::Value& props) {
+    const auto prop = props.FindMember(property);
+    if (prop == props.MemberEnd() || !prop->value.IsObject()) return;
+    const auto values = prop->value.FindMember("enum");
+    if (values == prop->value.MemberEnd() || !values->value.IsArray()) return;
+    for (const auto& v : values->value.GetArray())
+      if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+  });
   return out;
 }
 
 // The property names of the embedded schema `file`, in file order.
 std::vector<std::string> schema_properties(const std::string& file) {
   std::vector<std::string> out;
-  const auto& files = embedded_files();
-  const auto it = files.find(file);
-  if (it == files.end()) return out;
-  rapidjson::Document doc;
-  doc.Parse(it->second.data(), it->second.size());
-  if (doc.HasParseError() || !doc.IsObject()) return out;
-  const auto props = doc.FindMember("properties");
-  if (props == doc.MemberEnd() || !props->value.IsObject()) return out;
-  for (const auto& m : props->value.GetObject()) out.emplace_back(m.name.GetString(), m.name.GetStringLength());
+  with_properties(file, [&](const rapidjson::Value& props) {
+    for (const auto& m : props.GetObject()) out.emplace_back(m.name.GetString(), m.name.GetStringLength());
+  });
   return out;
 }
 
