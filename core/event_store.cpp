@@ -765,6 +765,19 @@ std::expected<void, error> event_store::scan(const std::vector<std::string>& inc
 
 std::expected<result_set, error> event_store::query(std::string_view sql, std::span<const value> params,
                                                     std::span<const column> columns) const {
+  result_set out;
+  out.columns.assign(columns.begin(), columns.end());
+  auto r = query_each(sql, params, columns, [&](std::vector<value>& row) {
+    out.rows.push_back(std::move(row));
+    return true;
+  });
+  if (!r) return std::unexpected(r.error());
+  return out;
+}
+
+std::expected<void, error> event_store::query_each(std::string_view sql, std::span<const value> params,
+                                                   std::span<const column> columns,
+                                                   const std::function<bool(std::vector<value>&)>& sink) const {
   // Statements are kept by their SQL text: every literal of a query is a bound parameter, so
   // the same question about another incident reuses the prepared statement.
   auto& cache = impl_->query_cache;
@@ -775,25 +788,34 @@ std::expected<result_set, error> event_store::query(std::string_view sql, std::s
     if (cache.size() >= 64) cache.clear();
     it = cache.emplace(std::string(sql), std::move(*prepared)).first;
   }
-  sqlite::statement* st = &it->second;
+  // The statement is taken out of the cache while it runs: a sink may run another query, even
+  // the same one, without resetting this one under it.
+  sqlite::statement owned = std::move(it->second);
+  cache.erase(it);
+  sqlite::statement* st = &owned;
   st->reset();
-  // Resetting releases the read snapshot however this function returns.
+  // Resetting releases the read snapshot however this function returns; the statement goes back
+  // to the cache.
   struct reset_on_exit {
     sqlite::statement* s;
-    ~reset_on_exit() { s->reset(); }
-  } guard{st};
+    std::string sql;
+    decltype(impl_->query_cache)* cache;
+    ~reset_on_exit() {
+      s->reset();
+      if (cache->size() < 64) cache->try_emplace(std::move(sql), std::move(*s));
+    }
+  } guard{st, std::string(sql), &cache};
   if (!sqlite3_stmt_readonly(st->get())) return std::unexpected(error("refused: a query may only read the store"));
   if (st->column_count() != static_cast<int>(columns.size()))
     return std::unexpected(error(fmt::format("internal error: the query returns {} columns, {} declared",
                                              st->column_count(), columns.size())));
   for (std::size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
-  result_set out;
-  out.columns.assign(columns.begin(), columns.end());
+  std::vector<value> cells;
   for (;;) {
     auto row = st->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    std::vector<value> cells;
+    cells.clear();
     cells.reserve(columns.size());
     for (std::size_t c = 0; c < columns.size(); ++c) {
       const int i = static_cast<int>(c);
@@ -811,9 +833,9 @@ std::expected<result_set, error> event_store::query(std::string_view sql, std::s
         case value_type::null: cells.emplace_back(std::string(st->text(i))); break;
       }
     }
-    out.rows.push_back(std::move(cells));
+    if (!sink(cells)) break;
   }
-  return out;
+  return {};
 }
 
 void event_store::interrupt() const { sqlite3_interrupt(impl_->db); }

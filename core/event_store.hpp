@@ -122,6 +122,11 @@ class event_store {
   // integer milliseconds). Safe to call from another thread's interrupt().
   std::expected<result_set, error> query(std::string_view sql, std::span<const value> params,
                                          std::span<const column> columns) const;
+  // The same, row by row: `sink` gets each row (it may move the cells out) and returns false to
+  // stop. Memory stays that of one row whatever the result's size; `sink` may run other queries.
+  std::expected<void, error> query_each(std::string_view sql, std::span<const value> params,
+                                        std::span<const column> columns,
+                                        const std::function<bool(std::vector<value>&)>& sink) const;
 
   // Interrupts a running query (from a signal handler or another thread).
   void interrupt() const;
