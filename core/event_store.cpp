@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +13,9 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/chain.hpp"
@@ -136,6 +140,147 @@ struct string_hash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+
+
+// The triggers a store of today's schema has, by name, with their SQL as SQLite keeps it: made
+// once per process by running store.sql on an in-memory database.
+const std::vector<std::pair<std::string, std::string>>& expected_triggers() {
+  static const auto triggers = [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    sqlite3* ref = nullptr;
+    if (sqlite3_open(":memory:", &ref) == SQLITE_OK && sqlite::exec(ref, embedded_files().at("store.sql"))) {
+      if (auto st = sqlite::statement::prepare(ref, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"))
+        while (st->step().value_or(false)) out.emplace_back(st->text(0), st->text(1));
+    }
+    sqlite3_close(ref);
+    if (out.empty()) throw std::logic_error("store.sql creates no trigger");
+    return out;
+  }();
+  return triggers;
+}
+
+// The first trigger that is missing or not as store.sql makes it, said for a user; empty when
+// all are there.
+std::expected<std::string, error> find_trigger_problem(sqlite3* db) {
+  auto st = sqlite::statement::prepare(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?");
+  if (!st) return std::unexpected(st.error());
+  for (const auto& [name, sql] : expected_triggers()) {
+    st->reset();
+    st->bind(1, std::string_view(name));
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fmt::format("the trigger {} is missing: the store no longer refuses to change its history", name);
+    if (st->text(0) != sql) return fmt::format("the trigger {} was changed: {}", name, st->text(0));
+  }
+  return std::string();
+}
+
+// What opening a store checks, cheaply (index lookups, no scan): the tables are pmdb's, the
+// triggers that keep the log append-only are those store.sql makes, and the log's positions run
+// from 1 to the chain head's. It catches a log edited or cut through a dropped trigger and rows
+// forged past the head; `pmdb verify` checks every byte (the file, the chain, the read models).
+std::expected<std::string, error> seal_problem(sqlite3* db) {
+  for (const char* table : {"events", "chain_head", "event_versions", "incidents"}) {
+    auto st = sqlite::statement::prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, std::string_view(table));
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fmt::format("the table {} is missing", table);
+  }
+  auto triggers = find_trigger_problem(db);
+  if (!triggers || !triggers->empty()) return triggers;
+  auto st = sqlite::statement::prepare(
+      db, "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
+  if (!st) return std::unexpected(st.error());
+  auto row = st->step();
+  if (!row) return std::unexpected(row.error());
+  const std::int64_t first = st->is_null(0) ? 0 : st->int64(0), last = st->is_null(1) ? 0 : st->int64(1),
+                     head = st->is_null(2) ? 0 : st->int64(2);
+  if (last != head)
+    return fmt::format("the log ends at position {} but its chain head is at {}: events were {} outside pmdb", last,
+                       head, last > head ? "added" : "removed");
+  if (last > 0 && first != 1) return fmt::format("the log starts at position {}, not 1: events were removed", first);
+  return std::string();
+}
+
+// `file:` URI of a path, for SQLite's URI parameters.
+std::string file_uri(std::string_view path) {
+  std::string out = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else out += c;
+  }
+  return out;
+}
+
+// Opens the connection. Readers of a WAL store share its -shm file, which a store on read-only
+// media (or on a full disk) cannot get; when no writer left a WAL behind, the database file alone
+// holds the whole store, and read-only it is then opened immutable (no lock, no -shm).
+std::expected<void, error> open_connection(const std::string& path, bool read_only, bool memory, sqlite3*& db) {
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+  const auto cannot = [&](sqlite3* h) {
+    return std::unexpected(error(fmt::format("{}: cannot open: {}", path, h ? sqlite3_errmsg(h) : "out of memory")));
+  };
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) return cannot(db);
+  if (memory) return {};
+  // Opening is lazy: the first read finds out whether the -shm could be had.
+  if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) == SQLITE_OK) return {};
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY && code != SQLITE_IOERR && code != SQLITE_FULL) return {};
+  if (!read_only) {
+    const bool read_only_fs = ::access(path.c_str(), W_OK) != 0 && errno == EROFS;
+    return std::unexpected(error(errc::read_only, fmt::format("{}: cannot open for writing: {}{}; `pmdb --readonly` reads it",
+                                                              path, sqlite3_errmsg(db),
+                                                              read_only_fs ? " (a read-only file system)" : "")));
+  }
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  if (!ec && wal > 0)
+    return std::unexpected(error(fmt::format(
+        "{}: cannot open read-only: {}; its write-ahead log ({}-wal) holds writes not yet in the file, which only a "
+        "writer can fold in",
+        path, sqlite3_errmsg(db), path)));
+  sqlite3_close(db);
+  db = nullptr;
+  if (sqlite3_open_v2((file_uri(path) + "?immutable=1").c_str(), &db, flags | SQLITE_OPEN_URI, nullptr) != SQLITE_OK)
+    return cannot(db);
+  return {};
+}
+
+// A new store is made whole in a temporary file beside `path`, then moved there without
+// replacing anything: no reader ever sees a half-made store, two processes creating the same
+// store agree on one, and an empty file is never one of pmdb's own.
+std::expected<void, error> create_store_file(const std::string& path) {
+  std::string tmp = path + ".new-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return std::unexpected(error(fmt::format("{}: cannot create: {}", path, std::strerror(errno))));
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  (void)::fchmod(fd, 0666 & ~mask);  // a store is shared like any file the user makes
+  ::close(fd);
+  struct remove_on_exit {
+    std::string p;
+    ~remove_on_exit() {
+      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) ::unlink((p + suffix).c_str());
+    }
+  } guard{tmp};
+  sqlite3* db = nullptr;
+  std::expected<void, error> r;
+  if (sqlite3_open_v2(tmp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    r = std::unexpected(error(db ? sqlite3_errmsg(db) : "out of memory"));
+  if (r) r = sqlfn::register_functions(db);
+  if (r) r = sqlite::exec(db, "PRAGMA journal_mode=WAL");
+  if (r) r = sqlite::exec(db, "BEGIN IMMEDIATE");
+  if (r) r = sqlite::exec(db, embedded_files().at("store.sql"));
+  if (r) r = sqlite::exec(db, "COMMIT");
+  if (sqlite3_close(db) != SQLITE_OK && r) r = std::unexpected(error("cannot close the new store"));
+  if (!r) return std::unexpected(error(fmt::format("{}: cannot create: {}", path, r.error().message)));
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0 || errno == EEXIST) return {};
+  // File systems without renameat2: a hard link does not replace an existing file either.
+  if ((errno == EINVAL || errno == ENOSYS) && (::link(tmp.c_str(), path.c_str()) == 0 || errno == EEXIST)) return {};
+  return std::unexpected(error(fmt::format("{}: cannot create: {}", path, std::strerror(errno))));
+}
 
 }  // namespace
 
@@ -311,7 +456,7 @@ struct event_store::impl {
   std::expected<void, error> store_head(std::int64_t position, const chain::digest& hash) {
     set_head.reset();
     set_head.bind(1, position);
-    sqlite3_bind_blob(set_head.get(), 2, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    set_head.bind_blob(2, hash.data(), hash.size());
     return set_head.run();
   }
 
@@ -336,7 +481,7 @@ struct event_store::impl {
       position = rows->int64(0);
       update->reset();
       update->bind(1, position);
-      sqlite3_bind_blob(update->get(), 2, prev.data(), static_cast<int>(prev.size()), SQLITE_TRANSIENT);
+      update->bind_blob(2, prev.data(), prev.size());
       if (auto r = update->run(); !r) return std::unexpected(r.error());
     }
     return chain_head_value{position, prev};
@@ -469,15 +614,23 @@ const std::string& event_store::recorded_by() const { return impl_->recorded_by;
 
 std::expected<event_store, error> event_store::open(const std::string& path, const open_options& opts) {
   const bool memory = path == ":memory:";
-  if (!memory && !opts.create && !std::filesystem::exists(path))
-    return std::unexpected(error(fmt::format("{}: no such store", path)));
+  if (!memory) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(st)) {
+      if (!opts.create || opts.read_only) return std::unexpected(error(errc::not_found, fmt::format("{}: no such store", path)));
+      if (auto r = create_store_file(path); !r) return std::unexpected(r.error());
+    } else if (std::filesystem::is_directory(st)) {
+      return std::unexpected(error(fmt::format("{}: is a directory, not a pmdb store", path)));
+    } else if (std::filesystem::is_regular_file(st) && std::filesystem::file_size(path, ec) == 0 && !ec) {
+      return std::unexpected(error(errc::corrupt, fmt::format(
+          "{}: an empty file (0 bytes), not a pmdb store; remove it and pmdb makes a new store there", path)));
+    }
+  }
   auto p = std::make_unique<impl>();
   p->path = path;
   p->recorded_by = opts.recorded_by.empty() ? login_name() : opts.recorded_by;
-  int flags = opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (opts.create ? SQLITE_OPEN_CREATE : 0);
-  flags |= SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &p->db, flags, nullptr) != SQLITE_OK)
-    return std::unexpected(error(fmt::format("{}: cannot open: {}", path, p->db ? sqlite3_errmsg(p->db) : "out of memory")));
+  if (auto r = open_connection(path, opts.read_only, memory, p->db); !r) return std::unexpected(r.error());
   if (auto r = sqlfn::register_functions(p->db); !r)
     return std::unexpected(error(fmt::format("{}: cannot open: {}", path, r.error().message)));
   sqlite3_extended_result_codes(p->db, 1);
@@ -502,7 +655,8 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   if (!tables) return fail(tables.error());
 
   if (*app == 0 && *version == 0 && *tables == 0) {
-    if (opts.read_only) return std::unexpected(error(fmt::format("{}: empty file, not a pmdb store", path)));
+    // Files are made whole by create_store_file: a file here is another program's empty database.
+    if (!memory) return std::unexpected(error(errc::corrupt, fmt::format("{}: an empty SQLite database, not a pmdb store", path)));
     // A new store. BEGIN IMMEDIATE serialises two processes creating the same file.
     if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
     auto again = pragma_int("schema_version");
@@ -539,6 +693,10 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   // 32 MiB of page cache (SQLite's default is 2 MiB): random event ids make index inserts
   // touch pages all over the id index, and queries over many incidents reread the same pages.
   if (auto r = sqlite::exec(p->db, "PRAGMA cache_size=-32768"); !r) return fail(r.error());
+  // Every page read is checked for cells out of bounds: a damaged page fails the query that
+  // reads it (SQLITE_CORRUPT) instead of answering from garbage. The cost is a few comparisons
+  // per cell.
+  if (auto r = sqlite::exec(p->db, "PRAGMA cell_size_check=ON"); !r) return fail(r.error());
   // Readers map the file instead of copying pages into the cache: large scans (questions over
   // every incident) read the OS's page cache directly. Writers keep plain I/O, so an import's
   // resident memory stays that of its page cache.
@@ -587,6 +745,14 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     if (auto r = sqlite::exec(p->db, "COMMIT"); !r) return fail(r.error());
   } else if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
+  }
+  if (!opts.allow_damaged) {
+    auto problem = seal_problem(p->db);
+    if (!problem) return fail(problem.error());
+    if (!problem->empty())
+      return std::unexpected(error(errc::corrupt, fmt::format("{}: the store was changed outside pmdb: {}; `pmdb verify {}` "
+                                                              "checks the whole store",
+                                                              path, *problem, path)));
   }
   return event_store(std::move(p));
 }
@@ -696,7 +862,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     bind_typed(ins, 11, e);
     ins.bind(22, now);
     ins.bind_static(23, std::string_view(s.recorded_by));
-    sqlite3_bind_blob(ins.get(), 24, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    ins.bind_blob(24, hash.data(), hash.size());
     if (auto r = ins.run(); !r) return rollback(r.error());
     if (sqlite3_changes(s.db) == 0) {
       // The id is already stored (the insert's ON CONFLICT skipped it): the same event again
@@ -1011,34 +1177,9 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
 
   // 2. The triggers that keep the log append-only and the head advancing: those a new store has.
   {
-    sqlite3* ref = nullptr;
-    if (sqlite3_open(":memory:", &ref) != SQLITE_OK) {
-      sqlite3_close(ref);
-      return std::unexpected(error("verify: cannot open an in-memory database"));
-    }
-    std::vector<std::pair<std::string, std::string>> triggers;
-    auto made = sqlite::exec(ref, embedded_files().at("store.sql"));
-    if (made) {
-      auto st = sqlite::statement::prepare(ref, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name");
-      if (!st) made = std::unexpected(st.error());
-      else
-        while (st->step().value_or(false)) triggers.emplace_back(st->text(0), st->text(1));
-    }
-    sqlite3_close(ref);
-    if (!made) return std::unexpected(made.error());
-    auto st = prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?");
-    if (!st) return std::unexpected(st.error());
-    for (const auto& [name, sql] : triggers) {
-      st->reset();
-      st->bind(1, std::string_view(name));
-      auto row = st->step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row)
-        trigger_problem = fmt::format("the trigger {} is missing: the store no longer refuses to change its history", name);
-      else if (st->text(0) != sql)
-        trigger_problem = fmt::format("the trigger {} was changed: {}", name, st->text(0));
-      if (!trigger_problem.empty()) break;
-    }
+    auto problem = find_trigger_problem(db);
+    if (!problem) return std::unexpected(problem.error());
+    trigger_problem = std::move(*problem);
   }
 
   // 3. Corrections and retractions, by target: the projection is recomputed from them.

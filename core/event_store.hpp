@@ -30,6 +30,9 @@ struct open_options {
   // Who appends through this handle, kept with every event it appends (`recorded_by`). Empty:
   // $PMDB_USER, else the login name ($USER, $LOGNAME, the password database), else "unknown".
   std::string recorded_by{};
+  // Open even when the cheap check every open makes (the triggers that keep the log append-only
+  // are there, positions run from 1 to the chain head) fails: for `verify`, which says more.
+  bool allow_damaged = false;
 };
 
 // The head of the store's hash chain: the position of the last event and the chain's hash

@@ -10,6 +10,8 @@ error last_error(sqlite3* db, std::string_view doing) {
   if (code == SQLITE_INTERRUPT) return error(errc::interrupted, "interrupted");
   const int primary = code & 0xff;
   if (primary == SQLITE_NOTADB) msg = "file is not a database";
+  if (primary == SQLITE_CORRUPT)
+    msg = fmt::format("the store file is damaged ({}); `pmdb verify` names the damage", msg);
   const errc kind = primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT ? errc::corrupt
                     : primary == SQLITE_READONLY                        ? errc::read_only
                                                                         : errc::other;
@@ -40,6 +42,13 @@ void statement::bind(int i, const value& v) {
 }
 
 std::expected<bool, error> statement::step() {
+  if (bind_rc_ != SQLITE_OK) {
+    const int rc = std::exchange(bind_rc_, SQLITE_OK);
+    if (rc == SQLITE_TOOBIG)
+      return std::unexpected(error(errc::invalid, fmt::format("binding parameter {}: a value longer than SQLite's limit of {} bytes",
+                                                              bind_index_, sqlite3_limit(sqlite3_db_handle(stmt_), SQLITE_LIMIT_LENGTH, -1))));
+    return std::unexpected(error(fmt::format("binding parameter {}: {}", bind_index_, sqlite3_errstr(rc))));
+  }
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

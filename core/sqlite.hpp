@@ -23,9 +23,12 @@ error last_error(sqlite3* db, std::string_view doing);
 class statement {
  public:
   statement() = default;
-  statement(statement&& o) noexcept : stmt_(std::exchange(o.stmt_, nullptr)) {}
+  statement(statement&& o) noexcept
+      : stmt_(std::exchange(o.stmt_, nullptr)), bind_rc_(o.bind_rc_), bind_index_(o.bind_index_) {}
   statement& operator=(statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
+    std::swap(bind_rc_, o.bind_rc_);
+    std::swap(bind_index_, o.bind_index_);
     return *this;
   }
   statement(const statement&) = delete;
@@ -34,25 +37,29 @@ class statement {
 
   static std::expected<statement, error> prepare(sqlite3* db, std::string_view sql);
 
-  // Binding: 1-based index. Strings are copied by SQLite.
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  // Binding: 1-based index. Strings are copied by SQLite. A bind that fails (a value over
+  // SQLite's length limit, a bad index) is not lost: the next step() returns it as an error.
+  void bind(int i, std::int64_t v) { checked(i, sqlite3_bind_int64(stmt_, i, v)); }
+  void bind(int i, double v) { checked(i, sqlite3_bind_double(stmt_, i, v)); }
   void bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    checked(i, sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   void bind(int i, const std::optional<std::string>& v) {
-    if (v) bind(i, std::string_view(*v)); else sqlite3_bind_null(stmt_, i);
+    if (v) bind(i, std::string_view(*v)); else bind_null(i);
   }
   void bind(int i, const std::optional<double>& v) {
-    if (v) bind(i, *v); else sqlite3_bind_null(stmt_, i);
+    if (v) bind(i, *v); else bind_null(i);
   }
-  void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
+  void bind_null(int i) { checked(i, sqlite3_bind_null(stmt_, i)); }
   // Binds without copying: the text must stay valid until the statement is reset or rebound.
   void bind_static(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    checked(i, sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8));
   }
   void bind_static(int i, const std::optional<std::string>& v) {
-    if (v) bind_static(i, std::string_view(*v)); else sqlite3_bind_null(stmt_, i);
+    if (v) bind_static(i, std::string_view(*v)); else bind_null(i);
+  }
+  void bind_blob(int i, const void* data, std::size_t size) {
+    checked(i, sqlite3_bind_blob64(stmt_, i, data, size, SQLITE_TRANSIENT));
   }
   // Binds a typed value: timestamps and durations as integer milliseconds.
   void bind(int i, const value& v);
@@ -64,6 +71,7 @@ class statement {
   void reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
+    bind_rc_ = SQLITE_OK;
   }
 
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
@@ -83,6 +91,14 @@ class statement {
  private:
   explicit statement(sqlite3_stmt* s) : stmt_(s) {}
   sqlite3_stmt* stmt_ = nullptr;
+  int bind_rc_ = SQLITE_OK;  // the first failed bind since the last step or reset
+  int bind_index_ = 0;
+  void checked(int i, int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+      bind_rc_ = rc;
+      bind_index_ = i;
+    }
+  }
 };
 
 // Runs one or more statements with no parameters and no result rows.

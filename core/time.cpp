@@ -94,8 +94,11 @@ std::expected<timestamp, std::string> parse_timestamp(std::string_view s, bool a
         for (; n < 3; ++n) ms *= 10;
       }
     }
-    if (h > 23 || mi > 59 || sec > 60) return fail("time of day out of range");
-    if (sec == 60) sec = 59;  // a leap second is kept within its minute
+    // Times are Unix milliseconds, which have no leap seconds: second 60 has no value of its own,
+    // and folding it into :59 would reorder it with the events of that second.
+    if (sec == 60 && h <= 23 && mi <= 59)
+      return fail("second 60 (a leap second) cannot be stored: Unix time has none; write :59.999 or the next minute");
+    if (h > 23 || mi > 59 || sec > 59) return fail("time of day out of range");
     if (p == s.size()) {
       if (!allow_date_only) return fail("no time zone");
     } else if (s[p] == 'Z' || s[p] == 'z') {

@@ -36,7 +36,8 @@ struct string_lit : tagged {
 };
 struct number_lit : tagged {
   double value = 0;
-  bool is_integer = false;  // written without '.', exponent
+  bool is_integer = false;   // written without '.', exponent
+  std::int64_t integer = 0;  // its exact value when is_integer
 };
 struct duration_lit : tagged {
   std::int64_t ms = 0;  // `90m`, `4h36m`, `2d`, `45s`

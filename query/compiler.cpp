@@ -702,7 +702,7 @@ class compiler {
   frag node(const ast::number_lit& n, scope&) {
     frag f;
     if (n.is_integer) {
-      f.bind(static_cast<std::int64_t>(n.value));
+      f.bind(n.integer);
       f.type = ty::integer;
     } else {
       f.bind(n.value);
@@ -1418,7 +1418,7 @@ class compiler {
         const auto* n = boost::get<ast::number_lit>(&c.args[1].get());
         if (!n || n->value < 0 || n->value > 100)
           fail("percentile()'s second argument must be a number from 0 to 100", tag_of(c.args[1]).offset);
-        if (n->is_integer) percent.bind(static_cast<std::int64_t>(n->value));
+        if (n->is_integer) percent.bind(n->integer);
         else percent.bind(n->value);
       } else {
         percent.bind(std::int64_t{name == "median" ? 50 : std::stoi(name.substr(1))});

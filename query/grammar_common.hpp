@@ -7,6 +7,7 @@
 // a BOOST_SPIRIT_DEFINE, so each heavy translation unit compiles only its own rules.
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -221,7 +222,18 @@ struct number_parser : lexical_parser<number_parser, ast::number_lit> {
     }
     ast::number_lit n;
     n.is_integer = integer;
-    std::from_chars(&*first, &*first + (i - first), n.value);
+    const char* const b = &*first;
+    const char* const e = b + (i - first);
+    // A literal that does not fit is an error, never a wrapped or clamped value.
+    if (integer) {
+      if (std::from_chars(b, e, n.integer).ec != std::errc{})
+        throw message_failure<Iterator>(first, "integer out of range '" + detail::token_text(first, last) +
+                                                   "' (integers are 64-bit: at most 9223372036854775807)");
+      n.value = static_cast<double>(n.integer);
+    } else if (std::from_chars(b, e, n.value).ec != std::errc{} || !std::isfinite(n.value)) {
+      throw message_failure<Iterator>(first, "number out of range '" + detail::token_text(first, last) +
+                                                 "' (at most about 1.8e308)");
+    }
     end = i;
     return n;
   }
@@ -238,10 +250,8 @@ struct duration_parser : lexical_parser<duration_parser, ast::duration_lit> {
     int parts = 0;
     while (i != last && detail::is_digit(*i)) {
       std::int64_t n = 0;
-      for (; i != last && detail::is_digit(*i); ++i) {
-        if (n > std::numeric_limits<std::int64_t>::max() / 10) overflow = true;
-        n = n * 10 + (*i - '0');
-      }
+      for (; i != last && detail::is_digit(*i); ++i)
+        if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, *i - '0', &n)) overflow = true;
       std::int64_t unit = 0;
       if (i != last && *i == 'm' && i + 1 != last && *(i + 1) == 's') {
         unit = 1;
@@ -252,13 +262,13 @@ struct duration_parser : lexical_parser<duration_parser, ast::duration_lit> {
       } else {
         return std::nullopt;
       }
-      if (n > std::numeric_limits<std::int64_t>::max() / unit) overflow = true;
-      total += n * unit;
-      if (total < 0) overflow = true;
+      if (__builtin_mul_overflow(n, unit, &n) || __builtin_add_overflow(total, n, &total)) overflow = true;
       ++parts;
     }
     if (parts == 0 || (i != last && detail::is_word_char(*i))) return std::nullopt;
-    if (overflow) throw message_failure<Iterator>(first, "duration out of range '" + detail::token_text(first, last) + "'");
+    if (overflow)
+      throw message_failure<Iterator>(first, "duration out of range '" + detail::token_text(first, last) +
+                                                 "' (at most 106751991167d, about 292 million years)");
     ast::duration_lit d;
     d.ms = total;
     end = i;

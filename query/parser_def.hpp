@@ -615,7 +615,12 @@ auto const call_def = build[
 auto const spelled_duration_def = build[+(number >> x3::lexeme[x3::no_case[duration_units] >>
                                                               !(x3::alnum | x3::char_("_("))])[([](auto& ctx) {
   auto& a = x3::_attr(ctx);
-  x3::_val(ctx).ms += static_cast<std::int64_t>(fusion::at_c<0>(a).value * fusion::at_c<1>(a) + 0.5);
+  const double ms = static_cast<double>(x3::_val(ctx).ms) + fusion::at_c<0>(a).value * fusion::at_c<1>(a) + 0.5;
+  // 2^63 ms and beyond do not fit: an error, not a wrapped value.
+  if (!(ms < 9.2233720368547758e18))
+    throw message_failure<iterator_type>(x3::_where(ctx).begin(),
+                                         "duration out of range (at most 106751991167 days, about 292 million years)");
+  x3::_val(ctx).ms = static_cast<std::int64_t>(ms);
 })]];
 
 // Measures of an incident (compiler: they need incident rows).

@@ -293,7 +293,7 @@ int cmd_verify(const std::vector<std::string>& args) {
   }
   if (pos.size() != 1) return usage_error("verify: needs exactly one store", verify_help);
   // One pass over the whole file: read through the page cache, not mapped (a flat resident size).
-  auto store = open_store(pos[0], {.create = false, .read_only = true, .mmap_reads = false});
+  auto store = open_store(pos[0], {.create = false, .read_only = true, .mmap_reads = false, .allow_damaged = true});
   if (!store) return user_error(store.error().message);
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (tty)
