@@ -61,7 +61,8 @@ class csv_reader {
       ++field_len;
       if (!problem.empty()) return;  // the record is refused: keep nothing more of it
       if (field_len > limits::field_bytes)
-        return fail(fmt::format("longer than the {} MiB limit on a field (limits: docs/limits.md)", limits::field_bytes >> 20));
+        return fail(fmt::format("longer than the {} MiB limit on a field (limits: docs/limits.md)",
+                                limits::field_bytes >> 20));
       field += ch;
     };
     for (;;) {
@@ -75,7 +76,8 @@ class csv_reader {
         return true;
       }
       if (++record_bytes > limits::line_bytes && problem.empty()) {
-        problem = fmt::format("longer than the {} MiB limit on a record (limits: docs/limits.md)", limits::line_bytes >> 20);
+        problem = fmt::format("longer than the {} MiB limit on a record (limits: docs/limits.md)",
+                              limits::line_bytes >> 20);
         fields.clear();
         field.clear();
       }

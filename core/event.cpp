@@ -235,8 +235,9 @@ std::expected<event, std::string> finish(event e, const rj::Value& data) {
   if (e.data.size() + 6 * envelope + 256 > limits::event_bytes) {
     const std::size_t size = to_jsonl(e, e.recorded_at.value_or(e.at)).size();
     if (size > limits::event_bytes)
-      return std::unexpected(fmt::format("the event is {} bytes as JSON, over the {} MiB limit on an event (limits: docs/limits.md)",
-                                         size, limits::event_bytes >> 20));
+      return std::unexpected(fmt::format(
+          "the event is {} bytes as JSON, over the {} MiB limit on an event (limits: docs/limits.md)", size,
+          limits::event_bytes >> 20));
   }
   return e;
 }
