@@ -22,15 +22,15 @@
 
 namespace pmdb {
 
-// `v` as minified JSON, members in their original order. Always valid JSON: bytes that are not
-// UTF-8 (only in strings stored before pmdb checked them) come out as U+FFFD.
+// `v` as minified JSON, members in their original order: the canonical form of a payload.
+// Bytes that are not UTF-8 are kept as they are, so that the event validator (parse_json) sees
+// and refuses them rather than storing a silently repaired text; what pmdb writes for users
+// (to_jsonl, json_excerpt) replaces them, so its JSON is always valid.
 inline std::string minified(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
-  std::string s(buf.GetString(), buf.GetSize());
-  if (invalid_utf8(s)) return valid_utf8(s);
-  return s;
+  return {buf.GetString(), buf.GetSize()};
 }
 
 // `s` cut to at most `n` bytes without splitting a UTF-8 character.
@@ -43,6 +43,7 @@ inline std::string_view utf8_prefix(std::string_view s, std::size_t n) {
 // `v` as minified JSON cut to 60 characters, for quoting the value found in an error message.
 inline std::string json_excerpt(const rapidjson::Value& v) {
   std::string s = minified(v);
+  if (invalid_utf8(s)) s = valid_utf8(s);
   if (s.size() > 60) s = std::string(utf8_prefix(s, 57)) + "...";
   return s;
 }

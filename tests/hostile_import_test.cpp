@@ -266,6 +266,16 @@ TEST_CASE("invalid UTF-8 in text is refused with its line and byte: raw bytes, o
   CHECK(v.error() == "source: not valid UTF-8 at byte 2 of the value");
 }
 
+TEST_CASE("shell `record` of text that is not UTF-8 is refused, not stored repaired") {
+  temp_dir d;
+  const auto db = d.file("live.pmdb");
+  REQUIRE(run_pmdb({db, "-c", "new incident acme-1 title 'Down' org 'Acme' services ('api');"}).status == 0);
+  const auto r = run_pmdb({db, "-c", "use acme-1; record note 'caf\xe9';"});
+  CHECK(r.status == 1);
+  CHECK_CONTAINS(r.err, "not valid UTF-8");
+  CHECK(run_pmdb({db, "-c", "events | summarize n = count();", "--mode", "csv", "--headers", "off"}).out == "1\n");
+}
+
 TEST_CASE("the UTF-8 check follows RFC 3629") {
   CHECK(!invalid_utf8("plain, caf\u00e9, \u20ac, \U0001F600, \u200f"));
   CHECK(invalid_utf8("ab\x80") == 2u);
