@@ -1,9 +1,13 @@
 #pragma once
 // A buffered reader of bytes from a std::istream: what the streaming importers (CSV records,
 // Statuspage documents) read through, 64 KiB at a time, so memory stays flat.
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <istream>
+#include <optional>
+#include <string>
 
 namespace pmdb {
 
@@ -19,6 +23,31 @@ class byte_reader {
     if (at_end()) return -1;
     ++offset_;
     return static_cast<unsigned char>(buf_[pos_++]);
+  }
+  // Reads one line (up to a '\n', consumed but not stored) into `line`, keeping at most `max`
+  // bytes of it: the rest of a longer line is read and dropped, so memory stays bounded however
+  // long the line. Returns the line's full length (without the '\n'), or nullopt at the end of
+  // the input.
+  std::optional<std::size_t> read_line(std::string& line, std::size_t max) {
+    line.clear();
+    if (at_end()) return std::nullopt;
+    std::size_t length = 0;
+    while (!at_end()) {
+      const char* begin = buf_.data() + pos_;
+      const std::size_t avail = end_ - pos_;
+      const void* nl = std::memchr(begin, '\n', avail);
+      const std::size_t n = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - begin) : avail;
+      if (line.size() < max) line.append(begin, std::min(n, max - line.size()));
+      length += n;
+      pos_ += n;
+      offset_ += n;
+      if (nl) {
+        ++pos_;
+        ++offset_;
+        break;
+      }
+    }
+    return length;
   }
   // Bytes consumed so far.
   std::size_t offset() const { return offset_; }

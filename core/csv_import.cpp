@@ -17,6 +17,7 @@
 #include <rapidjson/writer.h>
 
 #include "core/embedded.hpp"
+#include "core/limits.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
 
@@ -39,8 +40,10 @@ class csv_reader {
   }
 
   // Reads the next record into `fields`; false at the end of the input. `start_line` is the
-  // line where the record starts; `problem` is set (and reading goes on to the record's end)
-  // when its quoting is malformed.
+  // line where the record starts; `problem` is set (and reading goes on to the record's end,
+  // keeping nothing more of it) when its quoting is malformed, when it is not UTF-8 or holds a
+  // NUL byte, or when a field or the record is over its limit: memory stays bounded whatever
+  // the input.
   bool next(std::vector<std::string>& fields, std::uint32_t& start_line, std::string& problem) {
     fields.clear();
     problem.clear();
@@ -49,60 +52,97 @@ class csv_reader {
     std::string field;
     bool in_quotes = false, quoted = false, after_quote = false;
     std::uint32_t quote_line = 0;
+    std::size_t record_bytes = 0, column_no = 1;
+    std::size_t field_len = 0;  // bytes of the field so far, kept or not
+    const auto fail = [&](std::string what) {
+      if (problem.empty()) problem = fmt::format("column {}: {}", column_no, what);
+    };
+    const auto add = [&](char ch) {
+      ++field_len;
+      if (!problem.empty()) return;  // the record is refused: keep nothing more of it
+      if (field_len > limits::field_bytes)
+        return fail(fmt::format("longer than the {} MiB limit on a field (limits: docs/limits.md)",
+                                limits::field_bytes >> 20));
+      field += ch;
+    };
     for (;;) {
       const int c = get();
       if (c < 0) {
-        if (in_quotes && problem.empty())
-          problem = fmt::format("column {}: a quoted field is not closed (its quote opens on line {})",
-                                fields.size() + 1, quote_line);
+        if (utf8_.pending())
+          fail(fmt::format("not valid UTF-8 (the file ends inside the character at byte {})", char_start_));
+        if (in_quotes)
+          fail(fmt::format("a quoted field is not closed (its quote opens on line {})", quote_line));
         fields.push_back(std::move(field));
         return true;
       }
+      if (++record_bytes > limits::line_bytes && problem.empty()) {
+        problem = fmt::format("longer than the {} MiB limit on a record (limits: docs/limits.md)",
+                              limits::line_bytes >> 20);
+        fields.clear();
+        field.clear();
+      }
       const char ch = static_cast<char>(c);
+      // Every byte is checked where it is read, so that the error gives its offset in the file.
+      if (c == 0) fail(fmt::format("a NUL byte (byte {} of the file), which pmdb does not store", bytes()));
+      else {
+        if (!utf8_.pending()) char_start_ = bytes();  // where the character starts (1-based)
+        if (!utf8_.feed(static_cast<unsigned char>(c)))
+          fail(fmt::format("not valid UTF-8 (the character at byte {} of the file)", char_start_));
+      }
+      const std::size_t col = ++column_;
+      if (ch == '\n') column_ = 0;
       if (in_quotes) {
         if (ch == '"') {
           if (peek() == '"') {
             get();
-            field += '"';
+            ++record_bytes;
+            ++column_;
+            add('"');
           } else {
             in_quotes = false;
             after_quote = true;
           }
         } else if (ch == '\r' && peek() == '\n') {
           get();
+          ++record_bytes;
           ++line_;
-          field += '\n';  // a CRLF inside a field is kept as a line break, as LF
+          column_ = 0;
+          add('\n');  // a CRLF inside a field is kept as a line break, as LF
         } else {
           if (ch == '\n') ++line_;
-          field += ch;
+          add(ch);
         }
         continue;
       }
       if (ch == ',') {
-        fields.push_back(std::move(field));
+        if (problem.empty()) fields.push_back(std::move(field));
         field.clear();
+        field_len = 0;
+        ++column_no;
         quoted = after_quote = false;
         continue;
       }
       if (ch == '\n' || ch == '\r') {
         if (ch == '\r' && peek() == '\n') get();
         ++line_;
+        column_ = 0;
         fields.push_back(std::move(field));
         return true;
       }
       if (after_quote) {
-        if (problem.empty())
-          problem = fmt::format("column {}: text after the closing quote (a quote inside a quoted field is written \"\")",
-                                fields.size() + 1);
-        field += ch;
+        fail("text after the closing quote (a quote inside a quoted field is written \"\")");
         continue;
       }
-      if (ch == '"' && field.empty() && !quoted) {
+      if (ch == '"' && field_len == 0 && !quoted) {
         in_quotes = quoted = true;
         quote_line = line_;
         continue;
       }
-      field += ch;
+      if (ch == '"')
+        fail(fmt::format("a quote inside a field that is not quoted (line {}, byte {} of the line): such a field is "
+                         "written in quotes with each quote doubled, e.g. \"ab\"\"c\"",
+                         line_, col));
+      add(ch);
     }
   }
 
@@ -116,6 +156,9 @@ class csv_reader {
 
   byte_reader in_;
   std::uint32_t line_ = 1;
+  std::size_t column_ = 0;  // bytes read of the current line
+  utf8_checker utf8_;       // over the whole file
+  std::size_t char_start_ = 0;
 };
 
 // --- fields and their JSON types, from the embedded schemas ---

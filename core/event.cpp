@@ -13,6 +13,8 @@
 
 #include "core/embedded.hpp"
 #include "core/json_text.hpp"
+#include "core/limits.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace pmdb {
@@ -182,8 +184,38 @@ void extract(event& e, const rj::Value& data) {
   if (e.type == "correction" || e.type == "retraction") e.target = opt_string(data, "target");
 }
 
+// A string of the envelope as text pmdb stores: UTF-8, no NUL (SQLite and C strings would cut
+// it there), within the limit on a field. `name` names the field in the message.
+std::expected<void, std::string> check_text(std::string_view name, std::string_view s) {
+  if (s.size() > limits::field_bytes)
+    return std::unexpected(fmt::format("{}: longer than the {} MiB limit on a field (limits: docs/limits.md)", name,
+                                       limits::field_bytes >> 20));
+  if (const auto nul = s.find('\0'); nul != std::string_view::npos)
+    return std::unexpected(
+        fmt::format("{}: a NUL character (\\u0000) at byte {} of the value, which pmdb does not store", name, nul + 1));
+  if (const auto bad = invalid_utf8(s))
+    return std::unexpected(fmt::format("{}: not valid UTF-8 at byte {} of the value", name, *bad + 1));
+  return {};
+}
+
+// The incident's slug, checked on every byte (the schema's pattern is checked by a regex that
+// stops at the first byte it cannot decode).
+bool is_slug(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '.' || c == '_' || c == '-'))))
+      return false;
+  }
+  return true;
+}
+
 // Checks the payload of a well-formed envelope, canonicalises it and assigns the id.
 std::expected<event, std::string> finish(event e, const rj::Value& data) {
+  if (!is_slug(e.incident)) {
+    const rj::Value found(e.incident.data(), static_cast<rj::SizeType>(e.incident.size()));
+    return std::unexpected(fmt::format("incident: does not match ^[a-z0-9][a-z0-9._-]*$: found {}", shown(found)));
+  }
   if (auto ok = check_schema(e.type, data, "data"); !ok)
     return std::unexpected(ok.error());
   if (e.type == "correction" && data.HasMember("at")) {
@@ -197,6 +229,16 @@ std::expected<event, std::string> finish(event e, const rj::Value& data) {
   e.data = minified(data);
   extract(e, data);
   if (e.id.empty()) e.id = e.derived_id();
+  // The event as exported is one JSONL line, so it must fit in the limit on an event (and so in
+  // the one on a line): exact when the cheap bound (every envelope byte escaped) is near it.
+  const std::size_t envelope = e.id.size() + e.incident.size() + e.type.size() + e.source.size();
+  if (e.data.size() + 6 * envelope + 256 > limits::event_bytes) {
+    const std::size_t size = to_jsonl(e, e.recorded_at.value_or(e.at)).size();
+    if (size > limits::event_bytes)
+      return std::unexpected(fmt::format(
+          "the event is {} bytes as JSON, over the {} MiB limit on an event (limits: docs/limits.md)", size,
+          limits::event_bytes >> 20));
+  }
   return e;
 }
 
@@ -226,18 +268,16 @@ std::string event::derived_id() const {
 
 std::expected<event, std::string> parse_event(std::string_view line) {
   rj::Document doc;
-  doc.Parse<rj::kParseFullPrecisionFlag>(line.data(), line.size());
-  if (doc.HasParseError())
-    return std::unexpected(fmt::format("not valid JSON at byte {}: {}", doc.GetErrorOffset() + 1,
-                                       rj::GetParseError_En(doc.GetParseError())));
+  if (auto problem = parse_json(doc, line)) return std::unexpected(problem->at_byte());
   if (!doc.IsObject()) return std::unexpected(fmt::format("expected a JSON object: found {}", kind_name(doc)));
   if (auto ok = check_schema("", doc, ""); !ok) return std::unexpected(ok.error());
 
   event e;
-  e.incident = doc["incident"].GetString();
-  e.type = doc["type"].GetString();
-  e.source = doc["source"].GetString();
-  if (doc.HasMember("id")) e.id = doc["id"].GetString();
+  const auto str = [](const rj::Value& v) { return std::string(v.GetString(), v.GetStringLength()); };
+  e.incident = str(doc["incident"]);
+  e.type = str(doc["type"]);
+  e.source = str(doc["source"]);
+  if (doc.HasMember("id")) e.id = str(doc["id"]);
   if (doc.HasMember("approx")) e.approx = doc["approx"].GetBool();
   const auto time_field = [&](const char* name) -> std::expected<std::int64_t, std::string> {
     const auto& v = doc[name];
@@ -257,16 +297,21 @@ std::expected<event, std::string> parse_event(std::string_view line) {
 }
 
 std::expected<event, std::string> validate_event(event e) {
+  // Checked before they are copied: a string with a NUL must not reach the schema's checks cut
+  // short.
+  for (const auto& [name, text] : {std::pair<std::string_view, std::string_view>{"incident", e.incident},
+                                   {"type", e.type}, {"source", e.source}, {"id", e.id}})
+    if (auto ok = check_text(name, text); !ok) return std::unexpected(ok.error());
   rj::Document doc(rj::kObjectType);
   auto& a = doc.GetAllocator();
-  doc.AddMember("incident", rj::Value(e.incident.c_str(), a), a);
-  doc.AddMember("type", rj::Value(e.type.c_str(), a), a);
-  doc.AddMember("at", rj::Value(format_iso(timestamp{e.at}).c_str(), a), a);
-  doc.AddMember("source", rj::Value(e.source.c_str(), a), a);
-  if (!e.id.empty()) doc.AddMember("id", rj::Value(e.id.c_str(), a), a);
+  const auto str = [&](const std::string& s) { return rj::Value(s.data(), static_cast<rj::SizeType>(s.size()), a); };
+  doc.AddMember("incident", str(e.incident), a);
+  doc.AddMember("type", str(e.type), a);
+  doc.AddMember("at", str(format_iso(timestamp{e.at})), a);
+  doc.AddMember("source", str(e.source), a);
+  if (!e.id.empty()) doc.AddMember("id", str(e.id), a);
   rj::Document data(&a);
-  data.Parse<rj::kParseFullPrecisionFlag>(e.data.data(), e.data.size());
-  if (data.HasParseError()) return std::unexpected(fmt::format("data: not valid JSON: {}", rj::GetParseError_En(data.GetParseError())));
+  if (auto problem = parse_json(data, e.data)) return std::unexpected("data: " + problem->at_byte());
   doc.AddMember("data", rj::Value(data, a), a);
   if (auto ok = check_schema("", doc, ""); !ok) return std::unexpected(ok.error());
   return finish(std::move(e), doc["data"]);
@@ -295,7 +340,11 @@ std::string to_jsonl(const event& e, std::int64_t recorded_at) {
   w.Key("data");
   w.RawValue(e.data.c_str(), e.data.size(), rj::kObjectType);
   w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  // Valid JSON whatever was stored: bytes that are not UTF-8 (kept by stores written before
+  // pmdb checked its input) can only be inside strings, and come out as U+FFFD.
+  std::string line(buf.GetString(), buf.GetSize());
+  if (invalid_utf8(line)) return valid_utf8(line);
+  return line;
 }
 
 }  // namespace pmdb

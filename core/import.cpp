@@ -7,10 +7,13 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "core/csv_import.hpp"
+#include "core/limits.hpp"
 #include "core/projection.hpp"
 #include "core/statuspage.hpp"
 #include "core/time.hpp"
@@ -23,7 +26,9 @@ namespace rj = rapidjson;
 
 constexpr std::size_t batch_size = 4096;
 constexpr std::size_t lookup_chunk = 256;      // ids per `IN (...)` lookup
-constexpr std::size_t max_head = 1 << 20;      // bytes read to detect the format
+// Bytes read to detect the format: the first line, up to the limit on a line (a longer one is
+// told by its start).
+constexpr std::size_t max_head = limits::line_bytes + 1;
 
 // Serves `head` (bytes already read from a stream) and then the rest of that stream, so that
 // format detection works on unseekable input such as stdin.
@@ -88,6 +93,45 @@ std::optional<import_format> parse_import_format(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// Reads the members of a first line's top-level object as far as they go (the line may be cut
+// short, or malformed further on) and tells whether it is an event: an "incident" or "type"
+// member whose value is a string. A Statuspage document has neither (its "incident" is an
+// object, and an incident has a "status", not a "type"). SAX, iterative: any depth is read in
+// linear time, and nothing is kept.
+class event_sniffer : public rj::BaseReaderHandler<rj::UTF8<>, event_sniffer> {
+ public:
+  bool Default() { return value(false); }
+  bool String(const char*, rj::SizeType, bool) { return value(true); }
+  bool Key(const char* s, rj::SizeType n, bool) {
+    const std::string_view k(s, n);
+    event_key_ = depth_ == 1 && (k == "incident" || k == "type");
+    return true;
+  }
+  bool StartObject() { return enter(); }
+  bool StartArray() { return enter(); }
+  bool EndObject(rj::SizeType) { return --depth_, true; }
+  bool EndArray(rj::SizeType) { return --depth_, true; }
+  bool is_event() const { return is_event_; }
+
+ private:
+  bool value(bool string) {
+    if (event_key_ && string) is_event_ = true;
+    event_key_ = false;
+    return !is_event_;  // decided: stop reading
+  }
+  bool enter() {
+    value(false);
+    ++depth_;
+    return true;
+  }
+  std::size_t depth_ = 0;
+  bool event_key_ = false, is_event_ = false;
+};
+
+}  // namespace
+
 import_format detect_format(std::string_view head) {
   if (head.starts_with("\xEF\xBB\xBF")) head.remove_prefix(3);
   const auto first = head.find_first_not_of(" \t\r\n");
@@ -95,18 +139,18 @@ import_format detect_format(std::string_view head) {
   head.remove_prefix(first);
   if (head[0] == '[') return import_format::statuspage;
   if (head[0] != '{') return import_format::csv;
-  const auto eol = head.find('\n');
-  const std::string line(head.substr(0, eol));
-  rj::Document doc;
-  doc.Parse(line.c_str(), line.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("incident") && doc.HasMember("type"))
-    return import_format::jsonl;
-  return import_format::statuspage;
+  const std::string_view line = head.substr(0, head.find('\n'));
+  rj::MemoryStream in(line.data(), line.size());
+  rj::Reader reader;
+  event_sniffer sniffer;
+  reader.Parse<rj::kParseIterativeFlag | rj::kParseStopWhenDoneFlag>(in, sniffer);
+  return sniffer.is_event() ? import_format::jsonl : import_format::statuspage;
 }
 
-std::expected<import_file_result, std::vector<error>> import_file(event_store& store, std::istream& in,
-                                                                  std::string_view name,
-                                                                  const import_options& opts) {
+namespace {
+
+std::expected<import_file_result, std::vector<error>> import_any(event_store& store, std::istream& in,
+                                                                 std::string_view name, const import_options& opts) {
   if (!opts.prefix.empty() && !is_slug_prefix(opts.prefix))
     return std::unexpected(std::vector<error>{error(fmt::format(
         "prefix \"{}\": not a slug (expected lowercase letters, digits, '.', '_' and '-', starting with a letter or a digit)",
@@ -127,7 +171,7 @@ std::expected<import_file_result, std::vector<error>> import_file(event_store& s
       if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n' && !(head.size() <= 3 && static_cast<unsigned char>(ch) >= 0x80))
         content = true;
     }
-    format = head.size() >= max_head && head.back() != '\n' ? import_format::statuspage : detect_format(head);
+    format = detect_format(head);
   }
   prefixed_buf buf(std::move(head), in.rdbuf());
   std::istream replay(&buf);
@@ -144,6 +188,21 @@ std::expected<import_file_result, std::vector<error>> import_file(event_store& s
     case import_format::auto_detect: break;
   }
   return import_csv(store, src, name, opts);
+}
+
+}  // namespace
+
+std::expected<import_file_result, std::vector<error>> import_file(event_store& store, std::istream& in,
+                                                                  std::string_view name,
+                                                                  const import_options& opts) {
+  // The importers report bad input as errors; what is left is the machine failing (out of
+  // memory, a stream that throws): an error too, never an exception out of an import. The
+  // transaction is rolled back by the importer's writer as the exception leaves it.
+  try {
+    return import_any(store, in, name, opts);
+  } catch (const std::exception& ex) {
+    return std::unexpected(std::vector<error>{error(fmt::format("{}: cannot import: {}", name, ex.what()))});
+  }
 }
 
 // --- import_writer ---

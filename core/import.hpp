@@ -49,9 +49,9 @@ struct import_file_result {
 };
 
 // Imports one file. With format auto_detect, the first non-blank bytes decide: `{` on a first
-// line that is a complete JSON object with "incident" and "type" members → jsonl; any other
-// `{` or `[` → statuspage; anything else → csv (a first line longer than 1 MiB is taken for
-// Statuspage JSON). The whole file is one transaction: on any error nothing is written and
+// line whose object has an "incident" or "type" member with a string value (read as far as
+// the line is JSON, up to limits::line_bytes) → jsonl; any other `{` or `[` → statuspage;
+// anything else → csv. The whole file is one transaction: on any error nothing is written and
 // every problem is returned (at most max_reported_errors, then "... and N more"); print them
 // with format_import_error. `name` is the file's name in messages.
 std::expected<import_file_result, std::vector<error>> import_file(event_store& store, std::istream& in,

@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "core/byte_reader.hpp"
+#include "core/limits.hpp"
+
 namespace pmdb {
 
 namespace {
@@ -80,47 +83,64 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
   std::vector<error> line_errors;
   std::size_t more_errors = 0;
   bool read_error = false;
+  std::optional<std::string> reader_failure;  // an exception in the reading thread (out of memory)
   std::thread reader([&] {
     std::vector<event> batch;
     std::vector<std::uint32_t> linenos;
-    batch.reserve(batch_size);
-    std::string line;
-    std::uint32_t lineno = 0;
     std::size_t bytes = 0, lines = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      bytes += line.size() + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      ++lines;
-      auto ev = parse_event(line);
-      if (!ev) {
-        if (line_errors.size() < max_reported_errors)
-          line_errors.emplace_back(ev.error(), source_position{std::string(name), lineno, 0});
-        else
-          ++more_errors;
-        batch.clear();
-        linenos.clear();
-        continue;
+    byte_reader bytes_in(in);
+    const auto read_all = [&] {
+      batch.reserve(batch_size);
+      std::string line;
+      std::uint32_t lineno = 0;
+      // A line is read up to the limit and the rest dropped, so a huge line costs no memory.
+      while (const auto length = bytes_in.read_line(line, limits::line_bytes + 1)) {
+        ++lineno;
+        bytes = bytes_in.offset();
+        std::expected<event, std::string> ev;
+        if (*length > limits::line_bytes) {
+          ev = std::unexpected(fmt::format("longer than the {} MiB limit on a line (limits: docs/limits.md)",
+                                           limits::line_bytes >> 20));
+        } else {
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          if (line.find_first_not_of(" \t") == std::string::npos) continue;
+          ev = parse_event(line);
+        }
+        ++lines;
+        if (!ev) {
+          if (line_errors.size() < max_reported_errors)
+            line_errors.emplace_back(ev.error(), source_position{std::string(name), lineno, 0});
+          else
+            ++more_errors;
+          batch.clear();
+          linenos.clear();
+          continue;
+        }
+        if (!line_errors.empty()) continue;
+        batch.push_back(std::move(*ev));
+        linenos.push_back(lineno);
+        if (batch.size() == batch_size) {
+          queue.push({std::move(batch), std::move(linenos), bytes, lines, false});
+          batch = {};
+          linenos = {};
+          batch.reserve(batch_size);
+        }
       }
-      if (!line_errors.empty()) continue;
-      batch.push_back(std::move(*ev));
-      linenos.push_back(lineno);
-      if (batch.size() == batch_size) {
-        queue.push({std::move(batch), std::move(linenos), bytes, lines, false});
-        batch = {};
-        linenos = {};
-        batch.reserve(batch_size);
-      }
+      read_error = bytes_in.bad();
+    };
+    try {
+      read_all();
+    } catch (const std::exception& ex) {
+      reader_failure = ex.what();
     }
-    read_error = in.bad();
-    if (!line_errors.empty()) batch.clear(), linenos.clear();
+    if (!line_errors.empty() || reader_failure) batch.clear(), linenos.clear();
+    // Always the last batch, so that the writing side stops waiting.
     queue.push({std::move(batch), std::move(linenos), bytes, lines, true});
   });
 
   import_result result;
   std::optional<error> write_error;
-  for (;;) {
+  for (;;) try {
     parsed_batch b = queue.pop();
     if (!b.events.empty()) {
       auto r = store.append(b.events);
@@ -138,11 +158,18 @@ std::expected<import_result, std::vector<error>> import_jsonl(event_store& store
     result.lines = b.lines;
     if (progress) progress(b.bytes, b.lines);
     if (b.last) break;
+  } catch (const std::exception& ex) {
+    // Out of memory, or an exception from the progress callback: the reading thread must still
+    // be joined, and nothing is kept.
+    write_error = error(fmt::format("{}: cannot import: {}", name, ex.what()));
+    queue.close();
+    break;
   }
   reader.join();
 
   std::vector<error> errors = std::move(line_errors);
   if (read_error) errors.emplace_back(fmt::format("{}: read error", name));
+  if (reader_failure) errors.emplace_back(fmt::format("{}: cannot read on: {}", name, *reader_failure));
   if (write_error) errors.push_back(*write_error);
   if (!errors.empty() || more_errors) {
     store.rollback();

@@ -13,6 +13,7 @@
 
 #include "core/byte_reader.hpp"
 #include "core/json_text.hpp"
+#include "core/limits.hpp"
 #include "core/time.hpp"
 
 // How a Statuspage incident becomes events:
@@ -70,10 +71,12 @@ class tracked_stream {
   explicit tracked_stream(std::istream& in) : in_(in) {}
 
   Ch Peek() {
+    if (in_.offset() >= end_) return '\0';
     const int c = in_.peek();
     return c < 0 ? '\0' : static_cast<Ch>(c);
   }
   Ch Take() {
+    if (in_.offset() >= end_) return '\0';
     const int c = in_.get();
     if (c < 0) return '\0';
     if (c == '\n') {
@@ -92,6 +95,10 @@ class tracked_stream {
   std::size_t PutEnd(Ch*) { return 0; }
 
   bool at_end() { return in_.at_end(); }
+  // The document starting here may be at most `n` bytes: past them the stream seems to end
+  // (so the parser stops, holding no more than that), and over_limit() tells why.
+  void limit(std::size_t n) { end_ = in_.offset() + n; }
+  bool over_limit() { return in_.offset() >= end_ && !in_.at_end(); }
   std::uint32_t line() const { return line_; }
   std::uint32_t column() const { return column_; }
   bool bad() const { return in_.bad(); }
@@ -99,6 +106,7 @@ class tracked_stream {
  private:
   byte_reader in_;
   std::uint32_t line_ = 1, column_ = 1;
+  std::size_t end_ = static_cast<std::size_t>(-1);
 };
 
 // A JSON value in an error message, shortened when long, with its kind unless a string.
@@ -568,11 +576,25 @@ std::expected<import_file_result, std::vector<error>> import_statuspage(event_st
     ++documents;
     const std::uint32_t first_line = s.line();
     rj::Document doc;
-    doc.ParseStream<rj::kParseFullPrecisionFlag | rj::kParseStopWhenDoneFlag>(s);
-    if (doc.HasParseError()) {
-      w.fail(error(fmt::format("not valid JSON at column {} (byte {}): {}", s.column(), doc.GetErrorOffset() + 1,
-                               rj::GetParseError_En(doc.GetParseError())),
-                   source_position{std::string(name), s.line(), s.column()}));
+    s.limit(limits::statuspage_bytes);
+    const auto problem = parse_json_stream<rj::kParseStopWhenDoneFlag>(
+        doc, s, json_counted{"incident_updates", limits::statuspage_updates, "incident updates in a document"});
+    if (problem) {
+      // The column of the problem's byte (the stream may have read on a little past it).
+      const std::size_t back = s.Tell() - std::min(problem->offset, s.Tell());
+      const std::uint32_t column = s.column() > back ? static_cast<std::uint32_t>(s.column() - back) : s.column();
+      const source_position at{std::string(name), s.line(), column};
+      if (s.over_limit())
+        w.fail(error(fmt::format("document {} (line {}): longer than the {} MiB limit on a Statuspage document "
+                                 "(limits: docs/limits.md)",
+                                 documents, first_line, limits::statuspage_bytes >> 20),
+                     at));
+      else if (problem->syntax)
+        w.fail(error(fmt::format("not valid JSON at column {} (byte {}): {}", column, problem->offset + 1,
+                                 problem->message),
+                     at));
+      else
+        w.fail(error(fmt::format("at column {} (byte {}): {}", column, problem->offset + 1, problem->message), at));
       break;
     }
     conv.set_document(documents, first_line);

@@ -51,4 +51,34 @@ std::optional<std::string> nearest(std::string_view word, std::initializer_list<
   return nearest_in(word, candidates);
 }
 
+std::optional<std::size_t> invalid_utf8(std::string_view s) {
+  utf8_checker check;
+  std::size_t start = 0;  // where the current character starts
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!check.pending()) start = i;
+    if (!check.feed(static_cast<unsigned char>(s[i]))) return start;
+  }
+  if (check.pending()) return start;
+  return std::nullopt;
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    const auto bad = invalid_utf8(s);
+    if (!bad) {
+      out.append(s);
+      break;
+    }
+    out.append(s.substr(0, *bad));
+    out.append("\xEF\xBF\xBD");
+    // Skip the ill-formed sequence: its lead byte, and the continuation bytes that follow it.
+    std::size_t next = *bad + 1;
+    while (next < s.size() && (static_cast<unsigned char>(s[next]) & 0xC0) == 0x80 && next - *bad < 4) ++next;
+    s.remove_prefix(next);
+  }
+  return out;
+}
+
 }  // namespace pmdb
