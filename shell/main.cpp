@@ -61,7 +61,7 @@ void note_cout() {
 // whose output was lost fails ("pmdb: cannot write to standard output (/dev/full): No space
 // left on device"), unless it already failed with an error of its own.
 int finish_stdout(int status) {
-  std::cout.flush();
+  note_cout();
   const std::string e = shell::stdout_failure(g_stdout_errno);
   if (e.empty() || status != exit_ok) return status;
   warn("pmdb: {}\n", e);
