@@ -64,6 +64,22 @@ class fd_buf : public std::streambuf {
 // file when stdout is redirected to one): written in place, never replaced by a rename.
 bool is_special_path(const std::string& path) { return path.starts_with("/dev/") || path.starts_with("/proc/"); }
 
+// The file a chain of symlinks ends at, even when it does not exist yet (realpath needs it to):
+// what the temporary replaces, so that a symlink stays one. `path` itself when it is no symlink.
+std::string follow_symlinks(std::string path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) break;
+    std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 4096) + 1, '\0');
+    const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) break;
+    target.resize(static_cast<std::size_t>(n));
+    const std::filesystem::path link(path);
+    path = target.starts_with('/') || !link.has_parent_path() ? target : (link.parent_path() / target).string();
+  }
+  return path;
+}
+
 }  // namespace
 
 struct output_file::impl {
@@ -95,13 +111,7 @@ std::expected<std::unique_ptr<output_file>, std::string> output_file::open(const
     if (fd < 0) return fail(errno);
     p = std::make_unique<impl>(fd, "", path);
   } else {
-    std::string target = path;
-    if (exists) {  // a symlink stays one: its target is replaced
-      if (char* real = ::realpath(path.c_str(), nullptr)) {
-        target = real;
-        std::free(real);
-      }
-    }
+    std::string target = follow_symlinks(path);  // a symlink stays one: its target is replaced
     const std::filesystem::path t(target);
     const std::filesystem::path dir = t.has_parent_path() ? t.parent_path() : std::filesystem::path(".");
     std::string temp = (dir / fmt::format(".{}.pmdb-XXXXXX", t.filename().string())).string();

@@ -55,11 +55,8 @@ constexpr dot_command command_table[] = {
     {".headers", "on|off", "show column names in table, csv and tsv output", arg::on_off},
     {".timer", "on|off|once", "print the wall time of each statement", arg::on_off},
     {".read", "FILE", "run the statements of FILE", arg::file},
-    {".output", "[FILE]",
-     "send results to FILE, written in full when output returns to the screen (.output, or the end of the "
-     "session); after a write error FILE is left as it was and results are back on the screen",
-     arg::file},
-    {".once", "FILE", "send the next result to FILE (written in full, or left as it was on a write error)", arg::file},
+    {".output", "[FILE]", "send results to FILE (no FILE: back to the screen, and FILE is complete)", arg::file},
+    {".once", "FILE", "send the next result to FILE", arg::file},
     {".bail", "on|off", "stop at the first error", arg::on_off},
     {".echo", "on|off", "print each statement before running it", arg::on_off},
     {".import", "FILE...", "append the events of each FILE (one transaction per file)", arg::file},
@@ -433,7 +430,11 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  new incident ID title \"...\" org \"...\" services (\"...\");   start an incident and use it\n"
           "  record status investigating \"...\" [at 10:02 | at ~now - 5m] [source \"...\"];   prints the event's id\n"
           "  correct ID|last at 10:01 | set text = \"...\" because \"...\";   retract ID|last because \"...\";\n"
-          "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n";
+          "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n"
+          "\nFiles written (.output, .once, .export, report ... to) appear whole or not at all: .output's FILE\n"
+          "when the output goes back to the screen or the session ends. After a write error FILE is left as\n"
+          "it was and results are back on the screen. Safe mode (--safe, --readonly) refuses these, and\n"
+          ".open, .read, .import and the record statements.\n";
     emit(text, false);
     return true;
   }

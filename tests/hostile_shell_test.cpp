@@ -162,6 +162,24 @@ TEST_SUITE("hostile_shell") {
     CHECK(contains(read_file(f), incident));
   }
 
+  TEST_CASE("a file written through a symlink replaces the symlink's target and keeps the link and the mode") {
+    temp_dir d;
+    std::filesystem::create_directories(d.path / "sub");
+    std::filesystem::create_symlink("../pm.md", d.path / "sub" / "link.md");  // dangling until written
+    const auto link = (d.path / "sub" / "link.md").string();
+    CHECK(run_pmdb({"-c", fmt::format("report {} to \"{}\";", incident, link)}).status == 0);
+    CHECK(std::filesystem::is_symlink(link));
+    CHECK(contains(read_file(d.file("pm.md")), "# "));
+    std::filesystem::permissions(d.file("pm.md"), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    CHECK(run_pmdb({"-c", fmt::format(".export {}", link)}).status == 0);
+    CHECK(std::filesystem::is_symlink(link));
+    CHECK(contains(read_file(d.file("pm.md")), R"("incident":")"));
+    CHECK(std::filesystem::status(d.file("pm.md")).permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    CHECK(names_in(d.path) == std::vector<std::string>{"pm.md", "sub"});
+    CHECK(names_in(d.path / "sub") == std::vector<std::string>{"link.md"});
+  }
+
   TEST_CASE("a directory given as an input file is refused by name, exit 1, never an abort") {
     temp_dir d;
     const auto db = store_in(d);
