@@ -194,10 +194,14 @@ std::string session::output_failure() {
     out_.flush();
     if (!out_ && !out_errno_) out_errno_ = errno;
   }
+  if (&out_ == &std::cout) {
+    // Also what the pager and the REPL wrote to the C stream directly.
+    out_.clear();
+    return stdout_failure(std::exchange(out_errno_, 0));
+  }
   if (out_.good()) return {};
   out_.clear();
   const int e = std::exchange(out_errno_, 0);
-  if (&out_ == &std::cout) return stdout_failure(e);
   return fmt::format("cannot write the output{}", e ? fmt::format(": {}", std::strerror(e)) : "");
 }
 
