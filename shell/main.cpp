@@ -250,7 +250,12 @@ int cmd_import(const std::vector<std::string>& args) {
     std::ifstream file;
     std::istream* in = &std::cin;
     std::uintmax_t size = 0;
-    if (pos[i] != "-") {
+    if (pos[i] == "-") {
+      if (auto readable = shell::check_stdin(); !readable) {
+        status = user_error(readable.error());
+        continue;
+      }
+    } else {
       if (auto readable = shell::check_input_file(pos[i]); !readable) {
         status = user_error(readable.error());
         continue;
@@ -510,9 +515,9 @@ int cmd_shell(const std::vector<std::string>& args) {
       if (!v) return usage_error("-f needs a file", shell_help);
       std::string text;
       if (*v == "-") {
-        std::ostringstream s;
-        s << std::cin.rdbuf();
-        text = s.str();
+        auto t = shell::read_stdin();
+        if (!t) return user_error(t.error());
+        text = std::move(*t);
       } else {
         auto t = shell::read_input_file(*v);
         if (!t) return user_error(t.error());
@@ -576,9 +581,9 @@ int cmd_shell(const std::vector<std::string>& args) {
     return s.finish() ? exit_ok : exit_user_error;
   }
   if (inputs.empty()) {
-    std::ostringstream text;
-    text << std::cin.rdbuf();
-    inputs.emplace_back("<stdin>", text.str());
+    auto text = shell::read_stdin();
+    if (!text) return user_error(text.error());
+    inputs.emplace_back("<stdin>", std::move(*text));
   }
   bool ok = true;
   for (const auto& [name, text] : inputs) {

@@ -213,24 +213,42 @@ std::expected<int, std::string> open_input(const std::string& path) {
 
 }  // namespace
 
-std::expected<std::string, std::string> read_input_file(const std::string& path) {
-  auto fd = open_input(path);
-  if (!fd) return std::unexpected(fd.error());
+namespace {
+
+std::expected<std::string, std::string> read_all(int fd, std::string_view name) {
   std::string text;
   char buf[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(*fd, buf, sizeof buf);
+    const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(*fd);
-      return std::unexpected(fmt::format("cannot read {}: {}", path, os_error(e)));
+      return std::unexpected(fmt::format("cannot read {}: {}", name, os_error(errno)));
     }
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
+  return text;
+}
+
+}  // namespace
+
+std::expected<std::string, std::string> read_input_file(const std::string& path) {
+  auto fd = open_input(path);
+  if (!fd) return std::unexpected(fd.error());
+  auto text = read_all(*fd, path);
   ::close(*fd);
   return text;
+}
+
+std::expected<void, std::string> check_stdin() {
+  struct stat st {};
+  if (::fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode)) return std::unexpected("standard input is a directory");
+  return {};
+}
+
+std::expected<std::string, std::string> read_stdin() {
+  if (auto ok = check_stdin(); !ok) return std::unexpected(ok.error());
+  return read_all(STDIN_FILENO, "standard input");
 }
 
 std::expected<void, std::string> check_input_file(const std::string& path) {

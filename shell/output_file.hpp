@@ -60,4 +60,8 @@ std::expected<std::string, std::string> read_input_file(const std::string& path)
 // read_input_file; for inputs read as a stream.
 std::expected<void, std::string> check_input_file(const std::string& path);
 
+// The same for standard input ("standard input is a directory" after `< dir`).
+std::expected<void, std::string> check_stdin();
+std::expected<std::string, std::string> read_stdin();
+
 }  // namespace pmdb::shell

@@ -197,6 +197,15 @@ TEST_SUITE("hostile_shell") {
     CHECK(store.status == 1);
     CHECK(store.err == fmt::format("pmdb: {} is a directory\n", dir));
 
+    // Standard input redirected from a directory: refused, not read as empty.
+    const std::string from_dir = fmt::format("exec <{};", shell_quote(dir));
+    for (const auto& args : std::vector<std::vector<std::string>>{{"import", db, "-"}, {db, "-f", "-"}, {db}}) {
+      const auto r = run_pmdb_after(from_dir, args);
+      INFO(args.back() << ": " << r.err);
+      CHECK(r.status == 1);
+      CHECK(r.err == "pmdb: standard input is a directory\n");
+    }
+
     for (const std::string cmd : {".import", ".read", ".open"}) {
       // Without bail the session goes on after the error, as an interactive one does.
       const auto r = run_pmdb({db, "--no-bail", "--mode", "csv", "-c", fmt::format("{} {}\nshow incidents;", cmd, dir)});
