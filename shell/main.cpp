@@ -445,7 +445,8 @@ int cmd_report(const std::vector<std::string>& args) {
   // Written whole or not at all: a failure leaves an existing FILE as it was.
   auto f = shell::output_file::open(out_file);
   if (!f) return user_error(f.error());
-  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done) return user_error(done.error().message);
+  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done)
+    return user_error(done.error().message);
   if (auto written = (*f)->commit(); !written) return user_error(written.error());
   return exit_ok;
 }

@@ -62,7 +62,9 @@ class fd_buf : public std::streambuf {
 
 // Paths under /dev and /proc name devices and other processes' files (/dev/stdout is a regular
 // file when stdout is redirected to one): written in place, never replaced by a rename.
-bool is_special_path(const std::string& path) { return path.starts_with("/dev/") || path.starts_with("/proc/"); }
+bool is_special_path(const std::string& path) {
+  return path.starts_with("/dev/") || path.starts_with("/proc/");
+}
 
 // The file a chain of symlinks ends at, even when it does not exist yet (realpath needs it to):
 // what the temporary replaces, so that a symlink stays one. `path` itself when it is no symlink.
@@ -75,7 +77,8 @@ std::string follow_symlinks(std::string path) {
     if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) break;
     target.resize(static_cast<std::size_t>(n));
     const std::filesystem::path link(path);
-    path = target.starts_with('/') || !link.has_parent_path() ? target : (link.parent_path() / target).string();
+    path =
+        target.starts_with('/') || !link.has_parent_path() ? target : (link.parent_path() / target).string();
   }
   return path;
 }
@@ -90,7 +93,8 @@ struct output_file::impl {
   std::ostream os;
   std::optional<std::expected<void, std::string>> result;  // set by commit()
 
-  impl(int f, std::string t, std::string tg) : fd(f), temp(std::move(t)), target(std::move(tg)), buf(f), os(&buf) {}
+  impl(int f, std::string t, std::string tg)
+      : fd(f), temp(std::move(t)), target(std::move(tg)), buf(f), os(&buf) {}
 };
 
 output_file::output_file(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -183,7 +187,8 @@ void output_file::discard() {
 std::string stdout_name() {
   char buf[4096];
   const ssize_t n = ::readlink("/proc/self/fd/1", buf, sizeof buf - 1);
-  if (n > 0 && buf[0] == '/') return fmt::format("standard output ({})", std::string_view(buf, static_cast<std::size_t>(n)));
+  if (n > 0 && buf[0] == '/')
+    return fmt::format("standard output ({})", std::string_view(buf, static_cast<std::size_t>(n)));
   return "standard output";
 }
 
@@ -194,7 +199,8 @@ std::string stdout_failure(int saved_errno) {
   if (flushed && !std::ferror(stdout)) return {};
   const int code = !flushed && e ? e : saved_errno;
   std::clearerr(stdout);  // said once; a later write is checked afresh
-  return fmt::format("cannot write to {}: {}", stdout_name(), code ? os_error(code) : std::string("a write failed"));
+  return fmt::format("cannot write to {}: {}", stdout_name(),
+                     code ? os_error(code) : std::string("a write failed"));
 }
 
 namespace {
@@ -242,7 +248,8 @@ std::expected<std::string, std::string> read_input_file(const std::string& path)
 
 std::expected<void, std::string> check_stdin() {
   struct stat st {};
-  if (::fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode)) return std::unexpected("standard input is a directory");
+  if (::fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
+    return std::unexpected("standard input is a directory");
   return {};
 }
 

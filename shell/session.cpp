@@ -550,7 +550,8 @@ bool session::run_dot(const unit& u, std::string_view file) {
   if (name == ".open") {
     if (args.size() != 1) return usage();
     if (const std::string no = refused(".open"); !no.empty()) return fail(no);
-    if (std::error_code ec; std::filesystem::is_directory(args[0], ec)) return fail(fmt::format("{} is a directory", args[0]));
+    if (std::error_code ec; std::filesystem::is_directory(args[0], ec))
+      return fail(fmt::format("{} is a directory", args[0]));
     auto s = event_store::open(args[0], {.read_only = settings_.read_only});
     if (!s) return fail(s.error().message);
     err_ << upgrade_notice(*s);

@@ -37,7 +37,9 @@ std::vector<std::string> names_in(const std::filesystem::path& dir) {
   return out;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A store file holding one real incident.
 std::string store_in(const temp_dir& d) {
@@ -48,10 +50,13 @@ std::string store_in(const temp_dir& d) {
 
 // A store file holding big-1, an incident of 300 changes whose postmortem is about 80 KB.
 std::string big_store_in(const temp_dir& d) {
-  std::string events = line("big-1", "incident", "2024-01-01T00:00:00Z", R"({"title":"Big","org":"Acme","services":["api"]})") + "\n";
+  std::string events = line("big-1", "incident", "2024-01-01T00:00:00Z",
+                            R"({"title":"Big","org":"Acme","services":["api"]})") +
+                       "\n";
   for (int i = 0; i < 300; ++i)
     events += line("big-1", "change", fmt::format("2024-01-01T{:02}:{:02}:00Z", i / 60, i % 60),
-                   fmt::format(R"({{"text":"change {} {}"}})", i, std::string(200, 'x'))) + "\n";
+                   fmt::format(R"({{"text":"change {} {}"}})", i, std::string(200, 'x'))) +
+              "\n";
   write_file(d.path / "big.jsonl", events);
   const auto db = d.file("s.pmdb");
   REQUIRE(run_pmdb({"import", db, d.file("big.jsonl")}).status == 0);
@@ -76,13 +81,12 @@ TEST_SUITE("hostile_shell") {
     temp_dir d;
     const auto db = store_in(d);
     write_file(d.path / "q.pmq", "show incidents;\n");
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"-c", "show incidents;"},
-             {db, "-f", d.file("q.pmq")},
-             {"export", db},
-             {"report", db, incident},
-             {"verify", db},
-             {"--help"}}) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"-c", "show incidents;"},
+                                                                  {db, "-f", d.file("q.pmq")},
+                                                                  {"export", db},
+                                                                  {"report", db, incident},
+                                                                  {"verify", db},
+                                                                  {"--help"}}) {
       const auto r = run_pmdb_after(">/dev/full", args);
       INFO(args.front() << " " << args.back() << ": " << r.err);
       CHECK(r.status == 1);
@@ -140,8 +144,9 @@ TEST_SUITE("hostile_shell") {
       CHECK(names_in(d.path) == std::vector<std::string>{"out.txt"});
     }
     // .output: after the failure results are back on the screen (--no-bail runs the rest).
-    const auto rest = run_pmdb_after(small_disk, {"--no-bail", "--mode", "csv", "-c",
-                                                  fmt::format(".output {}\nreport {};\nshow incidents;", f, incident)});
+    const auto rest =
+        run_pmdb_after(small_disk, {"--no-bail", "--mode", "csv", "-c",
+                                    fmt::format(".output {}\nreport {};\nshow incidents;", f, incident)});
     CHECK(rest.status == 1);
     CHECK(contains(rest.err, "results are back on the screen"));
     CHECK(contains(rest.out, incident));
@@ -156,13 +161,15 @@ TEST_SUITE("hostile_shell") {
     CHECK(r.out.empty());
     CHECK(contains(read_file(f), incident));
     CHECK(names_in(d.path) == std::vector<std::string>{"r.csv"});
-    const auto back = run_pmdb({"--mode", "csv", "-c", fmt::format(".output {}\nshow incidents;\n.output\nshow types;", f)});
+    const auto back = run_pmdb(
+        {"--mode", "csv", "-c", fmt::format(".output {}\nshow incidents;\n.output\nshow types;", f)});
     CHECK(back.status == 0);
     CHECK(!back.out.empty());
     CHECK(contains(read_file(f), incident));
   }
 
-  TEST_CASE("a file written through a symlink replaces the symlink's target and keeps the link and the mode") {
+  TEST_CASE(
+      "a file written through a symlink replaces the symlink's target and keeps the link and the mode") {
     temp_dir d;
     std::filesystem::create_directories(d.path / "sub");
     std::filesystem::create_symlink("../pm.md", d.path / "sub" / "link.md");  // dangling until written
@@ -170,7 +177,8 @@ TEST_SUITE("hostile_shell") {
     CHECK(run_pmdb({"-c", fmt::format("report {} to \"{}\";", incident, link)}).status == 0);
     CHECK(std::filesystem::is_symlink(link));
     CHECK(contains(read_file(d.file("pm.md")), "# "));
-    std::filesystem::permissions(d.file("pm.md"), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(d.file("pm.md"),
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     CHECK(run_pmdb({"-c", fmt::format(".export {}", link)}).status == 0);
     CHECK(std::filesystem::is_symlink(link));
     CHECK(contains(read_file(d.file("pm.md")), R"("incident":")"));
@@ -199,7 +207,8 @@ TEST_SUITE("hostile_shell") {
 
     // Standard input redirected from a directory: refused, not read as empty.
     const std::string from_dir = fmt::format("exec <{};", shell_quote(dir));
-    for (const auto& args : std::vector<std::vector<std::string>>{{"import", db, "-"}, {db, "-f", "-"}, {db}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"import", db, "-"}, {db, "-f", "-"}, {db}}) {
       const auto r = run_pmdb_after(from_dir, args);
       INFO(args.back() << ": " << r.err);
       CHECK(r.status == 1);
@@ -208,20 +217,23 @@ TEST_SUITE("hostile_shell") {
 
     for (const std::string cmd : {".import", ".read", ".open"}) {
       // Without bail the session goes on after the error, as an interactive one does.
-      const auto r = run_pmdb({db, "--no-bail", "--mode", "csv", "-c", fmt::format("{} {}\nshow incidents;", cmd, dir)});
+      const auto r =
+          run_pmdb({db, "--no-bail", "--mode", "csv", "-c", fmt::format("{} {}\nshow incidents;", cmd, dir)});
       INFO(cmd << ": " << r.err);
       CHECK(r.status == 1);
       CHECK(contains(r.err, fmt::format("error: {} is a directory", dir)));
       CHECK(contains(r.out, incident));
       // With bail (a script's default) it stops there.
-      const auto bail = run_pmdb({db, "--mode", "csv", "-c", fmt::format("{} {}\nshow incidents;", cmd, dir)});
+      const auto bail =
+          run_pmdb({db, "--mode", "csv", "-c", fmt::format("{} {}\nshow incidents;", cmd, dir)});
       CHECK(bail.status == 1);
       CHECK(bail.out.empty());
     }
     CHECK(run_pmdb({"export", db}).out == before);
   }
 
-  TEST_CASE("safe mode refuses every statement that writes a file, opens a store, reads a script or appends") {
+  TEST_CASE(
+      "safe mode refuses every statement that writes a file, opens a store, reads a script or appends") {
     temp_dir d;
     const auto db = store_in(d);
     const std::string before = run_pmdb({"export", db}).out;
@@ -251,7 +263,8 @@ TEST_SUITE("hostile_shell") {
     CHECK(!std::filesystem::exists(d.file("other.pmdb")));
     CHECK(run_pmdb({"export", db}).out == before);
     // Reading the store and printing to stdout stay allowed, and so does `.output` to the screen.
-    const auto ok = run_pmdb({db, "--safe", "--mode", "csv", "-c", fmt::format(".output\nreport {};\nshow incidents;", incident)});
+    const auto ok = run_pmdb(
+        {db, "--safe", "--mode", "csv", "-c", fmt::format(".output\nreport {};\nshow incidents;", incident)});
     CHECK(ok.status == 0);
     CHECK(contains(ok.out, incident));
     CHECK(run_pmdb({"--safe", "-f", d.file("q.pmq")}).status == 0);  // -f is the user's own choice
