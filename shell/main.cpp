@@ -1,6 +1,8 @@
 // pmdb: the command line. Subcommands (import, export, rebuild) and the shell on a store.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "core/import.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
+#include "shell/output_file.hpp"
 #include "shell/postmortem.hpp"
 #include "shell/render.hpp"
 #include "shell/repl.hpp"
@@ -29,6 +32,41 @@ namespace {
 using namespace pmdb;
 
 constexpr int exit_ok = 0, exit_user_error = 1, exit_usage = 2;
+constexpr int exit_internal = 70;  // EX_SOFTWARE: a bug of pmdb, never the input's fault
+
+// What main prints goes through say() (stdout) and warn() (stderr), not fmt::print, which
+// throws when a write fails. A failed write to stdout is kept and said once at exit
+// (finish_stdout); a failed write to stderr has nowhere to be said.
+int g_stdout_errno = 0;
+
+template <typename... T>
+void say(fmt::format_string<T...> f, T&&... args) {
+  const std::string s = fmt::format(f, std::forward<T>(args)...);
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() && !g_stdout_errno) g_stdout_errno = errno;
+}
+
+template <typename... T>
+void warn(fmt::format_string<T...> f, T&&... args) {
+  const std::string s = fmt::format(f, std::forward<T>(args)...);
+  std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+// After writing to std::cout: keeps the OS error of a failed write for finish_stdout.
+void note_cout() {
+  std::cout.flush();
+  if (!std::cout && !g_stdout_errno) g_stdout_errno = errno;
+}
+
+// The exit status, after checking that everything written to stdout reached it: a command
+// whose output was lost fails ("pmdb: cannot write to standard output (/dev/full): No space
+// left on device"), unless it already failed with an error of its own.
+int finish_stdout(int status) {
+  note_cout();
+  const std::string e = shell::stdout_failure(g_stdout_errno);
+  if (e.empty() || status != exit_ok) return status;
+  warn("pmdb: {}\n", e);
+  return exit_user_error;
+}
 
 constexpr std::string_view main_help = R"(pmdb: an event-sourced incident postmortem database
 
@@ -48,7 +86,10 @@ Shell options:
   --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table)
   --headers on|off                 column names in table, csv and tsv output (default: on)
   --bail / --no-bail               stop at the first error (default: on in scripts)
-  --readonly                       open the store read-only
+  --readonly                       open the store read-only (implies --safe)
+  --safe                           refuse what writes files, opens another store, reads a script or
+                                   appends to the store (.output FILE, .once, .export, report ... to,
+                                   .open, .read, .import, record ...); results still go to stdout
   --tz ZONE                        show timestamps in ZONE (e.g. America/Los_Angeles)
   --as-of TIMESTAMP                read every statement as of TIMESTAMP (what had been recorded by then)
   --now TIMESTAMP                  the time printed in reports; `now` in record statements
@@ -58,7 +99,12 @@ Other options:
   -h, --help                       this help; `pmdb COMMAND --help` describes a command
   --version                        print the version
 
-Exit status: 0 on success, 1 on a user error (message on stderr), 2 on bad usage.
+Files written (-o, .output, .once, .export, `report ... to`) are complete or not there: they
+are written beside the target and renamed over it at the end, so a failed write (a full disk)
+leaves an existing file as it was. A failed write, to a file or to stdout, is an error.
+
+Exit status: 0 on success, 1 on a user error (message on stderr), 2 on bad usage, 70 on an
+internal error of pmdb.
 )";
 
 constexpr std::string_view import_help = R"(Usage: pmdb import DB FILE... [OPTIONS]
@@ -89,6 +135,8 @@ store order. `pmdb import` of the output into an empty store reproduces the same
 // Opens a store and says once when it was upgraded. A command that only reads still upgrades a
 // store of an older schema (opening it for writing once); `--readonly` never does.
 std::expected<event_store, error> open_store(const std::string& path, open_options opts, bool may_upgrade = true) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    return std::unexpected(error(errc::invalid, fmt::format("{} is a directory", path)));
   auto store = event_store::open(path, opts);
   if (!store && store.error().is(errc::read_only) && opts.read_only && may_upgrade) {
     opts.read_only = false;
@@ -110,12 +158,12 @@ bool wants_help(const std::vector<std::string>& args) {
 }
 
 int usage_error(std::string_view msg, std::string_view help) {
-  fmt::print(stderr, "pmdb: {}\n\n{}", msg, help);
+  warn("pmdb: {}\n\n{}", msg, help);
   return exit_usage;
 }
 
 int user_error(std::string_view msg) {
-  fmt::print(stderr, "pmdb: {}\n", msg);
+  warn("pmdb: {}\n", msg);
   return exit_user_error;
 }
 
@@ -136,12 +184,12 @@ class progress_bar {
       bar = fmt::format("[{}{}] {:3.0f}% ", std::string(static_cast<std::size_t>(filled), '#'),
                         std::string(static_cast<std::size_t>(30 - filled), ' '), f * 100);
     }
-    fmt::print(stderr, "\r{}: {}{:.1f} MB, {} events, {:.0f} events/s ", name_, bar,
+    warn("\r{}: {}{:.1f} MB, {} events, {:.0f} events/s ", name_, bar,
                static_cast<double>(bytes) / 1e6, events, rate);
     shown_ = true;
   }
   void done() {
-    if (shown_) fmt::print(stderr, "\r\x1b[K");
+    if (shown_) warn("\r\x1b[K");
   }
 
  private:
@@ -153,7 +201,7 @@ class progress_bar {
 
 int cmd_import(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", import_help);
+    say("{}", import_help);
     return exit_ok;
   }
   open_options opts;
@@ -202,10 +250,19 @@ int cmd_import(const std::vector<std::string>& args) {
     std::ifstream file;
     std::istream* in = &std::cin;
     std::uintmax_t size = 0;
-    if (pos[i] != "-") {
+    if (pos[i] == "-") {
+      if (auto readable = shell::check_stdin(); !readable) {
+        status = user_error(readable.error());
+        continue;
+      }
+    } else {
+      if (auto readable = shell::check_input_file(pos[i]); !readable) {
+        status = user_error(readable.error());
+        continue;
+      }
       file.open(pos[i], std::ios::binary);
       if (!file) {
-        status = user_error(fmt::format("{}: cannot open", pos[i]));
+        status = user_error(fmt::format("cannot read {}: {}", pos[i], std::strerror(errno)));
         continue;
       }
       in = &file;
@@ -215,15 +272,22 @@ int cmd_import(const std::vector<std::string>& args) {
     progress_bar bar(name, size);
     import_options o = iopts;
     if (terminal) o.progress = [&](std::size_t bytes, std::size_t events) { bar.update(bytes, events); };
-    auto r = import_file(*store, *in, name, o);
+    std::expected<import_file_result, std::vector<error>> r;
+    try {
+      r = import_file(*store, *in, name, o);
+    } catch (const std::ios_base::failure& e) {  // a read error after the open (an I/O error)
+      bar.done();
+      status = user_error(fmt::format("cannot read {}: {}; nothing imported", name, e.what()));
+      continue;
+    }
     bar.done();
     if (!r) {
-      for (const auto& e : r.error()) fmt::print(stderr, "{}\n", format_import_error(e));
-      fmt::print(stderr, "{}: nothing imported\n", name);
+      for (const auto& e : r.error()) warn("{}\n", format_import_error(e));
+      warn("{}: nothing imported\n", name);
       status = exit_user_error;
       continue;
     }
-    fmt::print("{} ({}): {} events appended, {} already there{}\n", name, format_name(r->format), r->appended,
+    say("{} ({}): {} events appended, {} already there{}\n", name, format_name(r->format), r->appended,
                r->existing, r->corrections ? fmt::format(" ({} corrections of edited updates)", r->corrections) : "");
   }
   return status;
@@ -231,7 +295,7 @@ int cmd_import(const std::vector<std::string>& args) {
 
 int cmd_export(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", export_help);
+    say("{}", export_help);
     return exit_ok;
   }
   if (args.empty()) return usage_error("export: needs a store", export_help);
@@ -241,20 +305,23 @@ int cmd_export(const std::vector<std::string>& args) {
   const auto known = store->incident_ids();
   for (const auto& i : incidents)
     if (std::ranges::find(known, i) == known.end()) return user_error(fmt::format("unknown incident '{}'", i));
-  if (auto r = export_jsonl(*store, std::cout, incidents); !r) return user_error(r.error().message);
+  auto r = export_jsonl(*store, std::cout, incidents);
+  note_cout();
+  if (const std::string e = shell::stdout_failure(g_stdout_errno); !e.empty()) return user_error(e);
+  if (!r) return user_error(r.error().message);
   return exit_ok;
 }
 
 int cmd_rebuild(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", rebuild_help);
+    say("{}", rebuild_help);
     return exit_ok;
   }
   if (args.size() != 1) return usage_error("rebuild: needs exactly one store", rebuild_help);
   auto store = open_store(args[0], {.create = false});
   if (!store) return user_error(store.error().message);
   if (auto r = store->rebuild(); !r) return user_error(r.error().message);
-  fmt::print("rebuilt the read models of {} incidents\n", store->incident_count());
+  say("rebuilt the read models of {} incidents\n", store->incident_count());
   return exit_ok;
 }
 
@@ -274,7 +341,7 @@ Options:
 
 int cmd_verify(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", verify_help);
+    say("{}", verify_help);
     return exit_ok;
   }
   std::vector<std::string> pos;
@@ -298,21 +365,21 @@ int cmd_verify(const std::vector<std::string>& args) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (tty)
     opts.progress = [](std::int64_t done, std::int64_t total) {
-      fmt::print(stderr, "\rverify: {} of {} events", done, total);
+      warn("\rverify: {} of {} events", done, total);
       std::fflush(stderr);
     };
   auto rep = store->verify(opts);
-  if (tty) fmt::print(stderr, "\r\033[K");
+  if (tty) warn("\r\033[K");
   if (!rep) return user_error(fmt::format("verify: {}: {}", pos[0], rep.error().message));
   if (!rep->ok) {
-    if (rep->position) fmt::print(stderr, "pmdb: verify: {}: position {}: {}\n", pos[0], *rep->position, rep->problem);
-    else fmt::print(stderr, "pmdb: verify: {}: {}\n", pos[0], rep->problem);
-    for (const auto& more : rep->also) fmt::print(stderr, "pmdb: verify: {}: {}\n", pos[0], more);
+    if (rep->position) warn("pmdb: verify: {}: position {}: {}\n", pos[0], *rep->position, rep->problem);
+    else warn("pmdb: verify: {}: {}\n", pos[0], rep->problem);
+    for (const auto& more : rep->also) warn("pmdb: verify: {}: {}\n", pos[0], more);
     return exit_user_error;
   }
-  fmt::print("ok: {} events, head {}\n", rep->events, rep->head.hash);
+  say("ok: {} events, head {}\n", rep->events, rep->head.hash);
   if (rep->from_position)
-    fmt::print("{} is the chain's hash at position {}: the {} events it pinned are unchanged\n", *opts.from,
+    say("{} is the chain's hash at position {}: the {} events it pinned are unchanged\n", *opts.from,
                *rep->from_position, *rep->from_position);
   return exit_ok;
 }
@@ -331,18 +398,21 @@ Options:
 )";
 
 // The `report` statement and `pmdb report` share this.
-std::expected<std::string, error> postmortem(const event_store& store, const std::string& incident,
-                                              const shell::settings& cfg) {
+std::expected<void, error> postmortem(const event_store& store, const std::string& incident,
+                                      const shell::settings& cfg, std::ostream& out) {
   shell::postmortem_options o;
   o.tz = cfg.tz;
   if (!cfg.now.empty()) o.now_ms = parse_timestamp(cfg.now)->ms;
   o.as_of = cfg.as_of;
-  return shell::render_postmortem(store, incident, o);
+  auto md = shell::render_postmortem(store, incident, o);
+  if (!md) return std::unexpected(md.error());
+  out << *md;
+  return {};
 }
 
 int cmd_report(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", report_help);
+    say("{}", report_help);
     return exit_ok;
   }
   std::vector<std::string> pos;
@@ -366,15 +436,18 @@ int cmd_report(const std::vector<std::string>& args) {
     return usage_error(fmt::format("report: --now: {}", parse_timestamp(cfg.now).error()), report_help);
   auto store = open_store(pos[0], {.create = false, .read_only = true});
   if (!store) return user_error(store.error().message);
-  auto md = postmortem(*store, pos[1], cfg);
-  if (!md) return user_error(md.error().message);
   if (out_file.empty()) {
-    fmt::print("{}", *md);
-    return exit_ok;
+    auto done = postmortem(*store, pos[1], cfg, std::cout);
+    note_cout();
+    if (!done) return user_error(done.error().message);
+    return exit_ok;  // a failed write is said by finish_stdout
   }
-  std::ofstream f(out_file, std::ios::binary | std::ios::trunc);
-  f << *md;
-  if (!f) return user_error(fmt::format("{}: cannot write", out_file));
+  // Written whole or not at all: a failure leaves an existing FILE as it was.
+  auto f = shell::output_file::open(out_file);
+  if (!f) return user_error(f.error());
+  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done)
+    return user_error(done.error().message);
+  if (auto written = (*f)->commit(); !written) return user_error(written.error());
   return exit_ok;
 }
 
@@ -404,7 +477,12 @@ Options:
   --mode MODE           table|box|markdown|csv|tsv|json|jsonl|line (default: table)
   --headers on|off      column names in table, csv and tsv output (default: on)
   --bail / --no-bail    stop at the first error (default: on in scripts, off interactively)
-  --readonly            open the store read-only
+  --readonly            open the store read-only (implies --safe)
+  --safe                for a script from elsewhere: refuse every statement and dot-command that
+                        writes a file, opens another store, reads a script or appends to the
+                        store (.output FILE, .once, .export, `report ... to FILE`, .open, .read,
+                        .import, record, new incident, correct, retract); results still go to
+                        stdout
   --tz ZONE             show timestamps in ZONE (e.g. America/Los_Angeles; default UTC)
   --as-of TIMESTAMP     read every statement as of TIMESTAMP (what had been recorded by then)
   --now TIMESTAMP       the generation time printed in reports, and what `now` is in `record`,
@@ -416,7 +494,7 @@ Options:
 
 int cmd_shell(const std::vector<std::string>& args) {
   if (wants_help(args)) {
-    fmt::print("{}", shell_help);
+    say("{}", shell_help);
     return exit_ok;
   }
   std::string db;
@@ -438,15 +516,13 @@ int cmd_shell(const std::vector<std::string>& args) {
       if (!v) return usage_error("-f needs a file", shell_help);
       std::string text;
       if (*v == "-") {
-        std::ostringstream s;
-        s << std::cin.rdbuf();
-        text = s.str();
+        auto t = shell::read_stdin();
+        if (!t) return user_error(t.error());
+        text = std::move(*t);
       } else {
-        std::ifstream f(*v, std::ios::binary);
-        if (!f) return user_error(fmt::format("{}: cannot open", *v));
-        std::ostringstream s;
-        s << f.rdbuf();
-        text = s.str();
+        auto t = shell::read_input_file(*v);
+        if (!t) return user_error(t.error());
+        text = std::move(*t);
       }
       inputs.emplace_back(*v == "-" ? "<stdin>" : *v, std::move(text));
     } else if (a == "--mode") {
@@ -464,6 +540,9 @@ int cmd_shell(const std::vector<std::string>& args) {
       bail = false;
     } else if (a == "--readonly") {
       cfg.read_only = true;
+      cfg.safe = true;
+    } else if (a == "--safe") {
+      cfg.safe = true;
     } else if (a == "--tz") {
       auto v = value();
       if (!v) return usage_error("--tz needs a zone", shell_help);
@@ -498,33 +577,34 @@ int cmd_shell(const std::vector<std::string>& args) {
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
   s.postmortem_sink = postmortem;
-  if (interactive) return shell::run_repl(s);
+  if (interactive) {
+    shell::run_repl(s);
+    return s.finish() ? exit_ok : exit_user_error;
+  }
   if (inputs.empty()) {
-    std::ostringstream text;
-    text << std::cin.rdbuf();
-    inputs.emplace_back("<stdin>", text.str());
+    auto text = shell::read_stdin();
+    if (!text) return user_error(text.error());
+    inputs.emplace_back("<stdin>", std::move(*text));
   }
   bool ok = true;
   for (const auto& [name, text] : inputs) {
     ok = s.run_text(text, name) && ok;
     if ((!ok && cfg.bail) || s.quit_requested()) break;
   }
+  ok = s.finish() && ok;
   return ok ? exit_ok : exit_user_error;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+int run(const std::vector<std::string>& args) {
   if (!args.empty()) {
     const std::string cmd = args.front();
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-      fmt::print("{}", main_help);
+      say("{}", main_help);
       return exit_ok;
     }
     if (cmd == "--version") {
-      fmt::print("pmdb {}\n", PMDB_VERSION);
+      say("pmdb {}\n", PMDB_VERSION);
       return exit_ok;
     }
     if (cmd == "import") return cmd_import(rest);
@@ -534,4 +614,20 @@ int main(int argc, char** argv) {
     if (cmd == "verify") return cmd_verify(rest);
   }
   return cmd_shell(args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // No exception is expected here: every error of the input or the system is said where it
+  // happens. This is the last resort, so that a bug is reported instead of an abort.
+  try {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    return finish_stdout(run(args));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pmdb: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "pmdb: internal error: an unknown exception\n");
+  }
+  return exit_internal;
 }

@@ -1,11 +1,15 @@
 #include "shell/session.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+#include <utility>
 
 #include <pwd.h>
 #include <unistd.h>
@@ -23,6 +27,7 @@
 #include "query/compiler.hpp"
 #include "query/parser.hpp"
 #include "shell/catalog.hpp"
+#include "shell/output_file.hpp"
 
 namespace pmdb::shell {
 
@@ -50,7 +55,7 @@ constexpr dot_command command_table[] = {
     {".headers", "on|off", "show column names in table, csv and tsv output", arg::on_off},
     {".timer", "on|off|once", "print the wall time of each statement", arg::on_off},
     {".read", "FILE", "run the statements of FILE", arg::file},
-    {".output", "[FILE]", "send results to FILE (no FILE: back to the screen)", arg::file},
+    {".output", "[FILE]", "send results to FILE (no FILE: back to the screen, and FILE is complete)", arg::file},
     {".once", "FILE", "send the next result to FILE", arg::file},
     {".bail", "on|off", "stop at the first error", arg::on_off},
     {".echo", "on|off", "print each statement before running it", arg::on_off},
@@ -141,7 +146,17 @@ std::string session::banner() const {
                      PMDB_VERSION, store_name_, store_.incident_count(), store_.event_count());
 }
 
-std::ostream& session::out() { return redirect_ ? *redirect_ : out_; }
+session::~session() { finish(); }
+
+bool session::finish() {
+  const std::string e = close_redirect();
+  if (e.empty()) return true;
+  err_ << fmt::format("error: {}\n", e);
+  err_.flush();
+  return false;
+}
+
+std::ostream& session::out() { return redirect_ ? redirect_->stream() : out_; }
 
 void session::emit(const std::string& text, bool is_result) {
   if (is_result && !redirect_ && settings_.interactive && settings_.pager && pager_sink) {
@@ -149,11 +164,50 @@ void session::emit(const std::string& text, bool is_result) {
   } else {
     out() << text;
     out().flush();
+    if (!redirect_ && !out_ && !out_errno_) out_errno_ = errno;
   }
   if (is_result && once_) {
-    redirect_.reset();
-    once_ = false;
+    // The next result was this one: the file is complete (a failure is said by run_unit).
+    if (redirect_->error().empty()) once_failure_ = close_redirect();
   }
+}
+
+std::string session::close_redirect() {
+  if (!redirect_) return {};
+  auto done = redirect_->commit();
+  redirect_.reset();
+  once_ = false;
+  return done ? std::string() : done.error();
+}
+
+std::string session::output_failure() {
+  if (!once_failure_.empty()) return std::exchange(once_failure_, {});
+  if (redirect_) {
+    std::string e = redirect_->error();
+    if (e.empty()) return {};
+    const bool once = once_;
+    redirect_.reset();  // the temporary is removed; an existing FILE is left as it was
+    once_ = false;
+    return once ? e : e + " (results are back on the screen)";
+  }
+  if (out_.good()) {
+    out_.flush();
+    if (!out_ && !out_errno_) out_errno_ = errno;
+  }
+  if (&out_ == &std::cout) {
+    // Also what the pager and the REPL wrote to the C stream directly.
+    out_.clear();
+    return stdout_failure(std::exchange(out_errno_, 0));
+  }
+  if (out_.good()) return {};
+  out_.clear();
+  const int e = std::exchange(out_errno_, 0);
+  return fmt::format("cannot write the output{}", e ? fmt::format(": {}", std::strerror(e)) : "");
+}
+
+std::string session::refused(std::string_view what) const {
+  if (!settings_.safe) return {};
+  return fmt::format("{} is not allowed in safe mode (--safe/--readonly)", what);
 }
 
 void session::report_error(const error& e, std::string_view text, const source_position& origin) {
@@ -193,7 +247,13 @@ bool session::run_text(std::string_view text, std::string_view file) {
 bool session::run_unit(const unit& u, std::string_view file) {
   if (settings_.echo) out() << u.text << '\n';
   const auto start = std::chrono::steady_clock::now();
-  const bool ok = u.what == unit::kind::dot_command ? run_dot(u, file) : run_statement(u, file);
+  bool ok = u.what == unit::kind::dot_command ? run_dot(u, file) : run_statement(u, file);
+  if (const std::string e = output_failure(); !e.empty()) {
+    if (file.empty()) err_ << fmt::format("error: {}\n", e);
+    else err_ << fmt::format("{}:{}: error: {}\n", file, u.line, e);
+    err_.flush();
+    ok = false;
+  }
   if (settings_.timer != timer_mode::off && u.what == unit::kind::statement) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     err_ << fmt::format("Run Time: {:.3f} ms\n", ms);
@@ -221,6 +281,20 @@ bool session::run_statement(const unit& u, std::string_view file) {
   if (!script) {
     report_error(script.error(), u.text, origin);
     return false;
+  }
+  // In safe mode a unit with a refused statement runs none of its statements.
+  for (const auto& stmt : script->statements) {
+    std::string no;
+    if (const auto* write = boost::get<query::ast::write_stmt>(&stmt.get())) {
+      static constexpr std::string_view verbs[] = {"record", "new incident", "correct", "retract"};
+      no = refused(fmt::format("`{}` (it appends to the store)", verbs[static_cast<int>(write->kind)]));
+    } else if (const auto* rep = boost::get<query::ast::report_stmt>(&stmt.get()); rep && rep->path) {
+      no = refused("`report ... to FILE`");
+    }
+    if (!no.empty()) {
+      report_error(error(no), u.text, origin);
+      return false;
+    }
   }
   const query::catalog cat = catalog_of(store_);
   for (const auto& stmt : script->statements) {
@@ -255,21 +329,34 @@ bool session::run_statement(const unit& u, std::string_view file) {
       }
       settings cfg = settings_;
       cfg.as_of = rep->as_of;
-      auto md = postmortem_sink(store_, rep->incident, cfg);
-      if (!md) {
-        report_error(md.error(), u.text, origin);
-        return false;
-      }
       if (rep->path) {
-        std::ofstream f(*rep->path, std::ios::binary);
-        f << *md;
+        if (const std::string no = refused("`report ... to FILE`"); !no.empty()) {
+          report_error(error(no), u.text, origin);
+          return false;
+        }
+        auto f = output_file::open(*rep->path);
         if (!f) {
-          report_error(error(fmt::format("cannot write {}", *rep->path)), u.text, origin);
+          report_error(error(f.error()), u.text, origin);
+          return false;
+        }
+        auto done = postmortem_sink(store_, rep->incident, cfg, (*f)->stream());
+        if (!done) {
+          report_error(done.error(), u.text, origin);
+          return false;  // the file is left as it was
+        }
+        if (auto written = (*f)->commit(); !written) {
+          report_error(error(written.error()), u.text, origin);
           return false;
         }
         err_ << fmt::format("wrote {}\n", *rep->path);
       } else {
-        emit(*md, true);
+        std::ostringstream md;
+        auto done = postmortem_sink(store_, rep->incident, cfg, md);
+        if (!done) {
+          report_error(done.error(), u.text, origin);
+          return false;
+        }
+        emit(md.str(), true);
       }
     }
   }
@@ -281,17 +368,15 @@ bool session::read_file(const std::string& path) {
     err_ << fmt::format("error: .read nested more than {} deep\n", max_read_depth);
     return false;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    err_ << fmt::format("error: cannot open {}\n", path);
+  auto text = read_input_file(path);
+  if (!text) {
+    err_ << fmt::format("error: {}\n", text.error());
     return false;
   }
-  std::ostringstream s;
-  s << in.rdbuf();
   ++read_depth_;
   const bool was_interactive = settings_.interactive;
   settings_.interactive = false;
-  const bool ok = run_text(s.str(), path);
+  const bool ok = run_text(*text, path);
   settings_.interactive = was_interactive;
   --read_depth_;
   return ok;
@@ -349,7 +434,11 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  new incident ID title \"...\" org \"...\" services (\"...\");   start an incident and use it\n"
           "  record status investigating \"...\" [at 10:02 | at ~now - 5m] [source \"...\"];   prints the event's id\n"
           "  correct ID|last at 10:01 | set text = \"...\" because \"...\";   retract ID|last because \"...\";\n"
-          "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n";
+          "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n"
+          "\nFiles written (.output, .once, .export, report ... to) appear whole or not at all: .output's FILE\n"
+          "when the output goes back to the screen or the session ends. After a write error FILE is left as\n"
+          "it was and results are back on the screen. Safe mode (--safe, --readonly) refuses these, and\n"
+          ".open, .read, .import and the record statements.\n";
     emit(text, false);
     return true;
   }
@@ -441,24 +530,28 @@ bool session::run_dot(const unit& u, std::string_view file) {
     return true;
   }
   if (name == ".output" || name == ".once") {
-    redirect_.reset();
-    once_ = false;
-    if (args.empty()) {
-      if (name == ".once") return usage();
-      return true;
-    }
-    auto f = std::make_unique<std::ofstream>(args[0], std::ios::binary | std::ios::trunc);
-    if (!*f) return fail(fmt::format("cannot write {}", args[0]));
-    redirect_ = std::move(f);
+    if (args.empty() && name == ".once") return usage();
+    if (!args.empty())
+      if (const std::string no = refused(fmt::format("{} FILE", name)); !no.empty()) return fail(no);
+    // The file of the previous .output is complete now.
+    if (const std::string e = close_redirect(); !e.empty()) return fail(e);
+    if (args.empty()) return true;
+    auto f = output_file::open(args[0]);
+    if (!f) return fail(f.error());
+    redirect_ = std::move(*f);
     once_ = name == ".once";
     return true;
   }
   if (name == ".read") {
     if (args.size() != 1) return usage();
+    if (const std::string no = refused(".read (it runs a script)"); !no.empty()) return fail(no);
     return read_file(args[0]);
   }
   if (name == ".open") {
     if (args.size() != 1) return usage();
+    if (const std::string no = refused(".open"); !no.empty()) return fail(no);
+    if (std::error_code ec; std::filesystem::is_directory(args[0], ec))
+      return fail(fmt::format("{} is a directory", args[0]));
     auto s = event_store::open(args[0], {.read_only = settings_.read_only});
     if (!s) return fail(s.error().message);
     err_ << upgrade_notice(*s);
@@ -470,15 +563,26 @@ bool session::run_dot(const unit& u, std::string_view file) {
   }
   if (name == ".import") {
     if (args.empty()) return usage();
+    if (const std::string no = refused(".import (it appends to the store)"); !no.empty()) return fail(no);
     if (settings_.read_only) return fail("the store is open read-only");
     bool ok = true;
     for (const auto& path : args) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) {
-        ok = fail(fmt::format("cannot open {}", path));
+      if (auto readable = check_input_file(path); !readable) {
+        ok = fail(readable.error());
         continue;
       }
-      auto r = import_file(store_, in, path);
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        ok = fail(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+        continue;
+      }
+      std::expected<import_file_result, std::vector<error>> r;
+      try {
+        r = import_file(store_, in, path);
+      } catch (const std::ios_base::failure& e) {  // a read error after the open (an I/O error)
+        ok = fail(fmt::format("cannot read {}: {}; nothing imported", path, e.what()));
+        continue;
+      }
       if (!r) {
         for (const auto& e : r.error()) err_ << format_import_error(e) << '\n';
         ok = fail(fmt::format("{}: nothing imported", path));
@@ -492,6 +596,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
   }
   if (name == ".export") {
     if (args.empty()) return usage();
+    if (const std::string no = refused(".export (it writes a file)"); !no.empty()) return fail(no);
     const auto known = store_.incident_ids();
     std::vector<std::string> incidents(args.begin() + 1, args.end());
     for (const auto& i : incidents)
@@ -499,9 +604,13 @@ bool session::run_dot(const unit& u, std::string_view file) {
         const auto near = nearest(i, std::span<const std::string>(known));
         return fail(fmt::format("unknown incident '{}'{}", i, near ? fmt::format("; did you mean '{}'?", *near) : ""));
       }
-    std::ofstream f(args[0], std::ios::binary | std::ios::trunc);
-    if (!f) return fail(fmt::format("cannot write {}", args[0]));
-    if (auto r = export_jsonl(store_, f, incidents); !r) return fail(r.error().message);
+    auto f = output_file::open(args[0]);
+    if (!f) return fail(f.error());
+    if (auto r = export_jsonl(store_, (*f)->stream(), incidents); !r) {
+      const std::string e = (*f)->error();
+      return fail(e.empty() ? r.error().message : e);  // the file is left as it was
+    }
+    if (auto written = (*f)->commit(); !written) return fail(written.error());
     return true;
   }
   if (name == ".schema") return show_schema(args.empty() ? "" : args[0], fail);

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <expected>
 #include <span>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +21,8 @@
 
 namespace pmdb::shell {
 
+class output_file;
+
 enum class timer_mode { off, on, once };
 
 struct settings {
@@ -31,6 +32,10 @@ struct settings {
   timer_mode timer = timer_mode::off;
   bool pager = true;        // page long results on a terminal
   bool read_only = false;
+  // --safe (always with --readonly): statements and dot-commands that write a file, open
+  // another store, read a script, or append to the store are refused, so a script from
+  // elsewhere can only read this store and print to the screen.
+  bool safe = false;
   bool interactive = false; // errors as "error: line L, column C" and row counts; no FILE: prefix
   std::string tz;           // display zone for timestamps; empty = UTC
   std::string now;          // --now: fixed generation time for reports (ISO 8601), empty = the clock
@@ -62,6 +67,14 @@ class session {
  public:
   // `store_name` is shown in the prompt and banner (":memory:" or the file name).
   session(event_store store, std::string store_name, settings s, std::ostream& out, std::ostream& err);
+  // Finishes the session (see finish()), its error said on the error stream.
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // Ends the session's output: the file of `.output FILE` is completed (renamed into place).
+  // Returns false, with the message on the error stream, when that failed.
+  bool finish();
 
   // Runs every unit of a whole input (script file, -c text, piped stdin), named `file` in
   // error messages. Returns false if any unit failed. Stops at the first failure when bail.
@@ -88,10 +101,10 @@ class session {
   // Called to show a long result; the REPL installs one that pipes through $PAGER.
   std::function<void(const std::string& text)> pager_sink;
 
-  // Renders the postmortem of an incident as Markdown (installed by main; `report` fails
-  // without it).
-  std::function<std::expected<std::string, error>(const event_store&, const std::string& incident,
-                                                  const settings&)>
+  // Writes the postmortem of an incident as Markdown to the stream given (installed by main;
+  // `report` fails without it). A write failure of the stream is the caller's to find.
+  std::function<std::expected<void, error>(const event_store&, const std::string& incident, const settings&,
+                                           std::ostream& out)>
       postmortem_sink;
 
  private:
@@ -108,6 +121,15 @@ class session {
   void report_error(const error& e, std::string_view text, const source_position& origin);
   void emit(const std::string& text, bool is_result);
   std::ostream& out();
+  // The failure of a write to the output since the last call ("cannot write to FILE: REASON"),
+  // else empty. A failed `.output`/`.once` file is removed (an existing file is left as it was)
+  // and the output is back on the screen.
+  std::string output_failure();
+  // Completes the `.output`/`.once` file in use, if any, and returns to the screen; the
+  // failure, else empty.
+  std::string close_redirect();
+  // "WHAT is not allowed in safe mode (--safe/--readonly)" when in safe mode, else empty.
+  std::string refused(std::string_view what) const;
   std::string format_time(timestamp t) const;
   bool read_file(const std::string& path);
   bool show_schema(const std::string& type, const std::function<bool(const std::string&)>& fail);
@@ -117,8 +139,10 @@ class session {
   settings settings_;
   std::ostream& out_;
   std::ostream& err_;
-  std::unique_ptr<std::ofstream> redirect_;  // .output / .once
+  std::unique_ptr<output_file> redirect_;  // .output / .once
+  int out_errno_ = 0;  // the OS error of a failed write to out_, kept until said
   bool once_ = false;
+  std::string once_failure_;  // completing the `.once` file failed: said after the statement
   bool quit_ = false;
   int read_depth_ = 0;
   std::optional<std::string> incident_;
