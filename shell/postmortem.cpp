@@ -1019,7 +1019,15 @@ class report_writer {
       put(bullet(e, what));
     };
     const auto with_text = [](const ev& e) { return e.text.empty() ? std::string() : ": " + escape_markdown(e.text); };
-    return each_event("v.type IN ('report', 'alert', 'note', 'status', 'comm')", {}, [&](const ev& e) {
+    // Only notes and the first event of the other types are read: an index seek each.
+    const projection::sql_text b = projection::believed("w", opts_.as_of.has_value());
+    std::vector<value> params;
+    bind_as_of(params, b, opts_.as_of);
+    const std::string cond = fmt::format(
+        "v.type = 'note' OR (v.type IN ('report', 'alert', 'status', 'comm') AND NOT EXISTS (SELECT 1 FROM {} w "
+        "WHERE w.incident = v.incident AND w.type = v.type AND (w.at, w.seq) < (v.at, v.seq) AND {}))",
+        projection::versions_table, b.sql);
+    return each_event(cond, std::move(params), [&](const ev& e) {
       if (e.type == "report" && !std::exchange(report, true)) fact(e, "first outside report" + with_text(e));
       else if (e.type == "alert" && !std::exchange(alert, true)) fact(e, "first alert" + with_text(e));
       else if (e.type == "note" && e.has_tag("impact-start")) fact(e, "impact starts" + with_text(e));
@@ -1055,6 +1063,7 @@ class report_writer {
   }
 
   std::expected<void, error> disagreement() {
+    if (n_sources_ < 2) return {};  // one source cannot disagree with itself
     const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
     std::vector<value> params = {inc_.id};
     bind_as_of(params, b, opts_.as_of);
