@@ -548,7 +548,8 @@ struct component_history {
     if (severity_rank(e.state) > severity_rank(worst)) worst = e.state;
   }
   void finish(std::int64_t incident_end) {
-    spans.finish(incident_end, [&](const std::string& s, std::int64_t f, std::int64_t t, bool o) { add_span(s, f, t, o); });
+    spans.finish(incident_end,
+                 [&](const std::string& s, std::int64_t f, std::int64_t t, bool o) { add_span(s, f, t, o); });
   }
   bool affected() const { return !totals.empty(); }
   bool open() const { return std::ranges::any_of(totals, &total::open); }
@@ -842,8 +843,10 @@ class report_writer {
     t.row({"Duration", dur(total_)});
     std::string counted = fmt::format("{} from {} source{}", n_events_, n_sources_, n_sources_ == 1 ? "" : "s");
     std::vector<std::string> audits;
-    if (n_corrections_) audits.push_back(fmt::format("{} correction{}", n_corrections_, n_corrections_ == 1 ? "" : "s"));
-    if (n_retractions_) audits.push_back(fmt::format("{} retraction{}", n_retractions_, n_retractions_ == 1 ? "" : "s"));
+    if (n_corrections_)
+      audits.push_back(fmt::format("{} correction{}", n_corrections_, n_corrections_ == 1 ? "" : "s"));
+    if (n_retractions_)
+      audits.push_back(fmt::format("{} retraction{}", n_retractions_, n_retractions_ == 1 ? "" : "s"));
     if (!audits.empty()) counted += "; " + join(audits, ", ");
     t.row({"Events", counted});
     put(t.str());
@@ -874,7 +877,8 @@ class report_writer {
     if (const ev* p = peak_metric("affected"))
       s += fmt::format(" At the peak, {} affected ({}).", metric_value(*p), escape_markdown(p->source));
     if (peak_report_)
-      s += fmt::format(" Up to {} reports ({}).", group_digits(*peak_report_->value), escape_markdown(peak_report_->source));
+      s += fmt::format(" Up to {} reports ({}).", group_digits(*peak_report_->value),
+                       escape_markdown(peak_report_->source));
     put(s + "\n");
   }
 
@@ -1050,7 +1054,8 @@ class report_writer {
     return each_event("v.type IN ('status', 'component', 'note')", {}, [&](const ev& e) {
       if (e.type == "status") {
         if (e.status != status)
-          add(e, "status **" + escape_markdown(e.status) + "**" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
+          add(e, "status **" + escape_markdown(e.status) + "**" +
+                     (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
         status = e.status;
       } else if (e.type == "component") {
         auto& prev = state[e.component];
@@ -1141,7 +1146,8 @@ class report_writer {
         section("Action items");
         put(table::head({"item", "kind", "owner", "tracker"}));
       }
-      put(table::line({escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)}));
+      put(table::line(
+          {escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)}));
     });
   }
 

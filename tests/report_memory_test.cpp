@@ -55,7 +55,8 @@ std::int64_t status_kb(const std::string& key) {
 // a few sources, one a second.
 std::vector<event> big_incident(const std::string& id, int n) {
   static constexpr const char* statuses[] = {"investigating", "identified", "monitoring"};
-  static constexpr const char* states[] = {"major_outage", "partial_outage", "degraded_performance", "operational"};
+  static constexpr const char* states[] = {"major_outage", "partial_outage", "degraded_performance",
+                                           "operational"};
   static constexpr const char* sources[] = {"status page", "postmortem", "press", "Downdetector"};
   const std::int64_t t0 = parse_timestamp("2025-03-01T00:00:00Z")->ms;
   std::vector<event> out;
@@ -64,14 +65,24 @@ std::vector<event> big_incident(const std::string& id, int n) {
     const std::string text = fmt::format("Event number {} of a long incident, with some words to it.", i);
     std::string type, data;
     switch (i % 10) {
-      case 0: type = "status", data = fmt::format(R"({{"status":"{}","text":"{}"}})", statuses[(i / 10) % 3], text); break;
+      case 0:
+        type = "status";
+        data = fmt::format(R"({{"status":"{}","text":"{}"}})", statuses[(i / 10) % 3], text);
+        break;
       case 1:
         type = "component";
-        data = fmt::format(R"({{"component":"C{}","state":"{}","text":"{}"}})", (i / 10) % 7, states[(i / 70) % 4], text);
+        data = fmt::format(R"({{"component":"C{}","state":"{}","text":"{}"}})", (i / 10) % 7, states[(i / 70) % 4],
+                           text);
         break;
-      case 2: type = "metric", data = fmt::format(R"({{"name":"m{}","value":{},"unit":"%","text":"{}"}})", i % 3, i % 1000, text); break;
+      case 2:
+        type = "metric";
+        data = fmt::format(R"({{"name":"m{}","value":{},"unit":"%","text":"{}"}})", i % 3, i % 1000, text);
+        break;
       case 3: type = "report", data = fmt::format(R"({{"count":{},"text":"{}"}})", i, text); break;
-      case 4: type = "note", data = fmt::format(R"({{"tags":["{}"],"text":"{}"}})", i % 20 == 4 ? "mitigation" : "impact-start", text); break;
+      case 4:
+        type = "note";
+        data = fmt::format(R"({{"tags":["{}"],"text":"{}"}})", i % 20 == 4 ? "mitigation" : "impact-start", text);
+        break;
       case 5: type = "comm", data = fmt::format(R"({{"channel":"x","author":"ops","text":"{}"}})", text); break;
       case 6: type = "cause", data = fmt::format(R"({{"kind":"contributing","text":"{}"}})", text); break;
       case 7: type = "action", data = fmt::format(R"({{"kind":"mitigation","owner":"ops","text":"{}"}})", text); break;
@@ -150,8 +161,8 @@ TEST_SUITE("report_memory") {
     }
     const measured small = measure_report(path, "small");
     const measured big = measure_report(path, "big");
-    MESSAGE(fmt::format("2,000 events: {} kB more at the peak, {} bytes, {:.0f} ms; 40,000 events: {} kB, {} bytes, "
-                        "{:.0f} ms",
+    MESSAGE(fmt::format("2,000 events: {} kB more at the peak, {} bytes, {:.0f} ms; "
+                        "40,000 events: {} kB, {} bytes, {:.0f} ms",
                         small.growth_kb, small.bytes, small.ms, big.growth_kb, big.bytes, big.ms));
     REQUIRE(small.growth_kb >= 0);
     REQUIRE(big.growth_kb >= 0);
