@@ -268,34 +268,49 @@ struct change {
   std::optional<ev> after;   // the version it made; nullopt: a retraction, or nothing usable in it
 };
 
-// What correction or retraction `audit` changed, from its target's versions read in rank order
-// (a version at a time: a target corrected many times is not held whole).
-std::expected<change, error> load_change(const event_store& store, ev audit) {
-  change c{std::move(audit), std::nullopt, std::nullopt};
-  std::optional<ev> prev, made_prev, made;
-  // A retraction, or a correction that changed nothing: the target as believed when it was
-  // recorded (the last version believed for a while from before then).
-  std::optional<ev> believed_then;
-  auto r = each_version(store, "v.id = ?", {c.audit.target}, "v.rank", [&](ev& v) {
-    if (!believed_then || (v.valid_from <= c.audit.recorded_at && (!v.valid_to || v.valid_from < *v.valid_to)))
-      believed_then = v;
-    if (!made && v.made_by == c.audit.seq) {
-      made_prev = std::move(prev);
-      made = std::move(v);
-      prev.reset();
-    } else {
-      prev = std::move(v);
-    }
-    return true;
+// The first row of event_versions `v` that satisfies `where`, in `order` (their `?`s bound by
+// `params`, in that order); nullopt when none does.
+std::expected<std::optional<ev>, error> first_version(const event_store& store, const std::string& where,
+                                                      const std::vector<value>& params, std::string_view order) {
+  std::optional<ev> out;
+  auto r = each_version(store, where, params, std::string(order) + " LIMIT 1", [&](ev& v) {
+    out = std::move(v);
+    return false;
   });
   if (!r) return std::unexpected(r.error());
-  if (!believed_then) return c;  // target not found
-  if (c.audit.type == "correction" && made && made->rank > 0 && made_prev) {
-    c.after = std::move(*made);
-    c.before = std::move(*made_prev);  // ranks are 0, 1, 2… in the order the corrections apply
-    return c;
+  return out;
+}
+
+// What correction or retraction `audit` changed. Each version it needs is one query: a target
+// corrected many times is neither held whole nor read whole once per correction.
+std::expected<change, error> load_change(const event_store& store, ev audit) {
+  change c{std::move(audit), std::nullopt, std::nullopt};
+  if (c.audit.type == "correction") {
+    auto made = first_version(store, "v.id = ? AND v.made_by = ?", {c.audit.target, c.audit.seq}, "v.rank");
+    if (!made) return std::unexpected(made.error());
+    if (*made && (*made)->rank > 0) {
+      // Ranks are 0, 1, 2… in the order the corrections apply: the one before is what it replaced.
+      auto before = first_version(store, "v.seq = ? AND v.rank < ?", {(*made)->seq, (*made)->rank}, "v.rank DESC");
+      if (!before) return std::unexpected(before.error());
+      if (*before) {
+        c.after = std::move(**made);
+        c.before = std::move(**before);
+        return c;
+      }
+    }
   }
-  c.before = std::move(*believed_then);
+  // A retraction, or a correction that changed nothing: the target as believed when it was
+  // recorded (the last version believed for a while from before then; else its first version).
+  // Not found: no version at all.
+  static constexpr std::string_view believed_then =
+      "(v.valid_from <= ? AND (v.valid_to IS NULL OR v.valid_from < v.valid_to))";
+  auto before = first_version(store, "v.id = ?",
+                              {c.audit.target, timestamp{c.audit.recorded_at}, timestamp{c.audit.recorded_at}},
+                              fmt::format("CASE WHEN {0} THEN 1 ELSE 0 END DESC, CASE WHEN {0} THEN v.rank ELSE "
+                                          "-v.rank END DESC",
+                                          believed_then));
+  if (!before) return std::unexpected(before.error());
+  c.before = std::move(*before);
   return c;
 }
 
