@@ -17,6 +17,15 @@
 //   of T), its believed event versions in occurred order (at, seq), and the versions of each
 //   corrected or retracted event.
 //
+// Memory
+// ------
+// The report is written as it is read: no section holds the incident's events. One pass over
+// them gathers what the sections before the timeline need (per component, per metric name, per
+// milestone, the five largest report counts); each listing (causes, detection, response, action
+// items, timeline, corrections, chart) then reads its events again, a row at a time, and writes
+// them. Where sources disagree is grouped by SQL. What stays in memory grows with the number of
+// components and of metric names (both shown whole in the report), never with the events.
+//
 // Escaping: text from events is untrusted. In Markdown text and table cells, `\ | * _ [ ] ~ ``
 // are backslash-escaped, `< > &` become entities (no HTML can be injected), line breaks become
 // `<br>`, other control characters a space, and a line-start marker (`#`, `>`, `-`, `+`, `=`,
@@ -33,7 +42,8 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
+#include <ostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -170,10 +180,16 @@ std::expected<std::optional<incident_row>, error> load_incident(const event_stor
   return inc;
 }
 
-// Rows of event_versions `v` that satisfy `where` (its `?`s bound by `params`), in `order`.
-std::expected<std::vector<ev>, error> load_versions(const event_store& store, const std::string& where,
-                                                    const std::vector<value>& params, std::string_view order) {
-  static const std::vector<column> cols = {
+// The columns every event_versions read takes, in the order `to_ev` reads them.
+constexpr std::string_view version_columns =
+    "v.seq, v.type, v.at, v.source, v.approx, v.data, v.text, v.status, v.channel, v.author, v.metric, v.value, "
+    "v.unit, v.component, v.state, v.kind, v.target, v.id, v.recorded_at, v.corrected, v.rank, v.made_by, "
+    "v.valid_from, v.valid_to";
+constexpr std::size_t n_version_columns = 24;
+
+// The declared types of `version_columns`, then `extra` columns.
+std::vector<column> version_cols(std::initializer_list<column> extra = {}) {
+  std::vector<column> cols = {
       {"seq", value_type::integer},       {"type", value_type::text},          {"at", value_type::timestamp},
       {"source", value_type::text},       {"approx", value_type::integer},     {"data", value_type::text},
       {"text", value_type::text},         {"status", value_type::text},        {"channel", value_type::text},
@@ -182,64 +198,67 @@ std::expected<std::vector<ev>, error> load_versions(const event_store& store, co
       {"kind", value_type::text},         {"target", value_type::text},        {"id", value_type::text},
       {"recorded_at", value_type::timestamp}, {"corrected", value_type::integer}, {"rank", value_type::integer},
       {"made_by", value_type::integer},   {"valid_from", value_type::timestamp}, {"valid_to", value_type::timestamp}};
-  auto rs = store.query(
-      fmt::format("SELECT v.seq, v.type, v.at, v.source, v.approx, v.data, v.text, v.status, v.channel, v.author, "
-                  "v.metric, v.value, v.unit, v.component, v.state, v.kind, v.target, v.id, v.recorded_at, "
-                  "v.corrected, v.rank, v.made_by, v.valid_from, v.valid_to FROM {} v WHERE {} ORDER BY {}",
-                  projection::versions_table, where, order),
-      params, cols);
-  if (!rs) return std::unexpected(rs.error());
-  std::vector<ev> out;
-  out.reserve(rs->rows.size());
-  for (const auto& r : rs->rows) {
-    ev e;
-    e.seq = int_of(r[0]);
-    e.type = text_of(r[1]);
-    e.at = int_of(r[2]);
-    e.source = text_of(r[3]);
-    e.approx = int_of(r[4]) != 0;
-    e.data = text_of(r[5]);
-    e.text = text_of(r[6]);
-    e.status = text_of(r[7]);
-    e.channel = text_of(r[8]);
-    e.author = text_of(r[9]);
-    e.metric = text_of(r[10]);
-    e.value = real_of(r[11]);
-    e.unit = text_of(r[12]);
-    e.component = text_of(r[13]);
-    e.state = text_of(r[14]);
-    e.kind = text_of(r[15]);
-    e.target = text_of(r[16]);
-    e.id = text_of(r[17]);
-    e.recorded_at = int_of(r[18]);
-    e.corrected = int_of(r[19]) != 0;
-    e.rank = int_of(r[20]);
-    e.made_by = int_of(r[21]);
-    e.valid_from = int_of(r[22]);
-    if (!std::holds_alternative<null_value>(r[23])) e.valid_to = int_of(r[23]);
-    if (e.type == "note" || e.type == "action" || e.is_audit()) {
-      rapidjson::Document d;
-      d.Parse(e.data.c_str(), e.data.size());
-      if (!d.HasParseError() && d.IsObject()) {
-        e.tags = json_strings(d, "tags");
-        e.owner = json_string(d, "owner");
-        e.tracker = json_string(d, "tracker");
-        e.reason = json_string(d, "reason");
-      }
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
+  cols.insert(cols.end(), extra);
+  return cols;
 }
 
-// The incident's events believed in the view (corrected, retracted ones left out), in occurred
-// order (at, seq); corrections and retractions among them.
-std::expected<std::vector<ev>, error> load_events(const event_store& store, const std::string& id,
-                                                  std::optional<std::int64_t> as_of) {
-  const projection::sql_text b = projection::believed("v", as_of.has_value());
-  std::vector<value> params = {id};
-  bind_as_of(params, b, as_of);
-  return load_versions(store, "v.incident = ? AND " + b.sql, params, "v.at, v.seq");
+std::string take_text(value& v) {
+  if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
+  return {};
+}
+
+// One row of `version_columns` (its cells moved out).
+ev to_ev(std::vector<value>& r) {
+  ev e;
+  e.seq = int_of(r[0]);
+  e.type = take_text(r[1]);
+  e.at = int_of(r[2]);
+  e.source = take_text(r[3]);
+  e.approx = int_of(r[4]) != 0;
+  e.data = take_text(r[5]);
+  e.text = take_text(r[6]);
+  e.status = take_text(r[7]);
+  e.channel = take_text(r[8]);
+  e.author = take_text(r[9]);
+  e.metric = take_text(r[10]);
+  e.value = real_of(r[11]);
+  e.unit = take_text(r[12]);
+  e.component = take_text(r[13]);
+  e.state = take_text(r[14]);
+  e.kind = take_text(r[15]);
+  e.target = take_text(r[16]);
+  e.id = take_text(r[17]);
+  e.recorded_at = int_of(r[18]);
+  e.corrected = int_of(r[19]) != 0;
+  e.rank = int_of(r[20]);
+  e.made_by = int_of(r[21]);
+  e.valid_from = int_of(r[22]);
+  if (!std::holds_alternative<null_value>(r[23])) e.valid_to = int_of(r[23]);
+  if (e.type == "note" || e.type == "action" || e.is_audit()) {
+    rapidjson::Document d;
+    d.Parse(e.data.c_str(), e.data.size());
+    if (!d.HasParseError() && d.IsObject()) {
+      e.tags = json_strings(d, "tags");
+      e.owner = json_string(d, "owner");
+      e.tracker = json_string(d, "tracker");
+      e.reason = json_string(d, "reason");
+    }
+  }
+  return e;
+}
+
+// Calls `sink` with each row of event_versions `v` that satisfies `where` (its `?`s bound by
+// `params`), in `order`, one row in memory at a time; `sink` returns false to stop.
+std::expected<void, error> each_version(const event_store& store, const std::string& where,
+                                        const std::vector<value>& params, std::string_view order,
+                                        const std::function<bool(ev&)>& sink) {
+  static const std::vector<column> cols = version_cols();
+  return store.query_each(fmt::format("SELECT {} FROM {} v WHERE {} ORDER BY {}", version_columns,
+                                      projection::versions_table, where, order),
+                          params, cols, [&](std::vector<value>& r) {
+                            ev e = to_ev(r);
+                            return sink(e);
+                          });
 }
 
 // One correction or retraction, with the version of its target it replaced and the one it made.
@@ -249,30 +268,50 @@ struct change {
   std::optional<ev> after;   // the version it made; nullopt: a retraction, or nothing usable in it
 };
 
-// `audits` (corrections and retractions) with what each changed, in recorded order
-// (recorded_at, seq): the order the projection applies them in.
-std::expected<std::vector<change>, error> load_changes(const event_store& store, const std::vector<ev>& audits) {
-  std::vector<change> out;
-  for (const auto& a : audits) out.push_back({a, std::nullopt, std::nullopt});
-  std::ranges::stable_sort(out, {}, [](const change& c) { return std::pair(c.audit.recorded_at, c.audit.seq); });
-  for (auto& c : out) {
-    const std::vector<value> params = {c.audit.target};
-    auto versions = load_versions(store, "v.id = ?", params, "v.rank");
-    if (!versions) return std::unexpected(versions.error());
-    if (versions->empty()) continue;
-    const auto made = std::ranges::find(*versions, c.audit.seq, &ev::made_by);
-    if (c.audit.type == "correction" && made != versions->end() && made->rank > 0) {
-      c.after = *made;
-      c.before = *std::prev(made);  // ranks are 0, 1, 2… in the order the corrections apply
-      continue;
-    }
-    // A retraction, or a correction that changed nothing: the target as believed when it was
-    // recorded (the last version believed for a while from before then).
-    c.before = versions->front();
-    for (const auto& v : *versions)
-      if (v.valid_from <= c.audit.recorded_at && (!v.valid_to || v.valid_from < *v.valid_to)) c.before = v;
-  }
+// The first row of event_versions `v` that satisfies `where`, in `order` (their `?`s bound by
+// `params`, in that order); nullopt when none does.
+std::expected<std::optional<ev>, error> first_version(const event_store& store, const std::string& where,
+                                                      const std::vector<value>& params, std::string_view order) {
+  std::optional<ev> out;
+  auto r = each_version(store, where, params, std::string(order) + " LIMIT 1", [&](ev& v) {
+    out = std::move(v);
+    return false;
+  });
+  if (!r) return std::unexpected(r.error());
   return out;
+}
+
+// What correction or retraction `audit` changed. Each version it needs is one query: a target
+// corrected many times is neither held whole nor read whole once per correction.
+std::expected<change, error> load_change(const event_store& store, ev audit) {
+  change c{std::move(audit), std::nullopt, std::nullopt};
+  if (c.audit.type == "correction") {
+    auto made = first_version(store, "v.id = ? AND v.made_by = ?", {c.audit.target, c.audit.seq}, "v.rank");
+    if (!made) return std::unexpected(made.error());
+    if (*made && (*made)->rank > 0) {
+      // Ranks are 0, 1, 2… in the order the corrections apply: the one before is what it replaced.
+      auto before = first_version(store, "v.seq = ? AND v.rank < ?", {(*made)->seq, (*made)->rank}, "v.rank DESC");
+      if (!before) return std::unexpected(before.error());
+      if (*before) {
+        c.after = std::move(**made);
+        c.before = std::move(**before);
+        return c;
+      }
+    }
+  }
+  // A retraction, or a correction that changed nothing: the target as believed when it was
+  // recorded (the last version believed for a while from before then; else its first version).
+  // Not found: no version at all.
+  static constexpr std::string_view believed_then =
+      "(v.valid_from <= ? AND (v.valid_to IS NULL OR v.valid_from < v.valid_to))";
+  auto before = first_version(store, "v.id = ?",
+                              {c.audit.target, timestamp{c.audit.recorded_at}, timestamp{c.audit.recorded_at}},
+                              fmt::format("CASE WHEN {0} THEN 1 ELSE 0 END DESC, CASE WHEN {0} THEN v.rank ELSE "
+                                          "-v.rank END DESC",
+                                          believed_then));
+  if (!before) return std::unexpected(before.error());
+  c.before = std::move(*before);
+  return c;
 }
 
 // ------------------------------------------------------------------ PMQL
@@ -426,24 +465,31 @@ std::string describe(const ev& e) {
   return escape_markdown(e.text);  // incident (its title), alert, change
 }
 
-// A GFM table. Cells are already Markdown (escaped where they carry untrusted text).
+// A GFM table. Cells are already Markdown (escaped where they carry untrusted text). Markdown
+// needs no padding, so a long table is written a row at a time: `head()`, then `line()` per row.
 class table {
  public:
   explicit table(std::vector<std::string> header) : header_(std::move(header)) {}
   void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
   bool empty() const { return rows_.empty(); }
   std::string str() const {
-    std::string out = line(header_, false);
-    out += "|";
-    for (std::size_t i = 0; i < header_.size(); ++i) out += "---|";
-    out += "\n";
-    for (const auto& r : rows_) out += line(r, true);
+    std::string out = head(header_);
+    for (const auto& r : rows_) out += line(r);
     return out;
   }
 
+  // The header line and the delimiter line.
+  static std::string head(const std::vector<std::string>& header) {
+    std::string out = cells_line(header, false);
+    out += "|";
+    for (std::size_t i = 0; i < header.size(); ++i) out += "---|";
+    return out + "\n";
+  }
+  static std::string line(const std::vector<std::string>& cells) { return cells_line(cells, true); }
+
  private:
   // An empty data cell shows `—`; an empty header cell stays empty.
-  static std::string line(const std::vector<std::string>& cells, bool data) {
+  static std::string cells_line(const std::vector<std::string>& cells, bool data) {
     std::string out = "|";
     for (const auto& c : cells) out += c.empty() ? (data ? std::string(" — |") : std::string(" |")) : " " + c + " |";
     return out + "\n";
@@ -462,48 +508,67 @@ int severity_rank(std::string_view state) {
   return 0;  // operational
 }
 
-struct state_span {
-  std::string state;
-  std::int64_t from = 0, to = 0;
-  bool open = false;  // never left: counted to the incident's end
+// One component's spans in non-operational states, folded from its component events in occurred
+// order: a state lasts until the component's next different state; one never left lasts to the
+// incident's end and is open. `on_span(state, from, to, open)` gets each span as it ends.
+class span_folder {
+ public:
+  explicit span_folder(std::int64_t first_at) : since_(first_at) {}
+  const std::string& state() const { return state_; }
+
+  // Returns false when `e` repeats the current state (it changes nothing).
+  template <class F>
+  bool next(const ev& e, F&& on_span) {
+    if (e.state == state_) return false;
+    if (state_ != "operational") on_span(state_, since_, e.at, false);
+    state_ = e.state;
+    since_ = e.at;
+    return true;
+  }
+  template <class F>
+  void finish(std::int64_t incident_end, F&& on_span) const {
+    if (state_ != "operational") on_span(state_, since_, std::max(incident_end, since_), true);
+  }
+
+ private:
+  std::string state_ = "operational";
+  std::int64_t since_ = 0;
 };
 
+// What the report says of one component: the time in each non-operational state, not the spans
+// (the chart reads those again), so its size does not grow with the component's events.
 struct component_history {
+  struct total {
+    std::string state;
+    std::int64_t ms = 0;
+    bool open = false;
+  };
   std::string name;
-  std::vector<state_span> spans;           // non-operational spans, in time order
+  span_folder spans;
+  std::vector<total> totals;               // per non-operational state, in order of its first span
   std::optional<std::int64_t> recovered;   // when it last became operational after an outage
   std::string worst = "operational";
-};
 
-// Per component (in order of first mention), the spans spent in each non-operational state,
-// from its component events in occurred order. A state lasts until the component's next
-// different state; one never left lasts to the incident's end and is marked open.
-std::vector<component_history> component_histories(const std::vector<ev>& events, std::int64_t incident_end) {
-  std::vector<component_history> out;
-  std::map<std::string, std::size_t> index;
-  std::vector<std::pair<std::string, std::int64_t>> current;  // per component: state, since
-  for (const auto& e : events) {
-    if (e.type != "component") continue;
-    auto [it, added] = index.try_emplace(e.component, out.size());
-    if (added) {
-      out.push_back({e.component, {}, std::nullopt, "operational"});
-      current.emplace_back("operational", e.at);
-    }
-    auto& h = out[it->second];
-    auto& [state, since] = current[it->second];
-    if (e.state == state) continue;
-    if (state != "operational") h.spans.push_back({state, since, e.at, false});
-    if (e.state == "operational" && !h.spans.empty()) h.recovered = e.at;
-    if (e.state != "operational") h.recovered.reset();
-    if (severity_rank(e.state) > severity_rank(h.worst)) h.worst = e.state;
-    state = e.state;
-    since = e.at;
+  void add_span(const std::string& state, std::int64_t from, std::int64_t to, bool open) {
+    auto it = std::ranges::find(totals, state, &total::state);
+    if (it == totals.end()) it = totals.insert(totals.end(), total{state, 0, false});
+    it->ms += to - from;
+    it->open = it->open || open;
   }
-  for (std::size_t i = 0; i < out.size(); ++i)
-    if (current[i].first != "operational")
-      out[i].spans.push_back({current[i].first, current[i].second, std::max(incident_end, current[i].second), true});
-  return out;
-}
+  void next(const ev& e) {
+    if (!spans.next(e, [&](const std::string& s, std::int64_t f, std::int64_t t, bool o) { add_span(s, f, t, o); }))
+      return;
+    if (e.state == "operational" && !totals.empty()) recovered = e.at;
+    if (e.state != "operational") recovered.reset();
+    if (severity_rank(e.state) > severity_rank(worst)) worst = e.state;
+  }
+  void finish(std::int64_t incident_end) {
+    spans.finish(incident_end,
+                 [&](const std::string& s, std::int64_t f, std::int64_t t, bool o) { add_span(s, f, t, o); });
+  }
+  bool affected() const { return !totals.empty(); }
+  bool open() const { return std::ranges::any_of(totals, &total::open); }
+};
 
 // ------------------------------------------------------------------ key durations
 
@@ -523,57 +588,28 @@ milestone ms_status(const std::string& status, bool last = false) {
   return {which + " status " + status, which + " status " + status,
           [status](const ev& e) { return e.type == "status" && e.status == status; }, last};
 }
+milestone ms_fixed99() {
+  return {"first 99% fixed", "first metric fixed ≥ 99",
+          [](const ev& e) { return e.type == "metric" && e.metric == "fixed" && e.value && *e.value >= 99; }};
+}
 
+// A milestone, its time through PMQL (`time from start to M`) and the event it is (the first,
+// or for a `last` milestone the last, event at that time that PMQL's pattern matches).
 struct resolved_milestone {
+  milestone m;
   std::optional<std::int64_t> at;
-  const ev* event = nullptr;
+  std::optional<ev> event;
 };
 
-class durations {
- public:
-  durations(const pmql& q, const std::vector<ev>& events, std::int64_t started)
-      : q_(q), events_(events), started_(started) {}
-
-  // The time of a milestone, through PMQL (`time from start to M`), and the event it is.
-  std::expected<resolved_milestone, error> resolve(const milestone& m) {
-    auto off = q_.time(statement("start", m.pmql));
-    if (!off) return std::unexpected(off.error());
-    resolved_milestone r;
-    if (!*off) return r;
-    r.at = started_ + **off;
-    const ev* found = nullptr;
-    for (const auto& e : events_) {
-      if (e.at != *r.at || !m.match(e)) continue;
-      found = &e;
-      if (!m.last) break;
-    }
-    r.event = found;
-    return r;
-  }
-
-  std::expected<std::optional<std::int64_t>, error> span(const milestone& from, const milestone& to) {
-    const std::string s = statement(from.pmql, to.pmql);
-    statements_.push_back(s);
-    return q_.time(s);
-  }
-
-  const std::vector<std::string>& statements() const { return statements_; }
-
- private:
-  static std::string statement(const std::string& from, const std::string& to) {
-    return fmt::format("time from {} to {};", from, to);
-  }
-  const pmql& q_;
-  const std::vector<ev>& events_;
-  std::int64_t started_;
-  std::vector<std::string> statements_;
-};
-
-std::string milestone_cell(const milestone& m, const resolved_milestone& r) {
-  if (!r.at) return fmt::format("{}: not recorded", m.label);
-  std::string s = fmt::format("{} · {}", m.label, r.event ? when(*r.event) : utc(*r.at));
+std::string milestone_cell(const resolved_milestone& r) {
+  if (!r.at) return fmt::format("{}: not recorded", r.m.label);
+  std::string s = fmt::format("{} · {}", r.m.label, r.event ? when(*r.event) : utc(*r.at));
   if (r.event) s += " · " + escape_markdown(r.event->source);
   return s;
+}
+
+std::string time_statement(const std::string& from, const std::string& to) {
+  return fmt::format("time from {} to {};", from, to);
 }
 
 // ------------------------------------------------------------------ disagreements
@@ -585,111 +621,120 @@ std::string milestone_cell(const milestone& m, const resolved_milestone& r) {
 //   For each key, each source's earliest event is its observation (a source repeating itself
 //   is not a disagreement). A key is shown when two or more sources observed it and their
 //   times differ; the rows are its observations in time order, with each one's gap from the
-//   earliest. Keys are listed by their earliest observation.
-struct fact_group {
-  std::string label;
-  std::vector<const ev*> observations;  // one per source, in time order
-  std::set<std::string> sources;
-};
+//   earliest. Keys are listed by their earliest observation (then by that event's position,
+//   then metric/status/component before count before start of impact).
+// The keys can be as many as the events, so SQL groups them (SQLite's sorter spills to disk)
+// and the report reads the observations of the shown keys one row at a time, each with:
+// `ko` (0: metric, status or component; 1: count; 2: start of impact), `lo` (the key's earliest
+// observation) and `first_seq` (the position of that event).
+std::string disagreement_sql(std::string_view believed) {
+  return fmt::format(
+      "WITH f AS (SELECT v.seq, v.made_by, v.at, coalesce(v.source, '') AS src, v.type, v.metric, v.value, v.unit, "
+      "v.status, v.component, v.state, v.data FROM {0} v WHERE v.incident = ? AND {1} AND "
+      "v.type IN ('metric', 'status', 'component', 'report', 'note')), "
+      "keys AS ("
+      "SELECT seq, made_by, at, src, 0 AS ko, 'metric' AS k, coalesce(metric, '') AS a, coalesce(value, 0.0) AS b, "
+      "coalesce(unit, '') AS c FROM f WHERE type = 'metric' "
+      "UNION ALL SELECT seq, made_by, at, src, 0, 'status', coalesce(status, ''), '', '' FROM f WHERE type = 'status' "
+      "UNION ALL SELECT seq, made_by, at, src, 0, 'component', coalesce(component, ''), coalesce(state, ''), '' "
+      "FROM f WHERE type = 'component' "
+      "UNION ALL SELECT seq, made_by, at, src, 1, 'count', value, '', '' FROM f WHERE type = 'report' AND "
+      "value IS NOT NULL "
+      "UNION ALL SELECT seq, made_by, at, src, 2, 'impact', '', '', '' FROM f WHERE type = 'report' OR "
+      "(type = 'note' AND json_valid(data) AND json_type(data, '$.tags') = 'array' AND EXISTS "
+      "(SELECT 1 FROM json_each(f.data, '$.tags') t WHERE t.type = 'text' AND t.value = 'impact-start'))), "
+      "obs AS (SELECT *, row_number() OVER (PARTITION BY k, a, b, c, src ORDER BY at, seq) AS nth FROM keys), "
+      "firsts AS (SELECT *, count(*) OVER g AS n, min(at) OVER g AS lo, max(at) OVER g AS hi, "
+      "first_value(seq) OVER (g ORDER BY at, seq) AS first_seq FROM obs WHERE nth = 1 "
+      "WINDOW g AS (PARTITION BY k, a, b, c)) "
+      "SELECT {2}, x.ko, x.lo, x.first_seq FROM firsts x JOIN {0} v ON v.seq = x.seq AND v.made_by = x.made_by "
+      "WHERE x.n >= 2 AND x.lo <> x.hi ORDER BY x.lo, x.first_seq, x.ko, x.at, x.seq",
+      projection::versions_table, believed, version_columns);
+}
 
-std::vector<fact_group> disagreements(const std::vector<ev>& events) {
-  std::vector<fact_group> groups;
-  std::map<std::string, std::size_t> index;
-  const auto add = [&](const std::string& key, const std::string& label, const ev& e) {
-    auto [it, added] = index.try_emplace(key, groups.size());
-    if (added) groups.push_back({label, {}, {}});
-    auto& g = groups[it->second];
-    if (g.sources.insert(e.source).second) g.observations.push_back(&e);
-  };
-  std::set<std::string> reporting_sources;
-  for (const auto& e : events) {  // occurred order: the first event per source is its earliest
-    if (e.type == "metric")
-      add(fmt::format("metric\x1f{}\x1f{}\x1f{}", e.metric, e.value.value_or(0), e.unit),
-          fmt::format("metric {} = {}", escape_markdown(e.metric), metric_value(e)), e);
-    else if (e.type == "status")
-      add("status\x1f" + e.status, "status " + escape_markdown(e.status), e);
-    else if (e.type == "component")
-      add(fmt::format("component\x1f{}\x1f{}", e.component, e.state),
-          escape_markdown(e.component) + " → " + escape_markdown(e.state), e);
-    if (e.type == "report" && e.value)
-      add(fmt::format("count\x1f{}", *e.value), group_digits(*e.value) + " reports", e);
-    if ((e.type == "report" && reporting_sources.insert(e.source).second) ||
-        (e.type == "note" && e.has_tag("impact-start")))
-      add("impact-start", "start of impact (first report, impact-start note)", e);
-  }
-  std::vector<fact_group> out;
-  for (auto& g : groups) {
-    if (g.observations.size() < 2) continue;
-    if (g.observations.front()->at == g.observations.back()->at) continue;
-    out.push_back(std::move(g));
-  }
-  std::ranges::stable_sort(out, {}, [](const fact_group& g) { return g.observations.front()->at; });
-  return out;
+// The label of a key, from its earliest observation.
+std::string fact_label(std::int64_t ko, const ev& e) {
+  if (ko == 1) return group_digits(e.value.value_or(0)) + " reports";
+  if (ko == 2) return "start of impact (first report, impact-start note)";
+  if (e.type == "metric") return fmt::format("metric {} = {}", escape_markdown(e.metric), metric_value(e));
+  if (e.type == "status") return "status " + escape_markdown(e.status);
+  return escape_markdown(e.component) + " → " + escape_markdown(e.state);
 }
 
 // ------------------------------------------------------------------ the report
 
-struct concurrent {
-  std::string id, title;
-  std::int64_t started = 0, ended = 0;
-};
-
-std::expected<std::vector<concurrent>, error> concurrent_incidents(const event_store& store, const incident_row& inc,
-                                                                   std::optional<std::int64_t> as_of) {
-  // The same rule as PMQL's `incidents overlapping ID`: other incidents whose [started, ended]
-  // intersects this one's, in the incidents relation of the view.
-  static const std::vector<column> cols = {{"id", value_type::text},
-                                           {"title", value_type::text},
-                                           {"started", value_type::timestamp},
-                                           {"ended", value_type::timestamp}};
-  std::vector<value> params;
-  std::string relation(projection::incidents_table);
-  if (as_of) {
-    const projection::sql_text rel = projection::incidents_as_of();
-    relation = "(" + rel.sql + ")";
-    bind_as_of(params, rel, as_of);
-  }
-  params.insert(params.end(), {inc.id, timestamp{inc.ended}, timestamp{inc.started}});
-  auto rs = store.query(fmt::format("SELECT id, title, started, ended FROM {} WHERE id <> ? AND started <= ? AND "
-                                    "ended >= ? ORDER BY started, id",
-                                    relation),
-                        params, cols);
-  if (!rs) return std::unexpected(rs.error());
-  std::vector<concurrent> out;
-  for (const auto& r : rs->rows) out.push_back({text_of(r[0]), text_of(r[1]), int_of(r[2]), int_of(r[3])});
-  return out;
-}
-
+// Writes the report section by section. The incident's events are never held together: each
+// section that lists events reads them again from the store, one row at a time, in the order it
+// shows them (SQLite walks the incident's index; a section sorted otherwise lets SQLite sort).
+// What is kept across rows is bounded by what the report shows, not by the number of events:
+// per component (its time in each state), per metric name (its peak), per milestone (its event),
+// the five largest report counts, the current status and each component's current state.
 class report_writer {
  public:
-  // `events`: the incident's believed facts in occurred order; `changes`: the corrections and
-  // retractions believed in the view, in recorded order.
-  report_writer(const event_store& store, incident_row inc, std::vector<ev> events, std::vector<change> changes,
-                const postmortem_options& opts, const date::time_zone* zone)
-      : store_(store), inc_(std::move(inc)), events_(std::move(events)), changes_(std::move(changes)), opts_(opts),
-        zone_(zone), q_(store, inc_.id, opts.as_of), durations_(q_, events_, inc_.started) {}
+  report_writer(const event_store& store, incident_row inc, const postmortem_options& opts,
+                const date::time_zone* zone, std::ostream& out)
+      : store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), out_(out), q_(store, inc_.id, opts.as_of) {}
 
-  std::expected<std::string, error> run() {
-    components_ = component_histories(events_, inc_.ended);
-    if (auto r = compute_end(); !r) return std::unexpected(r.error());
+  std::expected<void, error> run() {
+    // Every PMQL query runs before the first byte is written: a failing one writes nothing.
+    if (auto r = compute_end(); !r) return r;
+    if (auto r = resolve_milestones(); !r) return r;
+    if (auto r = gather(); !r) return r;
+    if (auto r = key_duration_rows(); !r) return r;
     header();
     summary();
     impact();
-    if (auto r = key_durations(); !r) return std::unexpected(r.error());
-    causes();
-    detection();
-    response();
-    disagreement();
-    if (auto r = concurrency(); !r) return std::unexpected(r.error());
-    actions();
-    timeline();
-    corrections();
-    gantt();
+    key_durations();
+    for (auto section : {&report_writer::causes, &report_writer::detection, &report_writer::response,
+                         &report_writer::disagreement, &report_writer::concurrency, &report_writer::actions,
+                         &report_writer::timeline, &report_writer::corrections, &report_writer::gantt}) {
+      if (auto r = (this->*section)(); !r) return r;
+    }
     footer();
-    return std::move(out_);
+    flush();
+    return written();
   }
 
  private:
+  // ---------------------------------------------------------------- output
+
+  // Text goes to `buf_` and on to the stream in blocks.
+  void put(std::string_view s) {
+    buf_ += s;
+    if (buf_.size() >= 64 * 1024) flush();
+  }
+  void flush() {
+    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    buf_.clear();
+  }
+  std::expected<void, error> written() const {
+    if (!out_) return std::unexpected(error("report: cannot write the report (the output failed)"));
+    return {};
+  }
+
+  void section(std::string_view title) { put(fmt::format("\n## {}\n\n", title)); }
+
+  // ---------------------------------------------------------------- reading
+
+  // Calls `sink` with the incident's events believed in the view that satisfy `cond` (SQL on
+  // `v`, its `?`s bound by `cond_params`), in `order`; stops early when the output failed.
+  std::expected<void, error> each_event(std::string_view cond, std::vector<value> cond_params,
+                                        const std::function<void(ev&)>& sink, std::string_view order = "v.at, v.seq") {
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    for (auto& p : cond_params) params.push_back(std::move(p));
+    auto r = each_version(store_, fmt::format("v.incident = ? AND {} AND ({})", b.sql, cond), params, order,
+                          [&](ev& e) {
+                            sink(e);
+                            return out_.good();
+                          });
+    if (!r) return r;
+    return written();
+  }
+
+  // ---------------------------------------------------------------- what the header needs
+
   std::string local(std::int64_t ms) const {
     const date::sys_time<std::chrono::milliseconds> t{std::chrono::milliseconds{ms}};
     return date::format("%Y-%m-%d %H:%M %Z", date::zoned_time<std::chrono::milliseconds>{zone_, t});
@@ -700,8 +745,6 @@ class report_writer {
     if (zone_) s += " (" + local(ms) + ")";
     return s;
   }
-
-  void section(std::string_view title) { out_ += fmt::format("\n## {}\n\n", title); }
 
   // End: the first `resolved` status when there is one, else the incident's last event; the
   // total duration is PMQL's `time from start to ...` to that milestone.
@@ -725,8 +768,78 @@ class report_writer {
     return {};
   }
 
+  std::expected<void, error> resolve_milestones() {
+    for (auto m : {ms_start(), ms_type("report"), ms_type("alert"), ms_status("investigating"),
+                   ms_status("identified"), ms_status("monitoring"), ms_status("resolved"),
+                   ms_status("resolved", true), ms_fixed99()}) {
+      auto off = q_.time(time_statement("start", m.pmql));
+      if (!off) return std::unexpected(off.error());
+      resolved_milestone r{std::move(m), std::nullopt, std::nullopt};
+      if (*off) r.at = inc_.started + **off;
+      milestones_.push_back(std::move(r));
+    }
+    return {};
+  }
+
+  const resolved_milestone& milestone_of(const milestone& m) const {
+    return *std::ranges::find(milestones_, m.pmql, [](const resolved_milestone& r) { return r.m.pmql; });
+  }
+
+  // One pass over the incident's believed events, in occurred order, for what the sections
+  // before the timeline need.
+  std::expected<void, error> gather() {
+    std::map<std::string, std::size_t> component_index;
+    auto r = each_event("1", {}, [&](ev& e) {
+      if (e.is_audit()) {
+        ++(e.type == "retraction" ? n_retractions_ : n_corrections_);
+        return;
+      }
+      ++n_events_;
+      last_at_ = e.at;
+      any_corrected_ = any_corrected_ || e.corrected;
+      for (auto& m : milestones_)
+        if (m.at && e.at == *m.at && (!m.event || m.m.last) && m.m.match(e)) m.event = e;
+      if (e.type == "component") {
+        auto [it, added] = component_index.try_emplace(e.component, components_.size());
+        if (added) components_.push_back({e.component, span_folder(e.at), {}, std::nullopt, "operational"});
+        components_[it->second].next(e);
+      } else if (e.type == "metric" && e.value) {
+        auto [it, added] = peaks_.try_emplace(e.metric, e);
+        if (added) metric_names_.push_back(e.metric);
+        else if (*e.value > *it->second.value) it->second = e;
+      } else if (e.type == "report") {
+        has_report_ = true;
+        if (!e.value) return;
+        if (!peak_report_ || *e.value > *peak_report_->value) peak_report_ = e;
+        // The largest counts, the earlier first among equal ones.
+        ++n_counts_;
+        const auto at = std::ranges::find_if(top_counts_, [&](const ev& t) { return *t.value < *e.value; });
+        if (at - top_counts_.begin() < static_cast<std::ptrdiff_t>(max_counts)) {
+          top_counts_.insert(at, e);
+          if (top_counts_.size() > max_counts) top_counts_.pop_back();
+        }
+      }
+    });
+    if (!r) return r;
+    for (auto& c : components_) c.finish(inc_.ended);
+    // The number of sources, counted by SQL: a set of them would grow with the incident.
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    static const std::vector<column> cols = {{"n", value_type::integer}};
+    auto rs = store_.query(fmt::format("SELECT count(DISTINCT v.source) FROM {} v WHERE v.incident = ? AND {} AND "
+                                       "v.type NOT IN ('correction', 'retraction')",
+                                       projection::versions_table, b.sql),
+                           params, cols);
+    if (!rs) return std::unexpected(rs.error());
+    if (!rs->rows.empty()) n_sources_ = int_of(rs->rows.front().front());
+    return {};
+  }
+
+  // ---------------------------------------------------------------- sections
+
   void header() {
-    out_ += "# " + escape_markdown(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n";
+    put("# " + escape_markdown(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n");
     table t({"", ""});
     t.row({"Incident", "`" + inc_.id + "`"});
     if (opts_.as_of) t.row({"As of", utc_and_local(*opts_.as_of) + ": only what had been recorded by then"});
@@ -736,52 +849,40 @@ class report_writer {
     if (!services.empty()) t.row({"Services", join(services, ", ")});
     std::vector<std::string> comps;
     for (const auto& c : components_)
-      if (!c.spans.empty()) comps.push_back(escape_markdown(c.name));
+      if (c.affected()) comps.push_back(escape_markdown(c.name));
     if (!comps.empty()) t.row({"Components affected", join(comps, ", ")});
     if (!inc_.severity.empty()) t.row({"Severity", escape_markdown(inc_.severity)});
     if (!inc_.status.empty()) t.row({"Status", escape_markdown(inc_.status)});
     t.row({"Start", utc_and_local(inc_.started) + ", first event"});
     t.row({"End", utc_and_local(end_) + ", " + end_label_});
     t.row({"Duration", dur(total_)});
-    std::set<std::string> sources;
-    for (const auto& e : events_) sources.insert(e.source);
-    std::string counted =
-        fmt::format("{} from {} source{}", events_.size(), sources.size(), sources.size() == 1 ? "" : "s");
-    const auto n_retractions = std::ranges::count_if(changes_, [](const change& c) { return c.audit.type == "retraction"; });
-    const auto n_corrections = std::ssize(changes_) - n_retractions;
+    std::string counted = fmt::format("{} from {} source{}", n_events_, n_sources_, n_sources_ == 1 ? "" : "s");
     std::vector<std::string> audits;
-    if (n_corrections) audits.push_back(fmt::format("{} correction{}", n_corrections, n_corrections == 1 ? "" : "s"));
-    if (n_retractions) audits.push_back(fmt::format("{} retraction{}", n_retractions, n_retractions == 1 ? "" : "s"));
+    if (n_corrections_)
+      audits.push_back(fmt::format("{} correction{}", n_corrections_, n_corrections_ == 1 ? "" : "s"));
+    if (n_retractions_)
+      audits.push_back(fmt::format("{} retraction{}", n_retractions_, n_retractions_ == 1 ? "" : "s"));
     if (!audits.empty()) counted += "; " + join(audits, ", ");
     t.row({"Events", counted});
-    out_ += t.str();
+    put(t.str());
   }
 
-  const ev* peak_metric(std::string_view name) const {
-    const ev* best = nullptr;
-    for (const auto& e : events_)
-      if (e.type == "metric" && e.metric == name && e.value && (!best || *e.value > *best->value)) best = &e;
-    return best;
-  }
-
-  const ev* peak_report() const {
-    const ev* best = nullptr;
-    for (const auto& e : events_)
-      if (e.type == "report" && e.value && (!best || *e.value > *best->value)) best = &e;
-    return best;
+  const ev* peak_metric(const std::string& name) const {
+    const auto it = peaks_.find(name);
+    return it == peaks_.end() ? nullptr : &it->second;
   }
 
   void summary() {
     section("Summary");
     if (!inc_.summary.empty()) {
-      out_ += escape_markdown(inc_.summary) + "\n";
+      put(escape_markdown(inc_.summary) + "\n");
       return;
     }
     std::vector<std::string> what;
     for (const auto& s : inc_.services) what.push_back(escape_markdown(s));
     if (what.empty())
       for (const auto& c : components_)
-        if (!c.spans.empty()) what.push_back(escape_markdown(c.name));
+        if (c.affected()) what.push_back(escape_markdown(c.name));
     std::string s = inc_.title.empty() ? "Incident `" + inc_.id + "`" : "“" + escape_markdown(inc_.title) + "”";
     if (!what.empty()) s += " affected " + join(what, ", ") + ". It";
     s += " started at " + utc(inc_.started) + " UTC";
@@ -790,8 +891,10 @@ class report_writer {
     s += ".";
     if (const ev* p = peak_metric("affected"))
       s += fmt::format(" At the peak, {} affected ({}).", metric_value(*p), escape_markdown(p->source));
-    if (const ev* r = peak_report()) s += fmt::format(" Up to {} reports ({}).", group_digits(*r->value), escape_markdown(r->source));
-    out_ += s + "\n";
+    if (peak_report_)
+      s += fmt::format(" Up to {} reports ({}).", group_digits(*peak_report_->value),
+                       escape_markdown(peak_report_->source));
+    put(s + "\n");
   }
 
   void impact() {
@@ -799,8 +902,8 @@ class report_writer {
     // Components.
     std::vector<std::string> states;
     for (const auto& c : components_)
-      for (const auto& sp : c.spans)
-        if (std::ranges::find(states, sp.state) == states.end()) states.push_back(sp.state);
+      for (const auto& t : c.totals)
+        if (std::ranges::find(states, t.state) == states.end()) states.push_back(t.state);
     std::ranges::stable_sort(states, std::greater{}, [](const std::string& s) { return severity_rank(s); });
     bool any_open = false;
     if (!states.empty()) {
@@ -809,20 +912,13 @@ class report_writer {
       header.push_back("back to operational");
       table t(header);
       for (const auto& c : components_) {
-        if (c.spans.empty()) continue;
+        if (!c.affected()) continue;
         std::vector<std::string> row = {escape_markdown(c.name), escape_markdown(c.worst)};
-        bool open = false;
         for (const auto& s : states) {
-          std::int64_t total = 0;
-          bool seen = false;
-          for (const auto& sp : c.spans)
-            if (sp.state == s) {
-              total += sp.to - sp.from;
-              seen = true;
-              open = open || sp.open;
-            }
-          row.push_back(seen ? dur(total) : "");
+          const auto it = std::ranges::find(c.totals, s, &component_history::total::state);
+          row.push_back(it != c.totals.end() ? dur(it->ms) : "");
         }
+        const bool open = c.open();
         row.push_back(c.recovered && !open ? utc(*c.recovered) : "not recorded \\*");
         any_open = any_open || open;
         t.row(row);
@@ -831,15 +927,12 @@ class report_writer {
       if (any_open)
         body += fmt::format(
             "\n\\* never recorded as operational again: its last state is counted to the incident's {} ({}).\n",
-            !events_.empty() && inc_.ended < events_.back().at ? "resolution" : "last event", utc(inc_.ended));
+            last_at_ && inc_.ended < *last_at_ ? "resolution" : "last event", utc(inc_.ended));
     }
     // Peak metrics: the highest value of each metric, at its first occurrence.
-    std::vector<std::string> names;
-    for (const auto& e : events_)
-      if (e.type == "metric" && e.value && std::ranges::find(names, e.metric) == names.end()) names.push_back(e.metric);
-    if (!names.empty()) {
+    if (!metric_names_.empty()) {
       table t({"metric", "peak", "at (UTC)", "source"});
-      for (const auto& n : names) {
+      for (const auto& n : metric_names_) {
         const ev* p = peak_metric(n);
         t.row({escape_markdown(n), metric_value(*p), when(*p), escape_markdown(p->source)});
       }
@@ -847,23 +940,18 @@ class report_writer {
       body += "Peak of each metric:\n\n" + t.str();
     }
     // Report counts, the largest first.
-    std::vector<const ev*> counts;
-    for (const auto& e : events_)
-      if (e.type == "report" && e.value) counts.push_back(&e);
-    std::ranges::stable_sort(counts, std::greater{}, [](const ev* e) { return *e->value; });
-    constexpr std::size_t max_counts = 5;
-    if (!counts.empty()) {
+    if (!top_counts_.empty()) {
       table t({"reports", "at (UTC)", "source", "what"});
-      for (std::size_t i = 0; i < counts.size() && i < max_counts; ++i)
-        t.row({group_digits(*counts[i]->value), when(*counts[i]), escape_markdown(counts[i]->source), escape_markdown(counts[i]->text)});
+      for (const auto& c : top_counts_)
+        t.row({group_digits(*c.value), when(c), escape_markdown(c.source), escape_markdown(c.text)});
       if (!body.empty()) body += "\n";
-      body += counts.size() > max_counts ? fmt::format("Largest report counts ({} of {}):\n\n", max_counts, counts.size())
-                                         : std::string("Report counts:\n\n");
+      body += n_counts_ > max_counts ? fmt::format("Largest report counts ({} of {}):\n\n", max_counts, n_counts_)
+                                     : std::string("Report counts:\n\n");
       body += t.str();
     }
     if (body.empty()) return;
     section("Impact");
-    out_ += body;
+    put(body);
   }
 
   // Missing milestones: a row whose two ends are both missing is left out (the incident has
@@ -872,12 +960,8 @@ class report_writer {
   // (the first event) always exists, so it does not count as a recorded end: a row from
   // `start` stays only when its other end is recorded. The 99%-fixed row appears only when
   // such a metric exists: few incidents report one.
-  std::expected<void, error> key_durations() {
-    const bool has_report = std::ranges::any_of(events_, [](const ev& e) { return e.type == "report"; });
-    const milestone first_report = has_report ? ms_type("report") : ms_start();
-    const milestone fixed99{"first 99% fixed", "first metric fixed ≥ 99", [](const ev& e) {
-                              return e.type == "metric" && e.metric == "fixed" && e.value && *e.value >= 99;
-                            }};
+  std::expected<void, error> key_duration_rows() {
+    const milestone first_report = has_report_ ? ms_type("report") : ms_start();
     struct row {
       std::string name;
       milestone from, to;
@@ -888,169 +972,221 @@ class report_writer {
         {"Time to acknowledge", ms_type("alert"), ms_status("investigating")},
         {"Time to identify", ms_type("alert"), ms_status("identified")},
         {"Time to mitigate", ms_status("investigating"), ms_status("monitoring")},
-        {"Time to 99% fixed", first_report, fixed99, true},
+        {"Time to 99% fixed", first_report, ms_fixed99(), true},
         {"Time to resolve", ms_status("investigating"), ms_status("resolved")},
-        {has_report ? "First report to resolution" : "Start to resolution", first_report, ms_status("resolved", true)},
+        {has_report_ ? "First report to resolution" : "Start to resolution", first_report, ms_status("resolved", true)},
     };
-    table t({"metric", "from", "to", "duration"});
     for (const auto& r : rows) {
-      auto from = durations_.resolve(r.from);
-      if (!from) return std::unexpected(from.error());
-      auto to = durations_.resolve(r.to);
-      if (!to) return std::unexpected(to.error());
-      const bool from_recorded = from->at && r.from.pmql != "start";
-      if (!from_recorded && !to->at) continue;
-      if (r.need_to && !to->at) continue;
-      auto d = durations_.span(r.from, r.to);
+      const resolved_milestone& from = milestone_of(r.from);
+      const resolved_milestone& to = milestone_of(r.to);
+      const bool from_recorded = from.at && r.from.pmql != "start";
+      if (!from_recorded && !to.at) continue;
+      if (r.need_to && !to.at) continue;
+      const std::string s = time_statement(r.from.pmql, r.to.pmql);
+      statements_.push_back(s);
+      auto d = q_.time(s);
       if (!d) return std::unexpected(d.error());
-      t.row({r.name, milestone_cell(r.from, *from), milestone_cell(r.to, *to), *d ? "**" + dur(**d) + "**" : ""});
+      key_rows_.push_back({r.name, milestone_cell(from), milestone_cell(to), *d ? "**" + dur(**d) + "**" : ""});
     }
-    if (t.empty()) return {};
-    section("Key durations");
-    out_ += t.str();
-    out_ += "\nEach duration is a PMQL query on this incident:\n\n```\nuse " + inc_.id + ";\n";
-    for (const auto& s : durations_.statements()) out_ += s + "\n";
-    out_ += total_statement_ + "\n```\n";
     return {};
   }
 
-  void causes() {
+  void key_durations() {
+    if (key_rows_.empty()) return;
+    table t({"metric", "from", "to", "duration"});
+    for (auto& r : key_rows_) t.row(std::move(r));
+    section("Key durations");
+    put(t.str());
+    put("\nEach duration is a PMQL query on this incident:\n\n```\nuse " + inc_.id + ";\n");
+    for (const auto& s : statements_) put(s + "\n");
+    put(total_statement_ + "\n```\n");
+  }
+
+  std::expected<void, error> causes() {
     static constexpr std::pair<std::string_view, std::string_view> kinds[] = {
         {"trigger", "Trigger"}, {"root_cause", "Root cause"}, {"contributing", "Contributing factors"}, {"", "Other causes"}};
-    std::string body;
+    bool any = false;
     for (const auto& [kind, title] : kinds) {
-      std::string items;
-      for (const auto& e : events_) {
-        if (e.type != "cause") continue;
+      bool listed = false;
+      auto r = each_event("v.type = 'cause'", {}, [&](const ev& e) {
         const bool known = e.kind == "trigger" || e.kind == "root_cause" || e.kind == "contributing";
-        if (kind.empty() ? known : e.kind != kind) continue;
-        items += fmt::format("- {} — {}, {}\n", escape_markdown(e.text), escape_markdown(e.source), when(e));
-      }
-      if (!items.empty()) body += fmt::format("### {}\n\n{}\n", title, items);
+        if (kind.empty() ? known : e.kind != kind) return;
+        if (!listed) {
+          if (!any) section("Trigger, root cause and contributing factors");
+          else put("\n");  // the blank line after the previous kind's list
+          put(fmt::format("### {}\n\n", title));
+          any = listed = true;
+        }
+        put(fmt::format("- {} — {}, {}\n", escape_markdown(e.text), escape_markdown(e.source), when(e)));
+      });
+      if (!r) return r;
     }
-    if (body.empty()) return;
-    body.pop_back();
-    section("Trigger, root cause and contributing factors");
-    out_ += body;
+    return {};
   }
 
   static std::string bullet(const ev& e, const std::string& what) {
     return fmt::format("- {} · {} — {}\n", when(e), what, escape_markdown(e.source));
   }
 
-  void detection() {
-    std::vector<std::pair<const ev*, std::string>> facts;
-    const auto first = [&](std::string_view type, std::string_view label) {
-      for (const auto& e : events_)
-        if (e.type == type) {
-          facts.emplace_back(&e, std::string(label) + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
-          return;
-        }
+  // The first report, alert, status post and communication, and every impact-start note: read in
+  // occurred order, which is the order they are listed in.
+  std::expected<void, error> detection() {
+    bool any = false, report = false, alert = false, status = false, comm = false;
+    const auto fact = [&](const ev& e, const std::string& what) {
+      if (!any) section("Detection");
+      any = true;
+      put(bullet(e, what));
     };
-    first("report", "first outside report");
-    first("alert", "first alert");
-    for (const auto& e : events_)
-      if (e.type == "note" && e.has_tag("impact-start"))
-        facts.emplace_back(&e, "impact starts" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
-    for (const auto& e : events_)
-      if (e.type == "status") {
-        facts.emplace_back(&e, "first status post, **" + escape_markdown(e.status) + "**" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
-        break;
-      }
-    for (const auto& e : events_)
-      if (e.type == "comm") {
-        facts.emplace_back(&e, "first communication: " + describe(e));
-        break;
-      }
-    if (facts.empty()) return;
-    std::ranges::stable_sort(facts, {}, [](const auto& f) { return std::pair{f.first->at, f.first->seq}; });
-    section("Detection");
-    for (const auto& [e, what] : facts) out_ += bullet(*e, what);
+    const auto with_text = [](const ev& e) { return e.text.empty() ? std::string() : ": " + escape_markdown(e.text); };
+    // Only notes and the first event of the other types are read: an index seek each.
+    const projection::sql_text b = projection::believed("w", opts_.as_of.has_value());
+    std::vector<value> params;
+    bind_as_of(params, b, opts_.as_of);
+    const std::string cond = fmt::format(
+        "v.type = 'note' OR (v.type IN ('report', 'alert', 'status', 'comm') AND NOT EXISTS (SELECT 1 FROM {} w "
+        "WHERE w.incident = v.incident AND w.type = v.type AND (w.at, w.seq) < (v.at, v.seq) AND {}))",
+        projection::versions_table, b.sql);
+    return each_event(cond, std::move(params), [&](const ev& e) {
+      if (e.type == "report" && !std::exchange(report, true)) fact(e, "first outside report" + with_text(e));
+      else if (e.type == "alert" && !std::exchange(alert, true)) fact(e, "first alert" + with_text(e));
+      else if (e.type == "note" && e.has_tag("impact-start")) fact(e, "impact starts" + with_text(e));
+      else if (e.type == "status" && !std::exchange(status, true))
+        fact(e, "first status post, **" + escape_markdown(e.status) + "**" + with_text(e));
+      else if (e.type == "comm" && !std::exchange(comm, true)) fact(e, "first communication: " + describe(e));
+    });
   }
 
-  void response() {
-    std::string body;
+  // State: the current status and each component's last state (O(components)).
+  std::expected<void, error> response() {
+    bool any = false;
     std::string status;
     std::map<std::string, std::string> state;
-    for (const auto& e : events_) {
+    const auto add = [&](const ev& e, const std::string& what) {
+      if (!any) section("Response and recovery");
+      any = true;
+      put(bullet(e, what));
+    };
+    return each_event("v.type IN ('status', 'component', 'note')", {}, [&](const ev& e) {
       if (e.type == "status") {
-        if (e.status != status) body += bullet(e, "status **" + escape_markdown(e.status) + "**" + (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
+        if (e.status != status)
+          add(e, "status **" + escape_markdown(e.status) + "**" +
+                     (e.text.empty() ? "" : ": " + escape_markdown(e.text)));
         status = e.status;
       } else if (e.type == "component") {
         auto& prev = state[e.component];
-        if (!prev.empty() && severity_rank(e.state) < severity_rank(prev)) body += bullet(e, describe(e));
+        if (!prev.empty() && severity_rank(e.state) < severity_rank(prev)) add(e, describe(e));
         prev = e.state;
       } else if (e.type == "note" && (e.has_tag("mitigation") || e.has_tag("recovery") || e.has_tag("impact-end"))) {
-        body += bullet(e, describe(e));
+        add(e, describe(e));
       }
-    }
-    if (body.empty()) return;
-    section("Response and recovery");
-    out_ += body;
+    });
   }
 
-  void disagreement() {
-    const auto groups = disagreements(events_);
-    if (groups.empty()) return;
-    section("Where sources disagree");
-    out_ +=
-        "The same fact observed by two or more sources at different times (each source's earliest observation). "
-        "The store keeps every observation and chooses none.\n\n";
-    table t({"fact", "source", "at (UTC)", "event", "after the earliest"});
-    for (const auto& g : groups) {
-      const std::int64_t first = g.observations.front()->at;
-      for (const ev* e : g.observations)
-        t.row({g.label, escape_markdown(e->source), when(*e), escape_markdown(e->type) + ": " + describe(*e),
-               e->at == first ? "" : elapsed(e->at - first)});
-    }
-    out_ += t.str();
+  std::expected<void, error> disagreement() {
+    if (n_sources_ < 2) return {};  // one source cannot disagree with itself
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    static const std::vector<column> cols = version_cols(
+        {{"ko", value_type::integer}, {"lo", value_type::timestamp}, {"first_seq", value_type::integer}});
+    bool any = false;
+    std::optional<std::pair<std::int64_t, std::int64_t>> group;  // (first_seq, ko) of the key being listed
+    std::string label;
+    auto r = store_.query_each(disagreement_sql(b.sql), params, cols, [&](std::vector<value>& row) {
+      const std::int64_t ko = int_of(row[n_version_columns]);
+      const std::int64_t first = int_of(row[n_version_columns + 1]);
+      const std::int64_t first_seq = int_of(row[n_version_columns + 2]);
+      const ev e = to_ev(row);
+      if (!any) {
+        section("Where sources disagree");
+        put("The same fact observed by two or more sources at different times (each source's earliest observation). "
+            "The store keeps every observation and chooses none.\n\n");
+        put(table::head({"fact", "source", "at (UTC)", "event", "after the earliest"}));
+        any = true;
+      }
+      if (group != std::pair(first_seq, ko)) {
+        group = std::pair(first_seq, ko);
+        label = fact_label(ko, e);  // the first row of a key is its earliest observation
+      }
+      put(table::line({label, escape_markdown(e.source), when(e), escape_markdown(e.type) + ": " + describe(e),
+                       e.at == first ? "" : elapsed(e.at - first)}));
+      return out_.good();
+    });
+    if (!r) return r;
+    return written();
   }
 
+  // The same rule as PMQL's `incidents overlapping ID`: other incidents whose [started, ended]
+  // intersects this one's, in the incidents relation of the view.
   std::expected<void, error> concurrency() {
-    auto others = concurrent_incidents(store_, inc_, opts_.as_of);
-    if (!others) return std::unexpected(others.error());
-    if (others->empty()) return {};
-    section("Concurrent incidents");
-    out_ += "Other incidents in the store whose span overlaps this one's (" + utc(inc_.started) + " to " +
-            utc(inc_.ended) + "):\n\n";
-    table t({"incident", "title", "started (UTC)", "ended (UTC)", "overlap"});
-    for (const auto& o : *others) {
-      const std::int64_t overlap = std::min(o.ended, inc_.ended) - std::max(o.started, inc_.started);
-      t.row({"`" + o.id + "`", escape_markdown(o.title), utc(o.started), utc(o.ended), dur(overlap)});
+    static const std::vector<column> cols = {{"id", value_type::text},
+                                             {"title", value_type::text},
+                                             {"started", value_type::timestamp},
+                                             {"ended", value_type::timestamp}};
+    std::vector<value> params;
+    std::string relation(projection::incidents_table);
+    if (opts_.as_of) {
+      const projection::sql_text rel = projection::incidents_as_of();
+      relation = "(" + rel.sql + ")";
+      bind_as_of(params, rel, opts_.as_of);
     }
-    out_ += t.str();
-    return {};
+    params.insert(params.end(), {inc_.id, timestamp{inc_.ended}, timestamp{inc_.started}});
+    bool any = false;
+    auto r = store_.query_each(fmt::format("SELECT id, title, started, ended FROM {} WHERE id <> ? AND started <= ? "
+                                           "AND ended >= ? ORDER BY started, id",
+                                           relation),
+                               params, cols, [&](std::vector<value>& row) {
+                                 if (!any) {
+                                   section("Concurrent incidents");
+                                   put("Other incidents in the store whose span overlaps this one's (" +
+                                       utc(inc_.started) + " to " + utc(inc_.ended) + "):\n\n");
+                                   put(table::head({"incident", "title", "started (UTC)", "ended (UTC)", "overlap"}));
+                                   any = true;
+                                 }
+                                 const std::int64_t started = int_of(row[2]), ended = int_of(row[3]);
+                                 const std::int64_t overlap =
+                                     std::min(ended, inc_.ended) - std::max(started, inc_.started);
+                                 put(table::line({"`" + text_of(row[0]) + "`", escape_markdown(text_of(row[1])),
+                                                  utc(started), utc(ended), dur(overlap)}));
+                                 return out_.good();
+                               });
+    if (!r) return r;
+    return written();
   }
 
-  void actions() {
-    table t({"item", "kind", "owner", "tracker"});
-    for (const auto& e : events_)
-      if (e.type == "action") t.row({escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)});
-    if (t.empty()) return;
-    section("Action items");
-    out_ += t.str();
+  std::expected<void, error> actions() {
+    bool any = false;
+    return each_event("v.type = 'action'", {}, [&](const ev& e) {
+      if (!std::exchange(any, true)) {
+        section("Action items");
+        put(table::head({"item", "kind", "owner", "tracker"}));
+      }
+      put(table::line(
+          {escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)}));
+    });
   }
 
-  void timeline() {
+  std::expected<void, error> timeline() {
     section("Timeline");
-    out_ += "Every event in occurred order. `~` marks an estimated time; elapsed time is from the first event.";
-    if (std::ranges::any_of(events_, &ev::corrected))
-      out_ += " *(corrected)* marks an event whose time or content a later correction changed (see Corrections).";
-    out_ += "\n\n";
+    put("Every event in occurred order. `~` marks an estimated time; elapsed time is from the first event.");
+    if (any_corrected_)
+      put(" *(corrected)* marks an event whose time or content a later correction changed (see Corrections).");
+    put("\n\n");
     std::vector<std::string> header = {"at (UTC)"};
     if (zone_) header.push_back("local");
     for (const char* h : {"elapsed", "type", "source", "event"}) header.emplace_back(h);
-    table t(header);
-    for (const auto& e : events_) {
-      std::vector<std::string> row = {when(e)};
+    put(table::head(header));
+    std::vector<std::string> row;
+    return each_event("v.type NOT IN ('correction', 'retraction')", {}, [&](const ev& e) {
+      row.clear();
+      row.push_back(when(e));
       if (zone_) row.push_back((e.approx ? "~" : "") + local(e.at));
       row.push_back(elapsed(e.at - inc_.started));
       row.push_back(escape_markdown(e.type));
       row.push_back(escape_markdown(e.source));
       row.push_back(describe(e) + (e.corrected ? " *(corrected)*" : ""));
-      t.row(std::move(row));
-    }
-    out_ += t.str();
+      put(table::line(row));
+    });
   }
 
   // What one correction changed in its target: the time, the text, or else what the report
@@ -1076,62 +1212,111 @@ class report_writer {
     return parts.empty() ? std::string("nothing (the same time and data)") : join(parts, "; ");
   }
 
-  // The corrections and retractions believed in the view: an audit of the record, so that a
-  // reader sees what the timeline shows differently from what was first recorded, and why.
-  void corrections() {
-    if (changes_.empty()) return;
-    section("Corrections");
-    out_ +=
-        "Corrections and retractions of this incident's events, in the order they were recorded. The report shows "
-        "each event as corrected and leaves retracted events out; the log keeps every original.\n\n";
-    table t({"recorded (UTC)", "event", "change", "reason", "source"});
-    for (const auto& c : changes_) {
-      const std::string target = c.before ? escape_markdown(c.before->type) + ": " + describe(*c.before)
-                                          : escape_markdown(c.audit.target) + " (not found)";
-      t.row({utc(c.audit.recorded_at), target, what_changed(c), escape_markdown(c.audit.reason),
-             escape_markdown(c.audit.source)});
-    }
-    out_ += t.str();
+  // The corrections and retractions believed in the view, in recorded order (the order the
+  // projection applies them in): an audit of the record, so that a reader sees what the timeline
+  // shows differently from what was first recorded, and why.
+  std::expected<void, error> corrections() {
+    bool any = false;
+    std::optional<error> failed;
+    auto r = each_event(
+        "v.type IN ('correction', 'retraction')", {},
+        [&](ev& a) {
+          if (failed) return;
+          auto c = load_change(store_, std::move(a));
+          if (!c) {
+            failed = c.error();
+            return;
+          }
+          if (!std::exchange(any, true)) {
+            section("Corrections");
+            put("Corrections and retractions of this incident's events, in the order they were recorded. The report "
+                "shows each event as corrected and leaves retracted events out; the log keeps every original.\n\n");
+            put(table::head({"recorded (UTC)", "event", "change", "reason", "source"}));
+          }
+          const std::string target = c->before ? escape_markdown(c->before->type) + ": " + describe(*c->before)
+                                               : escape_markdown(c->audit.target) + " (not found)";
+          put(table::line({utc(c->audit.recorded_at), target, what_changed(*c), escape_markdown(c->audit.reason),
+                           escape_markdown(c->audit.source)}));
+        },
+        "v.recorded_at, v.seq");
+    if (failed) return std::unexpected(*failed);
+    return r;
   }
 
   // Status phases: each status change lasts until the next one; `resolved`, `completed` and
   // `postmortem` are points (postmortem is left out: it is not a phase of the outage), and a
   // last open phase runs to the incident's last event. Component outages: every
-  // non-operational span.
-  void gantt() {
-    std::string status_tasks;
-    std::vector<const ev*> changes;
-    for (const auto& e : events_)
-      if (e.type == "status" && e.status != "postmortem" && (changes.empty() || changes.back()->status != e.status))
-        changes.push_back(&e);
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-      const ev& e = *changes[i];
+  // non-operational span, per component in order of first mention. Each task is written when
+  // the change after it is read, so the state is one pending change.
+  std::expected<void, error> gantt() {
+    bool begun = false;
+    const auto begin = [&] {
+      if (std::exchange(begun, true)) return;
+      section("Phases");
+      put("Status phases and component outages (UTC).\n\n```mermaid\ngantt\n");
+      put("    title " + mermaid_name(inc_.title.empty() ? inc_.id : inc_.title) + "\n");
+      put("    dateFormat YYYY-MM-DDTHH:mm\n    axisFormat %H:%M\n");
+    };
+    std::optional<ev> pending;
+    const auto status_task = [&](const ev& e, std::int64_t to) {
+      if (!begun) {
+        begin();
+        put("    section Status\n");
+      }
       const std::string name = mermaid_name(e.status);
-      if (e.status == "resolved" || e.status == "completed") {
-        status_tasks += fmt::format("    {} :milestone, {}, 0m\n", name, gantt_time(e.at));
-      } else {
-        const std::int64_t to = i + 1 < changes.size() ? changes[i + 1]->at : inc_.ended;
-        status_tasks += fmt::format("    {} :{}, {}\n", name, gantt_time(e.at), gantt_time(to));
-      }
-    }
-    std::string component_sections;
-    for (const auto& c : components_) {
-      if (c.spans.empty()) continue;
-      component_sections += "    section " + mermaid_name(c.name) + "\n";
-      for (const auto& sp : c.spans) {
-        const std::string_view tag = sp.state == "major_outage" ? "crit, " : sp.state == "partial_outage" ? "active, " : "";
-        component_sections += fmt::format("    {} :{}{}, {}\n", mermaid_name(sp.state) + (sp.open ? " (open)" : ""), tag,
-                                          gantt_time(sp.from), gantt_time(sp.to));
-      }
-    }
-    if (status_tasks.empty() && component_sections.empty()) return;
-    section("Phases");
-    out_ += "Status phases and component outages (UTC).\n\n```mermaid\ngantt\n";
-    out_ += "    title " + mermaid_name(inc_.title.empty() ? inc_.id : inc_.title) + "\n";
-    out_ += "    dateFormat YYYY-MM-DDTHH:mm\n    axisFormat %H:%M\n";
-    if (!status_tasks.empty()) out_ += "    section Status\n" + status_tasks;
-    out_ += component_sections;
-    out_ += "```\n";
+      if (e.status == "resolved" || e.status == "completed")
+        put(fmt::format("    {} :milestone, {}, 0m\n", name, gantt_time(e.at)));
+      else
+        put(fmt::format("    {} :{}, {}\n", name, gantt_time(e.at), gantt_time(to)));
+    };
+    auto r = each_event("v.type = 'status'", {}, [&](ev& e) {
+      if (e.status == "postmortem" || (pending && pending->status == e.status)) return;
+      if (pending) status_task(*pending, e.at);
+      pending = std::move(e);
+    });
+    if (!r) return r;
+    if (pending) status_task(*pending, inc_.ended);
+
+    // Component events grouped by component, in order of its first mention (SQL sorts them).
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    static const std::vector<column> cols =
+        version_cols({{"first_at", value_type::timestamp}, {"first_seq", value_type::integer}});
+    std::optional<std::int64_t> current;  // first_seq of the component being read
+    std::optional<span_folder> folder;
+    std::string name;
+    bool named = false;
+    const auto span = [&](const std::string& state, std::int64_t from, std::int64_t to, bool open) {
+      begin();
+      if (!std::exchange(named, true)) put("    section " + mermaid_name(name) + "\n");
+      const std::string_view tag = state == "major_outage" ? "crit, " : state == "partial_outage" ? "active, " : "";
+      put(fmt::format("    {} :{}{}, {}\n", mermaid_name(state) + (open ? " (open)" : ""), tag, gantt_time(from),
+                      gantt_time(to)));
+    };
+    r = store_.query_each(
+        fmt::format("SELECT {}, first_value(v.at) OVER w AS first_at, first_value(v.seq) OVER w AS first_seq FROM {} v "
+                    "WHERE v.incident = ? AND {} AND v.type = 'component' "
+                    "WINDOW w AS (PARTITION BY coalesce(v.component, '') ORDER BY v.at, v.seq) "
+                    "ORDER BY first_at, first_seq, v.at, v.seq",
+                    version_columns, projection::versions_table, b.sql),
+        params, cols, [&](std::vector<value>& row) {
+          const std::int64_t first_seq = int_of(row[n_version_columns + 1]);
+          const ev e = to_ev(row);
+          if (current != first_seq) {
+            if (folder) folder->finish(inc_.ended, span);
+            current = first_seq;
+            folder.emplace(e.at);
+            name = e.component;
+            named = false;
+          }
+          folder->next(e, span);
+          return out_.good();
+        });
+    if (!r) return r;
+    if (folder) folder->finish(inc_.ended, span);
+    if (begun) put("```\n");
+    return written();
   }
 
   void footer() {
@@ -1141,32 +1326,45 @@ class report_writer {
     // The chain head pins the log this report was made from: `pmdb verify --from` checks later
     // that those events are still the store's first ones, unchanged.
     const chain_head head = store_.head();
-    out_ += fmt::format("\n---\n\nGenerated by pmdb {} at {} from the store at position {}{}.\n\n"
-                        "Chain head: `{}` (`pmdb verify STORE --from HASH` checks that the events it was made from "
-                        "are unchanged).\n",
-                        PMDB_VERSION, format_iso(timestamp{now}), head.position,
-                        opts_.as_of ? ", as of " + format_iso(timestamp{*opts_.as_of}) : std::string(), head.hash);
+    put(fmt::format("\n---\n\nGenerated by pmdb {} at {} from the store at position {}{}.\n\n"
+                    "Chain head: `{}` (`pmdb verify STORE --from HASH` checks that the events it was made from "
+                    "are unchanged).\n",
+                    PMDB_VERSION, format_iso(timestamp{now}), head.position,
+                    opts_.as_of ? ", as of " + format_iso(timestamp{*opts_.as_of}) : std::string(), head.hash));
   }
+
+  static constexpr std::size_t max_counts = 5;
 
   const event_store& store_;
   incident_row inc_;
-  std::vector<ev> events_;
-  std::vector<change> changes_;
   const postmortem_options& opts_;
   const date::time_zone* zone_;
+  std::ostream& out_;
   pmql q_;
-  durations durations_;
-  std::vector<component_history> components_;
+  std::string buf_;
+  // From PMQL.
   std::int64_t end_ = 0, total_ = 0;
   bool resolved_ = false;
   std::string end_label_, total_statement_;
-  std::string out_;
+  std::vector<resolved_milestone> milestones_;
+  std::vector<std::vector<std::string>> key_rows_;
+  std::vector<std::string> statements_;
+  // From one pass over the events (see gather).
+  std::int64_t n_events_ = 0, n_sources_ = 0, n_corrections_ = 0, n_retractions_ = 0;
+  std::optional<std::int64_t> last_at_;
+  bool any_corrected_ = false, has_report_ = false;
+  std::vector<component_history> components_;  // in order of first mention
+  std::vector<std::string> metric_names_;      // metrics with a value, in order of first mention
+  std::map<std::string, ev> peaks_;            // per metric name: its first highest value
+  std::optional<ev> peak_report_;              // the first highest report count
+  std::vector<ev> top_counts_;                 // the largest report counts (max_counts at most)
+  std::size_t n_counts_ = 0;
 };
 
 }  // namespace
 
-std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
-                                                          const postmortem_options& opts) {
+std::expected<void, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
+                                                   const postmortem_options& opts, std::ostream& out) {
   const date::time_zone* zone = nullptr;
   if (!opts.tz.empty()) {
     try {
@@ -1188,18 +1386,19 @@ std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_stor
     return std::unexpected(error(errc::not_found, fmt::format("unknown incident '{}'{}", incident,
                                                               near ? fmt::format("; did you mean '{}'?", *near) : "")));
   }
-  auto believed = load_events(store, incident, opts.as_of);
-  if (!believed) return std::unexpected(believed.error());
-  std::vector<ev> facts, audits;
-  for (auto& e : *believed) (e.is_audit() ? audits : facts).push_back(std::move(e));
-  auto changes = load_changes(store, audits);
-  if (!changes) return std::unexpected(changes.error());
   try {
-    report_writer w(store, std::move(**inc), std::move(facts), std::move(*changes), opts, zone);
+    report_writer w(store, std::move(**inc), opts, zone, out);
     return w.run();
   } catch (const std::exception& e) {
     return std::unexpected(error(fmt::format("report: {}", e.what())));
   }
+}
+
+std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
+                                                          const postmortem_options& opts) {
+  std::ostringstream out;
+  if (auto r = render_postmortem(store, incident, opts, out); !r) return std::unexpected(r.error());
+  return std::move(out).str();
 }
 
 }  // namespace pmdb::shell

@@ -3,6 +3,7 @@
 // `pmdb report DB INCIDENT` on the command line.
 #include <cstdint>
 #include <expected>
+#include <iosfwd>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,17 @@ struct postmortem_options {
 // order with what each changed (old → new). The key durations run in the same view. An
 // incident with no event recorded by `opts.as_of` fails with errc::not_found, "no such incident
 // 'X' as of T"; an unknown incident and an unknown zone are errc::not_found and errc::invalid.
+//
+// The report is written to `out` section by section as the store is read, so memory does not
+// grow with the incident's events (only with its number of components and of metric names).
+// Every error that the incident, the zone or the report's PMQL queries can cause comes before
+// the first byte is written; a store failure while reading (an interrupt) or a failing `out`
+// ("report: cannot write the report") can leave a partial report in `out`, which the caller
+// discards. `out` is left in its failed state for the caller to say why.
+std::expected<void, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
+                                                   const postmortem_options& opts, std::ostream& out);
+
+// The same report as one string: it is held whole, so this is for small incidents and tests.
 std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
                                                           const postmortem_options& opts);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -412,6 +413,56 @@ TEST_SUITE("postmortem") {
     CHECK(md.find("| Events | 4 from 1 source; 1 correction |") != std::string::npos);
     check_no_empty_section(md);
     CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("the report streamed to an ostream is the report as a string, and errors come before any output") {
+    const auto s = corrected_demo_store();
+    for (const char* id : {"openai-2024-12-11", "meta-2024-12-11"}) {
+      std::ostringstream out;
+      auto r = shell::render_postmortem(s, id, fixed_now("America/Los_Angeles"), out);
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+      CHECK(out.str() == render(s, id, fixed_now("America/Los_Angeles")));
+    }
+    std::ostringstream none;
+    CHECK_FALSE(shell::render_postmortem(s, "openai-2024-12-1", fixed_now(), none));
+    CHECK_FALSE(shell::render_postmortem(s, "openai-2024-12-11", fixed_now("Mars/Olympus"), none));
+    CHECK(none.str().empty());
+  }
+
+  TEST_CASE("a report to a failing stream stops with an error, not a silent success") {
+    // A stream that accepts `limit` bytes, then fails as a full disk does.
+    class full_after : public std::streambuf {
+     public:
+      explicit full_after(std::size_t limit) : limit_(limit) {}
+      std::size_t written = 0, refused = 0;
+
+     protected:
+      int_type overflow(int_type ch) override {
+        if (ch == traits_type::eof()) return traits_type::not_eof(ch);
+        if (written >= limit_) return ++refused, traits_type::eof();
+        ++written;
+        return ch;
+      }
+      std::streamsize xsputn(const char*, std::streamsize n) override {
+        const auto room = static_cast<std::streamsize>(limit_ - written);
+        const auto took = std::min(room, n);
+        written += static_cast<std::size_t>(took);
+        if (took < n) ++refused;
+        return took;
+      }
+
+     private:
+      std::size_t limit_;
+    };
+    const auto s = demo_store();
+    full_after buf(100);
+    std::ostream out(&buf);
+    auto r = shell::render_postmortem(s, "openai-2024-12-11", fixed_now(), out);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("cannot write the report") != std::string::npos);
+    CHECK(buf.written == 100);
+    CHECK(buf.refused == 1);  // the first failed write ends the report
+    CHECK(out.fail());
   }
 
   TEST_CASE("ten thousand events render in well under a second") {
