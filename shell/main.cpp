@@ -404,10 +404,8 @@ std::expected<void, error> postmortem(const event_store& store, const std::strin
   o.tz = cfg.tz;
   if (!cfg.now.empty()) o.now_ms = parse_timestamp(cfg.now)->ms;
   o.as_of = cfg.as_of;
-  auto md = shell::render_postmortem(store, incident, o);
-  if (!md) return std::unexpected(md.error());
-  out << *md;
-  return {};
+  // Streamed: the report is written as the store is read, whatever the incident's size.
+  return shell::render_postmortem(store, incident, o, out);
 }
 
 int cmd_report(const std::vector<std::string>& args) {
@@ -434,18 +432,20 @@ int cmd_report(const std::vector<std::string>& args) {
   if (pos.size() != 2) return usage_error("report: needs a store and an incident", report_help);
   if (!cfg.now.empty() && !parse_timestamp(cfg.now))
     return usage_error(fmt::format("report: --now: {}", parse_timestamp(cfg.now).error()), report_help);
-  auto store = open_store(pos[0], {.create = false, .read_only = true});
+  // Read through the page cache, not mapped: a flat resident size however large the incident.
+  auto store = open_store(pos[0], {.create = false, .read_only = true, .mmap_reads = false});
   if (!store) return user_error(store.error().message);
   if (out_file.empty()) {
     auto done = postmortem(*store, pos[1], cfg, std::cout);
     note_cout();
-    if (!done) return user_error(done.error().message);
+    // A report stopped by the output failing is said by finish_stdout, with the system's reason.
+    if (!done && std::cout.good()) return user_error(done.error().message);
     return exit_ok;  // a failed write is said by finish_stdout
   }
   // Written whole or not at all: a failure leaves an existing FILE as it was.
   auto f = shell::output_file::open(out_file);
   if (!f) return user_error(f.error());
-  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done)
+  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done && (*f)->stream().good())
     return user_error(done.error().message);
   if (auto written = (*f)->commit(); !written) return user_error(written.error());
   return exit_ok;

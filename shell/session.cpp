@@ -340,7 +340,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
           return false;
         }
         auto done = postmortem_sink(store_, rep->incident, cfg, (*f)->stream());
-        if (!done) {
+        if (!done && (*f)->stream().good()) {  // a failed write is said by commit, with its reason
           report_error(done.error(), u.text, origin);
           return false;  // the file is left as it was
         }

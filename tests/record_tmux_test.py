@@ -49,7 +49,7 @@ def main():
     try:
         tmux("new-session", "-d", "-s", SESSION, "-x", "160", "-y", "50",
              f"env -i HOME={tmp} TERM=xterm PATH=/usr/bin:/bin NO_COLOR=1 PMDB_SOURCE=analyst "
-             f"PMDB_HISTORY={tmp}/history PAGER=cat {PMDB} {db}")
+             f"PMDB_HISTORY={tmp}/history PAGER=cat {PMDB} --now 2026-11-30T12:00:00Z {db}")
         wait_for(lambda t: "pmdb>" in t, "the first prompt")
 
         text, _ = ask('new incident acme-2026-11-30 title "Checkout errors" org "Acme" services ("api");',
