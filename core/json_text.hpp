@@ -2,9 +2,13 @@
 // JSON values as text: the canonical (minified) form stored for payloads, the short form
 // quoted in error messages, and the one way pmdb parses JSON it is given (held to the limits
 // of core/limits.hpp).
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,7 +94,12 @@ class bounded_handler {
   bool Int64(std::int64_t i) { return value() && doc_.Int64(i); }
   bool Uint64(std::uint64_t u) { return value() && doc_.Uint64(u); }
   bool Double(double d) { return value() && doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return value() && doc_.RawNumber(s, n, copy); }
+  // Numbers come as text (kParseNumbersAsStringsFlag) and are converted here with
+  // std::from_chars, correctly rounded, into the same kinds of value the reader would make.
+  // (RapidJSON 1.1.0's own full-precision conversion calls __builtin_clzll(0) for a zero
+  // significand with an exponent such as `0e38`: undefined behaviour, fixed upstream by
+  // Tencent/rapidjson PR #1290 but not in the packaged version.)
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return value() && number(s, s + n); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
     return value() && text(s, n, "the string") && doc_.String(s, n, copy);
   }
@@ -134,6 +143,46 @@ class bounded_handler {
     key_matches_ = false;
     return true;
   }
+  // The text [b, e) of a number the reader has checked against JSON's grammar, just read.
+  bool number(const char* b, const char* e) {
+    const bool negative = *b == '-';
+    if (std::find_if(b, e, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == e) {
+      if (negative) {
+        std::int64_t i = 0;
+        if (std::from_chars(b, e, i).ec == std::errc{})
+          return i >= std::numeric_limits<int>::min() ? doc_.Int(static_cast<int>(i)) : doc_.Int64(i);
+      } else {
+        std::uint64_t u = 0;
+        if (std::from_chars(b, e, u).ec == std::errc{})
+          return u <= std::numeric_limits<unsigned>::max() ? doc_.Uint(static_cast<unsigned>(u)) : doc_.Uint64(u);
+      }
+    }
+    double d = 0;
+    const auto [end, ec] = std::from_chars(b, e, d);
+    if (ec == std::errc{} && end == e) return doc_.Double(d);
+    if (ec == std::errc::result_out_of_range && !overflows(b, e)) return doc_.Double(negative ? -0.0 : 0.0);
+    return fail(fmt::format("the number that starts here is beyond the range of a double ({}{})",
+                            std::string_view(b, std::min<std::ptrdiff_t>(e - b, 40)), e - b > 40 ? "..." : ""),
+                static_cast<std::size_t>(e - b));
+  }
+  // Whether the out-of-range number [b, e) is too large rather than too close to zero, by the
+  // power of ten of its first significant digit (the bounds are near 1e308 and 1e-324).
+  static bool overflows(const char* b, const char* e) {
+    const char* exp = std::find_if(b, e, [](char c) { return c == 'e' || c == 'E'; });
+    const char* point = std::find(b, exp, '.');
+    const char* first = std::find_if(b, exp, [](char c) { return c >= '1' && c <= '9'; });
+    if (first == exp) return false;
+    long long power = first < point ? point - first - 1 : -(first - point);
+    if (exp != e) {
+      const char* q = exp + 1;
+      const bool minus = *q == '-';
+      if (*q == '+' || *q == '-') ++q;
+      long long x = 0;
+      for (; q != e && x < 1'000'000'000; ++q) x = x * 10 + (*q - '0');
+      power += minus ? -x : x;
+    }
+    return power > 0;
+  }
   // A string or member name, just read (the offset is its closing quote).
   bool text(const char* s, rapidjson::SizeType n, const char* what) {
     key_matches_ = false;
@@ -170,7 +219,7 @@ std::optional<json_problem> parse_json_stream(rapidjson::Document& doc, Stream& 
   auto generate = [&](rapidjson::Document&) {
     rapidjson::Reader reader;
     result = reader.Parse<Flags | rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-                          rapidjson::kParseFullPrecisionFlag>(in, handler);
+                          rapidjson::kParseNumbersAsStringsFlag>(in, handler);
     return !result.IsError();
   };
   doc.SetNull();

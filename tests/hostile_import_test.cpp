@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -174,6 +176,50 @@ TEST_CASE("an event built in code (shell `record`) with deeply nested data is re
 TEST_CASE("format detection reads a deeply nested first line without recursion") {
   CHECK(detect_format("{\"a\":" + nested(200000) + "}\n") == import_format::statuspage);
   CHECK(detect_format(std::string(200000, '{')) == import_format::statuspage);
+}
+
+TEST_CASE("JSON numbers are read correctly rounded, as the reader's kinds, and a zero with an exponent is zero") {
+  rapidjson::Document d;
+  REQUIRE(!parse_json(d, R"([0e38, 0.000e-400, -0E+5, 1e-400, 18446744073709551615, 18446744073709551616,
+      -9223372036854775808, -9223372036854775809, 4294967295, 4294967296, -2147483648, -2147483649,
+      0.1, 1.7976931348623157e308, 5e-324, 2.2250738585072011e-308, 123.456e-7, -0, 7])"));
+  const auto& a = d.GetArray();
+  CHECK(a[0].IsDouble());
+  CHECK(a[0].GetDouble() == 0.0);
+  CHECK(a[1].GetDouble() == 0.0);
+  CHECK(a[2].GetDouble() == 0.0);
+  CHECK(a[3].GetDouble() == 0.0);  // below the smallest double: zero, as strtod gives
+  CHECK(a[4].IsUint64());
+  CHECK(a[4].GetUint64() == 18446744073709551615ull);
+  CHECK(a[5].IsDouble());
+  CHECK(a[6].IsInt64());
+  CHECK(a[6].GetInt64() == std::numeric_limits<std::int64_t>::min());
+  CHECK(a[7].IsDouble());
+  CHECK(a[8].IsUint());
+  CHECK(!a[8].IsInt());
+  CHECK(a[9].IsUint64());
+  CHECK(a[10].IsInt());
+  CHECK(a[11].IsInt64());
+  CHECK(!a[11].IsInt());
+  CHECK(a[12].GetDouble() == 0.1);
+  CHECK(a[13].GetDouble() == std::numeric_limits<double>::max());
+  CHECK(a[14].GetDouble() == std::numeric_limits<double>::denorm_min());
+  CHECK(a[15].GetDouble() == 2.2250738585072011e-308);  // the classic slow-path case, exact
+  CHECK(a[16].GetDouble() == 123.456e-7);
+  CHECK(a[17].IsInt());
+  CHECK(a[18].IsUint());
+  CHECK(minified(d) == "[0.0,0.0,-0.0,0.0,18446744073709551615,18446744073709553000.0,-9223372036854775808,"
+                       "-9223372036854776000.0,4294967295,4294967296,-2147483648,-2147483649,0.1,"
+                       "1.7976931348623157e308,5e-324,2.225073858507201e-308,0.0000123456,0,7]");
+  // Too large for a double: refused where the number starts.
+  const auto big = parse_json(d, R"({"n": 12e400})");
+  REQUIRE(big);
+  CHECK(big->at_byte() == "not valid JSON at byte 7: Number too big to be stored in double.");
+  const auto wide = parse_json(d, "[-1000000000000000000000000000000000000000e300]");
+  REQUIRE(wide);
+  CHECK(wide->at_byte() == "at byte 2: the number that starts here is beyond the range of a double "
+                           "(-100000000000000000000000000000000000000...)");
+  CHECK(!parse_json(d, "[0.0000000000000000000000000000000000000001e-300]"));
 }
 
 // --- 2. NUL ---
