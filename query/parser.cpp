@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.hpp"
 #include "query/config.hpp"
 #include "query/error_handler.hpp"
 #include "query/parser_def.hpp"
@@ -129,8 +130,18 @@ std::string expectation_message(std::string_view text, std::size_t& offset, std:
 }
 
 // Bytes that would move the terminal's cursor or start an escape sequence are shown as '?'.
+// `line` as it is quoted under an error: control characters and every byte of an ill-formed
+// UTF-8 sequence become '?', byte for byte, so that the terminal shows text and the caret's
+// offsets still hold.
 std::string printable(std::string_view line) {
-  std::string out(line);
+  std::string out;
+  out.reserve(line.size());
+  while (!line.empty()) {
+    std::size_t const good = invalid_utf8(line).value_or(line.size());
+    out.append(line.substr(0, good));
+    if (good < line.size()) out += '?';
+    line.remove_prefix(std::min(good + 1, line.size()));
+  }
   for (char& c : out) {
     auto const u = static_cast<unsigned char>(c);
     if ((u < 0x20 && c != '\t') || u == 0x7f) c = '?';
@@ -214,6 +225,8 @@ std::string render_error(const error& e, std::string_view text, const source_pos
 
   // The caret lines up under the byte it points at: tabs are copied, a multi-byte UTF-8
   // character takes one column.
+  std::string const shown = printable(line);
+  line = shown;
   std::string padding;
   for (std::size_t i = 0; i < caret; ++i) {
     if (i >= line.size()) {
@@ -227,7 +240,7 @@ std::string render_error(const error& e, std::string_view text, const source_pos
       padding += ' ';
     }
   }
-  out += "  " + printable(line) + "\n  " + padding + "^\n";
+  out += "  " + shown + "\n  " + padding + "^\n";
   return out;
 }
 

@@ -889,6 +889,11 @@ TEST_CASE("render_error") {
         "error: line 1, column 18: expected a duration, a number, a string or a field after '='\n"
         "  events where x = ?[31m\n"
         "                   ^\n");
+  // Nor are bytes that are not UTF-8: each shows as '?', so the caret still lines up.
+  CHECK(failure("events where \"\xff\xe2\x82\" = ") ==
+        "error: line 1, column 21: expected a duration, a number, a string or a field after '='\n"
+        "  events where \"???\" = \n"
+        "                      ^\n");
   CHECK(render_error(error("no position"), "text") == "error: no position\n");
   error e("somewhere", {"f.pmq", 2, 1});
   CHECK(render_error(e, "a\nb", {"f.pmq", 1, 1}) == "f.pmq:2:1: error: somewhere\n  b\n  ^\n");
