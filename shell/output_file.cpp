@@ -9,6 +9,7 @@
 #include <streambuf>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,12 +84,22 @@ std::string follow_symlinks(std::string path) {
   return path;
 }
 
+// Replaces the trailing XXXXXX of `name` with random letters and digits, as mkstemp does.
+bool random_suffix(std::string& name) {
+  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  unsigned char bytes[6];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return false;
+  for (std::size_t i = 0; i < 6; ++i) name[name.size() - 6 + i] = alphabet[bytes[i] % (sizeof alphabet - 1)];
+  return true;
+}
+
 }  // namespace
 
 struct output_file::impl {
   int fd = -1;
-  std::string temp;    // the temporary beside the target; empty when written directly
+  std::string temp;    // the named temporary beside the target; empty when written directly
   std::string target;  // what the temporary is renamed to (a symlink's target, resolved)
+  bool unnamed = false;  // fd is an O_TMPFILE file in target's directory, named only by commit()
   fd_buf buf;
   std::ostream os;
   std::optional<std::expected<void, std::string>> result;  // set by commit()
@@ -119,7 +130,16 @@ std::expected<std::unique_ptr<output_file>, std::string> output_file::open(const
     const std::filesystem::path t(target);
     const std::filesystem::path dir = t.has_parent_path() ? t.parent_path() : std::filesystem::path(".");
     std::string temp = (dir / fmt::format(".{}.pmdb-XXXXXX", t.filename().string())).string();
-    const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+    // An unnamed file (O_TMPFILE) leaves nothing behind when pmdb is killed while writing (a
+    // long `.output`); it is given a name by commit(), through /proc. Where the file system
+    // or /proc does not allow that, a named temporary.
+    bool unnamed = false;
+    int fd = -1;
+    if (::access("/proc/self/fd", X_OK) == 0) {
+      fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+      unnamed = fd >= 0;
+    }
+    if (fd < 0) fd = ::mkostemp(temp.data(), O_CLOEXEC);
     if (fd < 0) return fail(errno);
     // The file gets the mode it would have had if written in place (mkostemp makes it 0600).
     mode_t mode = 0;
@@ -133,10 +153,11 @@ std::expected<std::unique_ptr<output_file>, std::string> output_file::open(const
     if (::fchmod(fd, mode) != 0) {
       const int e = errno;
       ::close(fd);
-      ::unlink(temp.c_str());
+      if (!unnamed) ::unlink(temp.c_str());
       return fail(e);
     }
     p = std::make_unique<impl>(fd, std::move(temp), std::move(target));
+    p->unnamed = unnamed;
   }
   std::unique_ptr<output_file> f(new output_file(std::move(p)));
   f->path_ = path;
@@ -157,12 +178,26 @@ std::expected<void, std::string> output_file::commit() {
     impl_->result = std::unexpected(fmt::format("cannot write to {}: {}", path_, os_error(e)));
     if (impl_->fd >= 0) ::close(impl_->fd);
     impl_->fd = -1;
-    if (!impl_->temp.empty()) ::unlink(impl_->temp.c_str());
+    if (!impl_->temp.empty() && !impl_->unnamed) ::unlink(impl_->temp.c_str());
     return *impl_->result;
   };
   impl_->os.flush();
   if (!impl_->buf.drain()) return fail(impl_->buf.error());
   if (!impl_->os) return fail(EIO);  // a formatting failure of the stream itself
+  if (impl_->unnamed) {
+    // The unnamed file gets the temporary's name (a fresh one each try), then is renamed.
+    const std::string proc = fmt::format("/proc/self/fd/{}", impl_->fd);
+    std::string name;
+    int e = EEXIST;
+    for (int tries = 0; tries < 100 && e == EEXIST; ++tries) {
+      name = impl_->temp;
+      if (!random_suffix(name)) return fail(errno);
+      e = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0 ? 0 : errno;
+    }
+    if (e != 0) return fail(e);
+    impl_->temp = std::move(name);
+    impl_->unnamed = false;
+  }
   const int fd = impl_->fd;
   impl_->fd = -1;
   if (::close(fd) != 0) {
@@ -180,7 +215,7 @@ void output_file::discard() {
   if (!impl_ || impl_->result) return;
   if (impl_->fd >= 0) ::close(impl_->fd);
   impl_->fd = -1;
-  if (!impl_->temp.empty()) ::unlink(impl_->temp.c_str());
+  if (!impl_->temp.empty() && !impl_->unnamed) ::unlink(impl_->temp.c_str());
   impl_->result = std::unexpected(fmt::format("{}: not written", path_));
 }
 

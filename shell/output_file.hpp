@@ -12,7 +12,8 @@ namespace pmdb::shell {
 // A named output file. A regular file (or a name that does not exist yet) is written to a
 // temporary in the same directory, renamed over the target by commit() once everything was
 // written and flushed: a reader never sees half of it, and after a failure an existing target is
-// unchanged. Anything else (a terminal, a pipe, /dev/full, /dev/stdout) cannot be renamed over
+// unchanged. The temporary is unnamed (O_TMPFILE) until commit() where the file system allows,
+// so that a pmdb killed while writing leaves nothing behind. Anything else (a terminal, a pipe, /dev/full, /dev/stdout) cannot be renamed over
 // and is written directly. Every write is checked; the first failure is kept and said by
 // error() and commit() as "cannot write to PATH: REASON" (REASON is the OS's, e.g. "No space
 // left on device").

@@ -168,6 +168,31 @@ TEST_SUITE("hostile_shell") {
     CHECK(contains(read_file(f), incident));
   }
 
+  TEST_CASE("a pmdb killed while .output FILE is active leaves the old file and no temporary") {
+    temp_dir d;
+    const auto f = d.file("r.csv");
+    write_file(f, "old\n");
+    // The session writes results to FILE, then waits in `.import` of a FIFO nobody writes to;
+    // it is killed there, once it holds FILE's temporary open.
+    std::filesystem::create_directories(d.path / "sub");
+    const auto fifo = (d.path / "sub" / "fifo").string();
+    const auto db = (d.path / "sub" / "s.pmdb").string();
+    REQUIRE(run_pmdb({"import", db, "examples/openai-2024-12-11.jsonl"}).status == 0);
+    const auto r = run_command(
+        {"sh", "-c",
+         "mkfifo \"$4\"; \"$0\" \"$3\" --mode csv -c \".output $1\nshow incidents;\n.import $4\" & pid=$!; "
+         "for i in $(seq 200); do ls -l /proc/$pid/fd | grep -q \"$2/[.#]\" && break; sleep 0.05; done; "
+         "ls -l /proc/$pid/fd | grep -c \"$2/[.#]\"; ls -a \"$2\" | grep -c pmdb- ; kill -9 $pid; wait $pid; true",
+         PMDB_BINARY, f, d.path.string(), db, fifo});
+    std::filesystem::remove_all(d.path / "sub");
+    INFO(r.err);
+    // Where the file system has O_TMPFILE (tmpfs, ext4, xfs, btrfs) even the running session
+    // shows no temporary name.
+    CHECK(r.out == "1\n0\n");
+    CHECK(read_file(f) == "old\n");
+    CHECK(names_in(d.path) == std::vector<std::string>{"r.csv"});
+  }
+
   TEST_CASE(
       "a file written through a symlink replaces the symlink's target and keeps the link and the mode") {
     temp_dir d;
