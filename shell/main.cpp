@@ -21,6 +21,7 @@
 #include "core/import.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
+#include "shell/intent.hpp"
 #include "shell/output_file.hpp"
 #include "shell/postmortem.hpp"
 #include "shell/render.hpp"
@@ -146,6 +147,34 @@ std::expected<event_store, error> open_store(const std::string& path, open_optio
   return store;
 }
 
+// A store file that a command creates: removed again (with its -wal, -shm and -journal files)
+// when the command leaves it without a single event, so that a failed first import or a
+// failed script leaves no empty store behind. Declared before the store it watches, so that
+// it runs after the store has closed; `seal` is called with the store still open.
+class created_store {
+ public:
+  explicit created_store(std::string path) : path_(std::move(path)) {
+    std::error_code ec;
+    created_ = !path_.empty() && path_ != ":memory:" && !std::filesystem::exists(path_, ec) && !ec;
+  }
+  created_store(const created_store&) = delete;
+  created_store& operator=(const created_store&) = delete;
+  bool created() const { return created_; }
+  void seal(const event_store& store) { empty_ = store.event_count() == 0; }
+  ~created_store() {
+    if (!created_ || !empty_) return;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::error_code ec;
+      std::filesystem::remove(path_ + suffix, ec);
+    }
+  }
+
+ private:
+  std::string path_;
+  bool created_ = false;
+  bool empty_ = false;
+};
+
 constexpr std::string_view rebuild_help = R"(Usage: pmdb rebuild DB
 
 Recomputes the read models (the incidents table) from the event log, in one transaction.
@@ -241,6 +270,7 @@ int cmd_import(const std::vector<std::string>& args) {
     }
   }
   if (pos.size() < 2) return usage_error("import: needs a store and at least one file", import_help);
+  created_store created(pos[0]);
   auto store = open_store(pos[0], opts);
   if (!store) return user_error(store.error().message);
   int status = exit_ok;
@@ -290,6 +320,8 @@ int cmd_import(const std::vector<std::string>& args) {
     say("{} ({}): {} events appended, {} already there{}\n", name, format_name(r->format), r->appended,
                r->existing, r->corrections ? fmt::format(" ({} corrections of edited updates)", r->corrections) : "");
   }
+  created.seal(*store);
+  if (created.created() && store->event_count() == 0) warn("{}: no event imported: the new store is not kept\n", pos[0]);
   return status;
 }
 
@@ -573,6 +605,23 @@ int cmd_shell(const std::vector<std::string>& args) {
   cfg.bail = bail.value_or(!interactive);
   cfg.render.color = interactive && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
 
+  // A path that does not exist becomes a new store in the shell, and for a script that writes;
+  // a script that only reads is told "no such store" (a mistyped path is no new, empty store).
+  created_store created(db);
+  if (created.created() && !cfg.read_only) {
+    if (interactive) {
+      warn("pmdb: {} does not exist: creating a new store\n", db);
+    } else {
+      if (inputs.empty()) {
+        auto text = shell::read_stdin();
+        if (!text) return user_error(text.error());
+        inputs.emplace_back("<stdin>", std::move(*text));
+      }
+      if (std::ranges::none_of(inputs, [](const auto& in) { return shell::may_write(in.second); }))
+        return user_error(fmt::format("{}: no such store (only a script that writes, `pmdb import` or the "
+                                      "interactive shell creates one)", db));
+    }
+  }
   auto store = db.empty() ? demo_store() : open_store(db, {.read_only = cfg.read_only}, !cfg.read_only);
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
@@ -592,6 +641,7 @@ int cmd_shell(const std::vector<std::string>& args) {
     if ((!ok && cfg.bail) || s.quit_requested()) break;
   }
   ok = s.finish() && ok;
+  created.seal(s.store());
   return ok ? exit_ok : exit_user_error;
 }
 

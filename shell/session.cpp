@@ -225,22 +225,11 @@ void session::report_error(const error& e, std::string_view text, const source_p
 }
 
 bool session::run_text(std::string_view text, std::string_view file) {
-  splitter split;
   bool ok = true;
-  std::size_t pos = 0;
-  const auto run = [&](const unit& u) {
-    if (quit_ || (!ok && settings_.bail)) return;
+  split_text(text, [&](const unit& u) {
     if (!run_unit(u, file)) ok = false;
-  };
-  while (pos <= text.size() && !quit_ && (ok || !settings_.bail)) {
-    const auto nl = text.find('\n', pos);
-    const std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
-    if (nl == std::string_view::npos && line.empty()) break;
-    for (const unit& u : split.feed_line(line)) run(u);
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
-  }
-  if (auto rest = split.finish()) run(*rest);
+    return !quit_ && (ok || !settings_.bail);
+  });
   return ok;
 }
 

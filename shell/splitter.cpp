@@ -62,4 +62,20 @@ std::optional<unit> splitter::finish() {
   return u;
 }
 
+bool split_text(std::string_view text, const std::function<bool(const unit&)>& sink) {
+  splitter split;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto nl = text.find('\n', pos);
+    const auto line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    if (nl == std::string_view::npos && line.empty()) break;
+    for (const unit& u : split.feed_line(line))
+      if (!sink(u)) return false;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  if (auto rest = split.finish()) return sink(*rest);
+  return true;
+}
+
 }  // namespace pmdb::shell

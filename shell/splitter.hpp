@@ -2,6 +2,7 @@
 // Splits shell input into complete units: PMQL statements (ending at a `;` outside strings
 // and comments) and dot-commands (one line, starting with `.` where a statement would start).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,5 +36,9 @@ class splitter {
   char quote_ = 0;                 // inside a string literal opened with this quote
   bool started_ = false;           // a statement has begun and not yet ended
 };
+
+// Splits a whole text into units and gives each to `sink`, in order, the unfinished statement
+// at the end included; stops early when `sink` returns false. Returns false when it stopped.
+bool split_text(std::string_view text, const std::function<bool(const unit&)>& sink);
 
 }  // namespace pmdb::shell

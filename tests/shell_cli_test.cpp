@@ -1,5 +1,7 @@
 // The pmdb command line as users and scripts drive it: exit statuses, error positions, and
 // output that other tools (Python's csv module, cmark-gfm) read back.
+#include <filesystem>
+
 #include <rapidjson/document.h>
 
 #include "golden.hpp"
@@ -91,7 +93,56 @@ TEST_SUITE("shell_cli") {
     const auto r = run_pmdb({"import", db, d.file("bad.jsonl")});
     CHECK(r.status == 1);
     CHECK(r.err.find(d.file("bad.jsonl") + ":2: not valid JSON") != std::string::npos);
-    CHECK(run_pmdb({"export", db}).out.empty());
+    // The store did not exist: the failed import does not leave an empty one behind.
+    CHECK(r.err.find(db + ": no event imported: the new store is not kept") != std::string::npos);
+    CHECK(!std::filesystem::exists(db));
+    CHECK(!std::filesystem::exists(db + "-wal"));
+    CHECK(run_pmdb({"export", db}).err == "pmdb: " + db + ": no such store\n");
+    // Into an existing store, a failed import changes nothing and the store stays.
+    REQUIRE(run_pmdb({"import", db, "examples/meta-2024-12-11.jsonl"}).status == 0);
+    const std::string before = run_pmdb({"export", db}).out;
+    const auto again = run_pmdb({"import", db, d.file("bad.jsonl")});
+    CHECK(again.status == 1);
+    CHECK(again.err.find("not kept") == std::string::npos);
+    CHECK(run_pmdb({"export", db}).out == before);
+  }
+
+  TEST_CASE("a path that does not exist: no such store for a script that reads, a new store for one that writes") {
+    temp_dir d;
+    const auto db = d.file("mistyped.pmdb");
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {db, "-c", "show incidents;"}, {db, "--mode", "csv", "-c", "timeline in x;"}}) {
+      const auto r = run_pmdb(args);
+      CHECK(r.status == 1);
+      CHECK(r.out.empty());
+      CHECK(r.err.starts_with("pmdb: " + db + ": no such store"));
+      CHECK(!std::filesystem::exists(db));
+    }
+    write_file(d.path / "q.pmq", "-- only reads\n.mode csv\nshow incidents;\n");
+    CHECK(run_pmdb({db, "-f", d.file("q.pmq")}).err.starts_with("pmdb: " + db + ": no such store"));
+    CHECK(run_pmdb({db}, "show incidents;\n").status == 1);  // piped stdin alike
+    CHECK(!std::filesystem::exists(db));
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"report", db, "openai-2024-12-11"}, {"export", db}, {"verify", db}, {"rebuild", db}}) {
+      const auto r = run_pmdb(args);
+      CHECK(r.status == 1);
+      CHECK(r.err == "pmdb: " + db + ": no such store\n");
+    }
+    CHECK(!std::filesystem::exists(db));
+
+    // A script that writes creates the store; one whose writes all fail leaves none.
+    const auto failed = run_pmdb({db, "-c", "record note \"hi\" in nope;"});
+    CHECK(failed.status == 1);
+    CHECK(failed.err.find("unknown incident 'nope'") != std::string::npos);
+    CHECK(!std::filesystem::exists(db));
+    const auto made = run_pmdb({db, "--now", "2024-12-11T23:00:00Z", "-c",
+                                "new incident t1 title \"T\" org \"O\" services (\"api\");"});
+    CHECK(made.status == 0);
+    CHECK(std::filesystem::exists(db));
+    CHECK(run_pmdb({db, "--mode", "csv", "--headers", "off", "-c", "show incidents;"}).out.starts_with("t1,T,O,"));
+    const auto imported = run_pmdb({d.file("b.pmdb"), "-c", ".import examples/meta-2024-12-11.jsonl"});
+    CHECK(imported.status == 0);
+    CHECK(std::filesystem::exists(d.file("b.pmdb")));
   }
 
   TEST_CASE("CSV output reads back through Python's csv module to the same cells as JSON output") {
