@@ -47,8 +47,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "event-sourced incident postmortem databas
 set(CPACK_PACKAGE_DESCRIPTION
     "pmdb keeps every fact about an outage (status page posts, outside reports, alerts, \
 deploys, metrics, communications, component states) as an immutable event in a SQLite file. \
-It answers temporal questions in PMQL, its query language (\"time from first report to 99% \
-fixed\"), and renders postmortems as Markdown. It comes with a shell in the manner of sqlite3 \
+It answers temporal questions in PMQL, its query language (such as: time from first report to \
+99% fixed), and renders postmortems as Markdown. It comes with a shell in the manner of sqlite3 \
 and psql, importers for JSON Lines, Statuspage and CSV timelines, and the demo incidents of \
 2024-12-11.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)

@@ -120,7 +120,7 @@ expect_completion() {  # expect_completion EXPECTED WORD...
 }
 before=$failures
 (
-  cd "$tmp" || exit 1
+  mkdir "$tmp/completion" && cp "$tmp/demo.pmdb" "$tmp/completion/" && cd "$tmp/completion" || exit 1
   touch notes.txt
   expect_completion "import " pmdb imp
   expect_completion "--mode " pmdb --mo

@@ -5,9 +5,9 @@
 # store files (*.pmdb), input files, and incident ids (read from the store named earlier on the
 # line, read-only). It needs nothing from the bash-completion package.
 
-# Words of a list, filtered by the word being completed.
+# Words of a list (separated by blanks), filtered by the word being completed.
 _pmdb_words() {
-  local IFS=$'\n'
+  local IFS=$' \t\n'
   COMPREPLY+=($(compgen -W "$1" -- "$2"))
 }
 
