@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/version.hpp>
 #include <fmt/format.h>
+#include <rapidjson/rapidjson.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "core/embedded.hpp"
@@ -98,7 +101,9 @@ Shell options:
 
 Other options:
   -h, --help                       this help; `pmdb COMMAND --help` describes a command
-  --version                        print the version
+  --version                        print the version and those of the libraries it was built with
+
+Manual pages: man pmdb (the command line and the shell), man pmql (the query language).
 
 Files written (-o, .output, .once, .export, `report ... to`) are complete or not there: they
 are written beside the target and renamed over it at the end, so a failed write (a full disk)
@@ -654,7 +659,13 @@ int run(const std::vector<std::string>& args) {
       return exit_ok;
     }
     if (cmd == "--version") {
-      say("pmdb {}\n", PMDB_VERSION);
+      // The SQLite pmdb was compiled against, and the one loaded when another (a newer libsqlite3).
+      const std::string_view loaded = sqlite3_libversion();
+      std::string boost = BOOST_LIB_VERSION;
+      std::ranges::replace(boost, '_', '.');
+      say("pmdb {} (SQLite {}{}, Boost {}, fmt {}.{}.{}, RapidJSON {})\n", PMDB_VERSION, SQLITE_VERSION,
+          loaded == SQLITE_VERSION ? "" : fmt::format(" (loaded: {})", loaded), boost, FMT_VERSION / 10000,
+          FMT_VERSION / 100 % 100, FMT_VERSION % 100, RAPIDJSON_VERSION_STRING);
       return exit_ok;
     }
     if (cmd == "import") return cmd_import(rest);
