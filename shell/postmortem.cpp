@@ -1129,9 +1129,7 @@ class report_writer {
     put(t.str());
     if (!impact_from_) return;
     // What the Duration counts, under the figure.
-    const auto named = [&](const resolved_milestone& m) {
-      return fmt::format("{}, {}", m.m.label, m.event ? when(*m.event) : utc(*m.at));
-    };
+    const auto named = [](const resolved_milestone& m) { return milestone_cell(m); };
     if (impact_ms_) {
       put(fmt::format("\nDuration is the customer impact: from the first impact ({}) to its end ({}). The rule and "
                       "its PMQL are under Key durations.\n",
