@@ -149,8 +149,37 @@ std::expected<void, std::string> check_schema(std::string_view type, const rj::V
   if ((keyword == "minimum" || keyword == "maximum") && rule && rule->HasMember(keyword.c_str()))
     return std::unexpected(fmt::format("{}: {} is {}: found {}", path, keyword, minified((*rule)[keyword.c_str()]), found));
   if (keyword == "anyOf" || keyword == "oneOf") {
+    // Alternatives that are each a list of required fields: name them, e.g. `"text" (an
+    // action item) or "of" (an update of one)`.
+    std::string alternatives;
+    if (rule && rule->HasMember(keyword.c_str()) && (*rule)[keyword.c_str()].IsArray()) {
+      const auto& branches = (*rule)[keyword.c_str()].GetArray();
+      for (rj::SizeType i = 0; i < branches.Size(); ++i) {
+        const auto& b = branches[i];
+        if (!b.IsObject() || !b.HasMember("required") || !b["required"].IsArray()) {
+          alternatives.clear();
+          break;
+        }
+        std::string fields;
+        for (const auto& f : b["required"].GetArray())
+          if (f.IsString()) fields += (fields.empty() ? "" : " and ") + minified(f);
+        if (b.HasMember("description") && b["description"].IsString())
+          fields += fmt::format(" ({})", b["description"].GetString());
+        alternatives += (i == 0 ? "" : i + 1 == branches.Size() ? " or " : ", ") + fields;
+      }
+    }
+    if (!alternatives.empty())
+      return std::unexpected(fmt::format("{}: does not have the required fields: {}", path, alternatives));
     std::string what = rule && rule->HasMember("description") ? (*rule)["description"].GetString() : "";
     return std::unexpected(fmt::format("{}: does not have the required fields{}", path, what.empty() ? "" : " (" + what + ")"));
+  }
+  if (keyword == "dependencies" && rule && rule->HasMember("dependencies") && node && node->IsObject()) {
+    for (const auto& d : (*rule)["dependencies"].GetObject()) {
+      if (!node->HasMember(d.name) || !d.value.IsArray()) continue;
+      for (const auto& needed : d.value.GetArray())
+        if (needed.IsString() && !node->HasMember(needed))
+          return std::unexpected(fmt::format("{}: {} needs {}", path, minified(d.name), minified(needed)));
+    }
   }
   return std::unexpected(fmt::format("{}: fails the schema's \"{}\" rule: found {}", path, keyword, found));
 }
@@ -182,6 +211,8 @@ void extract(event& e, const rj::Value& data) {
   }
   if (e.type == "cause" || e.type == "action") e.kind = opt_string(data, "kind");
   if (e.type == "correction" || e.type == "retraction") e.target = opt_string(data, "target");
+  // An action item's update names its item in `of`: the event's target, as a correction's.
+  if (e.type == "action") e.target = opt_string(data, "of");
 }
 
 // A string of the envelope as text pmdb stores: UTF-8, no NUL (SQLite and C strings would cut

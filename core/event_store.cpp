@@ -329,7 +329,7 @@ struct event_store::impl {
       return r;
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
     if (auto r = prep(copy_versions, copy_versions_sql); !r) return r;
-    if (auto r = prep(target_of, "SELECT seq, incident, type FROM events WHERE id = ?"); !r) return r;
+    if (auto r = prep(target_of, "SELECT seq, incident, type, target FROM events WHERE id = ?"); !r) return r;
     // Only a retraction of the target's own incident hides it (the fold ignores others, which a
     // store written before targets were checked may hold).
     if (auto r = prep(retraction_of, "SELECT id FROM events WHERE target = ? AND type = 'retraction' AND incident = ? "
@@ -565,6 +565,58 @@ struct event_store::impl {
           return refuse(fmt::format("its data.data is not valid for {}, a {} event: {}", target, type, v.error()));
       }
     }
+    return {};
+  }
+
+  // Refuses a new update of an action item `e` (an action with `of`, id `id`) whose item is
+  // missing, belongs to another incident, is not an action, is itself an update, or is
+  // retracted. `earlier` holds the batch's events before `e`, `retracted_here` the targets of
+  // its retractions.
+  template <class Seen>
+  std::expected<void, error> check_action_item(const event& e, std::string_view id, const Seen& earlier,
+                                               const std::unordered_map<std::string_view, std::string_view>& retracted_here) {
+    const std::string& item = *e.target;
+    const auto refuse = [&](const std::string& why) {
+      return std::unexpected(error(errc::invalid, fmt::format("action {} (incident {}) refused: its of: {}", id, e.incident, why)));
+    };
+    std::string incident, type;
+    bool is_update = false;
+    if (auto it = earlier.find(std::string_view(item)); it != earlier.end()) {
+      incident = it->second->incident;
+      type = it->second->type;
+      is_update = type == "action" && it->second->target.has_value();
+    } else {
+      target_of.reset();
+      target_of.bind(1, std::string_view(item));
+      auto found = target_of.step();
+      if (!found) return std::unexpected(found.error());
+      if (!*found) {
+        target_of.reset();
+        return refuse(fmt::format("no event has the id {} (neither in the store nor earlier in this batch)", item));
+      }
+      incident = target_of.text(1);
+      type = target_of.text(2);
+      is_update = type == "action" && !target_of.is_null(3);
+      target_of.reset();
+    }
+    if (incident != e.incident) return refuse(fmt::format("{} belongs to incident {}, not to {}", item, incident, e.incident));
+    if (type != "action")
+      return refuse(fmt::format("{} is {} {} event, not an action item", item,
+                                type.find_first_of("aeiou") == 0 ? "an" : "a", type));
+    if (is_update) return refuse(fmt::format("{} is itself an update: name the action item it updates", item));
+    std::string by;
+    if (auto it = retracted_here.find(std::string_view(item)); it != retracted_here.end()) {
+      by = it->second;
+    } else {
+      retraction_of.reset();
+      retraction_of.bind(1, std::string_view(item));
+      retraction_of.bind(2, std::string_view(incident));
+      auto found = retraction_of.step();
+      if (!found) return std::unexpected(found.error());
+      if (*found) by = retraction_of.text(0);
+      retraction_of.reset();
+    }
+    if (!by.empty()) return refuse(fmt::format("the action item {} is retracted (by {})", item, by));
     return {};
   }
 
@@ -818,6 +870,12 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
         refold.push_back(*e.target);
         if (e.type == "retraction") retracted_here.emplace(*e.target, id);
       }
+    }
+    if (e.type == "action" && e.target) {
+      auto stored = s.is_stored(id);
+      if (!stored) return rollback(stored.error());
+      if (!*stored)  // a new update of an action item: its item must exist
+        if (auto r = s.check_action_item(e, id, seen, retracted_here); !r) return refuse(r.error());
     }
     auto vit = versions.find(e.incident);
     if (vit == versions.end()) {

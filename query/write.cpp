@@ -126,7 +126,7 @@ std::string_view positional_form(std::string_view type) {
   if (type == "component") return "record component \"NAME\" STATE [\"TEXT\"]";
   if (type == "change") return "record change \"TEXT\"";
   if (type == "cause") return "record cause [KIND] \"TEXT\"";
-  if (type == "action") return "record action \"TEXT\"";
+  if (type == "action") return "record action \"TEXT\" or record action of ITEM";
   if (type == "note") return "record note \"TEXT\"";
   return "named fields only";
 }

@@ -6,12 +6,13 @@ Usage: scripts/check-events.py [--schemas DIR] [--no-expect] FILE.jsonl...
 Each line is validated against schemas/events/envelope.schema.json and against
 schemas/events/<type>.schema.json for its `data`, with the subset of JSON Schema
 draft-04 those files use (type, required, properties, additionalProperties, enum,
-minLength, minimum, items, anyOf, pattern). Then, across all the files given:
+minLength, minimum, items, anyOf, pattern, dependencies). Then, across all the files given:
 timestamps parse (ISO 8601 with Z or an offset, as the store accepts them), ids are
 unique, each file is ordered by time, each incident's first event is its `incident`
-event at the incident's earliest time, and correction/retraction targets name an
+event at the incident's earliest time, correction/retraction targets name an
 earlier event of the same incident (a correction's replacement data is validated
-against the target's type).
+against the target's type), and an action's `of` names an earlier action item (an
+action without `of`) of the same incident.
 
 For the bundled demo incidents, the durations that the documentation and the tests
 rely on are checked too (skip with --no-expect).
@@ -92,7 +93,7 @@ def json_type_ok(value, name):
 
 SUPPORTED = {"$schema", "title", "description", "type", "required", "properties",
              "additionalProperties", "enum", "minLength", "maxLength", "minimum", "items", "anyOf",
-             "pattern"}
+             "pattern", "dependencies"}
 
 
 def validate(schema, value, path="data"):
@@ -135,6 +136,11 @@ def validate(schema, value, path="data"):
             elif schema.get("additionalProperties", True) is False:
                 errors.append("%s: unknown field %s (expected one of %s)"
                               % (path, json.dumps(name), ", ".join(props)))
+        for name, needed in schema.get("dependencies", {}).items():
+            if name in value:
+                for n in needed:
+                    if n not in value:
+                        errors.append("%s: %s needs %s" % (path, json.dumps(name), json.dumps(n)))
     if "anyOf" in schema:
         if all(validate(s, value, path) for s in schema["anyOf"]):
             wanted = [", ".join(s.get("required", [])) or "?" for s in schema["anyOf"]]
@@ -146,6 +152,10 @@ def validate(schema, value, path="data"):
 
 def of(type_, **fields):
     return lambda e: e["type"] == type_ and all(e["data"].get(k) == v for k, v in fields.items())
+
+
+def tagged(tag):
+    return lambda e: e["type"] == "note" and tag in e["data"].get("tags", [])
 
 
 def metric_at_least(name, threshold):
@@ -163,6 +173,8 @@ EXPECT = [
      ("first", of("report")), ("last", of("status", status="resolved")), "7h16m"),
     ("openai-2024-12-11", "first status investigating -> last status resolved",
      ("first", of("status", status="investigating")), ("last", of("status", status="resolved")), "7h6m"),
+    ("openai-2024-12-11", "customer impact: first impact-start note -> last impact-end note",
+     ("first", tagged("impact-start")), ("last", tagged("impact-end")), "4h22m"),
     ("meta-2024-12-11", "first report -> first metric fixed >= 99",
      ("first", of("report")), ("first", metric_at_least("fixed", 99)), "4h50m"),
 ]
@@ -245,6 +257,14 @@ def main():
                 elif "data" in e["data"]:
                     problems += ["%s: %s" % (where, m) for m in
                                  validate(schemas[target["type"]], e["data"]["data"], "data.data")]
+            if e["type"] == "action" and "of" in e["data"]:
+                item = by_id.get(e["data"]["of"])
+                if item is None or item["type"] != "action" or "of" in item["data"]:
+                    problems.append("%s: of %s names no earlier action item"
+                                    % (where, json.dumps(e["data"]["of"])))
+                elif item["incident"] != e["incident"]:
+                    problems.append("%s: of %s belongs to incident %s"
+                                    % (where, json.dumps(item["id"]), item["incident"]))
             events.append(e)
             by_incident.setdefault(e["incident"], []).append(e)
 

@@ -80,7 +80,9 @@ struct ev {
   std::optional<std::int64_t> valid_to;
   // From `data`, for the types that have them.
   std::vector<std::string> tags;              // note
-  std::string owner, tracker;                 // action
+  std::string role, document;                 // note: a role and its people, the document's status
+  std::vector<std::string> people;
+  std::string owner, tracker, due, of, action_state;  // action (`of`: the item an update updates)
   std::string reason;                         // correction, retraction
   bool has_tag(std::string_view t) const { return std::ranges::find(tags, t) != tags.end(); }
   bool is_audit() const { return projection::is_audit_type(type); }
@@ -239,8 +241,14 @@ ev to_ev(std::vector<value>& r) {
     d.Parse(e.data.c_str(), e.data.size());
     if (!d.HasParseError() && d.IsObject()) {
       e.tags = json_strings(d, "tags");
+      e.role = json_string(d, "role");
+      e.people = json_strings(d, "people");
+      e.document = json_string(d, "document");
       e.owner = json_string(d, "owner");
       e.tracker = json_string(d, "tracker");
+      e.due = json_string(d, "due");
+      e.of = json_string(d, "of");
+      e.action_state = json_string(d, "state");
       e.reason = json_string(d, "reason");
     }
   }
@@ -435,6 +443,21 @@ std::string_view cause_label(std::string_view kind) {
   return "cause";
 }
 
+// `in_progress` → `in progress`, `wont_do` → `won't do`: a state or status word as prose.
+std::string state_label(std::string_view s) {
+  if (s == "wont_do") return "won't do";
+  std::string out(s);
+  std::ranges::replace(out, '_', ' ');
+  return out;
+}
+
+// `incident_commander` → `incident commander`.
+std::string role_label(std::string_view role) {
+  std::string out(role);
+  std::ranges::replace(out, '_', ' ');
+  return out;
+}
+
 // What one event says, as Markdown for a table cell.
 std::string describe(const ev& e) {
   const auto with_text = [&](std::string head) {
@@ -447,14 +470,27 @@ std::string describe(const ev& e) {
   if (e.type == "report") return with_text(e.value ? "**" + group_digits(*e.value) + " reports**" : "");
   if (e.type == "cause") return with_text(std::string(cause_label(e.kind)));
   if (e.type == "action") {
-    std::string head = "action item";
-    if (!e.owner.empty()) head += " (owner " + escape_markdown(e.owner) + ")";
+    std::vector<std::string> what;
+    if (!e.action_state.empty()) what.push_back("state " + escape_markdown(state_label(e.action_state)));
+    if (!e.owner.empty()) what.push_back("owner " + escape_markdown(e.owner));
+    if (!e.due.empty()) what.push_back("due " + escape_markdown(e.due));
+    if (!e.tracker.empty() && !e.of.empty()) what.push_back("tracker " + escape_markdown(e.tracker));
+    std::string head = e.of.empty() ? "action item" : "action item update";
+    if (!what.empty()) head += " (" + join(what, ", ") + ")";
     return with_text(head);
   }
   if (e.type == "note") {
-    std::vector<std::string> tags;
+    std::vector<std::string> tags, heads;
     for (const auto& t : e.tags) tags.push_back(escape_markdown(t));
-    return with_text(join(tags, ", "));
+    if (!tags.empty()) heads.push_back(join(tags, ", "));
+    if (!e.role.empty()) {
+      std::vector<std::string> people;
+      for (const auto& p : e.people) people.push_back(escape_markdown(p));
+      heads.push_back("**" + escape_markdown(role_label(e.role)) + "**: " +
+                      (people.empty() ? std::string("unassigned") : join(people, ", ")));
+    }
+    if (!e.document.empty()) heads.push_back("postmortem document **" + escape_markdown(state_label(e.document)) + "**");
+    return with_text(join(heads, "; "));
   }
   if (e.type == "comm") {
     std::string who = escape_markdown(e.author);
@@ -612,6 +648,44 @@ std::string time_statement(const std::string& from, const std::string& to) {
   return fmt::format("time from {} to {};", from, to);
 }
 
+// `s` as a PMQL string literal (`"..."`, with `\"`, `\\`, `\n`, `\t`); nullopt when PMQL cannot
+// write it (a carriage return: a string stays on one line and has no escape for it).
+std::optional<std::string> pmql_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '\r') return std::nullopt;
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+// SQL on event_versions `v`: a note tagged `tag` (one of the report's own tags: no quote in it).
+std::string tag_condition(std::string_view tag) {
+  return fmt::format("v.type = 'note' AND json_valid(v.data) AND json_type(v.data, '$.tags') = 'array' AND EXISTS "
+                     "(SELECT 1 FROM json_each(v.data, '$.tags') t WHERE t.type = 'text' AND t.value = '{}')",
+                     tag);
+}
+
+// A fenced code block of `lines`: its fence is longer than any run of backquotes in them, so
+// that no text in a statement (a component's name, an event's id) can close it.
+std::string code_block(const std::vector<std::string>& lines) {
+  std::size_t longest = 0;
+  for (const auto& l : lines) {
+    std::size_t run = 0;
+    for (const char c : l) {
+      run = c == '`' ? run + 1 : 0;
+      longest = std::max(longest, run);
+    }
+  }
+  const std::string fence(std::max<std::size_t>(3, longest + 1), '`');
+  std::string out = fence + "\n";
+  for (const auto& l : lines) out += l + "\n";
+  return out + fence + "\n";
+}
+
 // ------------------------------------------------------------------ disagreements
 
 // Where sources disagree: the rule.
@@ -673,13 +747,19 @@ class report_writer {
  public:
   report_writer(const event_store& store, incident_row inc, const postmortem_options& opts,
                 const date::time_zone* zone, std::ostream& out)
-      : store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), out_(out), q_(store, inc_.id, opts.as_of) {}
+      : store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), out_(out), q_(store, inc_.id, opts.as_of) {
+    now_ = opts.now_ms.value_or(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    view_now_ = opts.as_of.value_or(now_);
+  }
 
   std::expected<void, error> run() {
     // Every PMQL query runs before the first byte is written: a failing one writes nothing.
-    if (auto r = compute_end(); !r) return r;
     if (auto r = resolve_milestones(); !r) return r;
     if (auto r = gather(); !r) return r;
+    if (auto r = compute_impact(); !r) return r;
+    if (auto r = gather_document(); !r) return r;
     if (auto r = key_duration_rows(); !r) return r;
     header();
     summary();
@@ -687,7 +767,7 @@ class report_writer {
     key_durations();
     for (auto section : {&report_writer::causes, &report_writer::detection, &report_writer::response,
                          &report_writer::disagreement, &report_writer::concurrency, &report_writer::actions,
-                         &report_writer::timeline, &report_writer::corrections, &report_writer::gantt}) {
+                         &report_writer::lessons, &report_writer::timeline, &report_writer::corrections, &report_writer::gantt}) {
       if (auto r = (this->*section)(); !r) return r;
     }
     footer();
@@ -746,30 +826,180 @@ class report_writer {
     return s;
   }
 
-  // End: the first `resolved` status when there is one, else the incident's last event; the
-  // total duration is PMQL's `time from start to ...` to that milestone.
-  std::expected<void, error> compute_end() {
-    auto resolved = q_.time("time from start to first status resolved;");
-    if (!resolved) return std::unexpected(resolved.error());
-    if (*resolved) {
-      end_ = inc_.started + **resolved;
-      total_ = **resolved;
-      end_label_ = "first resolved status";
-      resolved_ = true;
-      total_statement_ = "time from start to first status resolved;";
-      return {};
+  // The first event of the incident believed in the view that satisfies `cond` (SQL on `v`, its
+  // `?`s bound by `cond_params`) in `order`; nullopt when none does.
+  std::expected<std::optional<ev>, error> first_event(std::string_view cond, std::vector<value> cond_params,
+                                                      std::string_view order) const {
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    for (auto& p : cond_params) params.push_back(std::move(p));
+    return first_version(store_, fmt::format("v.incident = ? AND {} AND ({})", b.sql, cond), params, order);
+  }
+
+  // A milestone that is one event: `first TYPE where id = "ID"` (no PMQL form when the id
+  // cannot be written as a PMQL string).
+  static resolved_milestone event_milestone(ev e, std::string label) {
+    const auto id = pmql_string(e.id);
+    std::string statement = id ? fmt::format("first {} where id = {}", e.type, *id) : std::string();
+    const std::int64_t at = e.at;
+    return {milestone{std::move(statement), std::move(label), {}}, at, std::move(e)};
+  }
+
+  // The resolution: the first `resolved` (or `completed`) status after the last open one, as
+  // the incidents read model's `ended` says (core/projection.cpp). Its PMQL names only the
+  // statuses the incident has, which gives the same event and reads better.
+  std::expected<std::optional<resolved_milestone>, error> find_resolution() const {
+    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
+    std::vector<value> params = {inc_.id};
+    bind_as_of(params, b, opts_.as_of);
+    static const std::vector<column> cols = {{"status", value_type::text}};
+    auto rs = store_.query(fmt::format("SELECT DISTINCT v.status FROM {} v WHERE v.incident = ? AND {} AND "
+                                       "v.type = 'status' AND v.status IS NOT NULL",
+                                       projection::versions_table, b.sql),
+                           params, cols);
+    if (!rs) return std::unexpected(rs.error());
+    const auto present = [&](std::span<const std::string_view> among) {
+      std::vector<std::string> out;
+      for (const auto st : among)
+        if (std::ranges::any_of(rs->rows, [&](const auto& r) { return text_of(r.front()) == st; }))
+          out.emplace_back(st);
+      return out;
+    };
+    const std::vector<std::string> done = present(projection::resolution_statuses);
+    const std::vector<std::string> open = present(projection::open_statuses);
+    if (done.empty()) return std::optional<resolved_milestone>{};
+    const auto quoted_sql = [](const std::vector<std::string>& words) {
+      std::vector<std::string> q;
+      for (const auto& w : words) q.push_back("'" + w + "'");  // schema words: no quote in them
+      return join(q, ", ");
+    };
+    const auto pattern = [](const std::vector<std::string>& words) {
+      return words.size() == 1 ? "status " + words.front() : "status where status in (" + join(words, ", ") + ")";
+    };
+    std::string cond = fmt::format("v.type = 'status' AND v.status IN ({})", quoted_sql(done));
+    std::vector<value> cond_params;
+    std::string statement = "first " + pattern(done);
+    if (!open.empty()) {
+      const projection::sql_text w = projection::believed("w", opts_.as_of.has_value());
+      cond += fmt::format(" AND NOT EXISTS (SELECT 1 FROM {} w WHERE w.incident = v.incident AND {} AND "
+                          "w.type = 'status' AND w.status IN ({}) AND (w.at, w.seq) > (v.at, v.seq))",
+                          projection::versions_table, w.sql, quoted_sql(open));
+      bind_as_of(cond_params, w, opts_.as_of);
+      statement += " after last " + pattern(open);
     }
-    auto last = q_.time("time from start to end;");
-    if (!last) return std::unexpected(last.error());
-    total_ = last->value_or(0);
-    end_ = inc_.started + total_;
-    end_label_ = "last event; no resolved status";
-    total_statement_ = "time from start to end;";
+    auto e = first_event(cond, std::move(cond_params), "v.at, v.seq");
+    if (!e) return std::unexpected(e.error());
+    if (!*e) return std::optional<resolved_milestone>{};
+    const std::int64_t at = (*e)->at;
+    return std::optional<resolved_milestone>{
+        resolved_milestone{milestone{std::move(statement), "resolution (status " + escape_markdown((*e)->status) + ")", {}},
+                           at, std::move(**e)}};
+  }
+
+  // The customer impact, which the header's Duration is. The rule (also in postmortem.hpp and
+  // docs/pmql.md):
+  //   first impact: the first of these the incident records: a note tagged `impact-start`; a
+  //     component entering degraded_performance, partial_outage or major_outage; an outside
+  //     report; an alert; else its first event.
+  //   end of impact: the first of these that is recorded at or after the last start (the last
+  //     `impact-start` note, else the first impact): the last note tagged `impact-end`; when
+  //     every component that left operational is back, the last one's return; the resolution.
+  //   None: the incident is ongoing, counted to the report's time (as of T: to T).
+  // The Duration is PMQL's `time from FIRST to END`, listed with the key durations.
+  std::expected<void, error> compute_impact() {
+    // First impact.
+    auto note = first_event(tag_condition("impact-start"), {}, "v.at, v.seq");
+    if (!note) return std::unexpected(note.error());
+    if (*note) {
+      impact_from_ = event_milestone(std::move(**note), "first note tagged impact-start");
+    } else {
+      struct tier {
+        std::string_view cond, pmql, label;
+      };
+      static constexpr tier tiers[] = {
+          {"v.type = 'component' AND v.state IN ('degraded_performance', 'partial_outage', 'major_outage')",
+           "first component where state in (degraded_performance, partial_outage, major_outage)",
+           "first component outage"},
+          {"v.type = 'report'", "first report", "first report"},
+          {"v.type = 'alert'", "first alert", "first alert"},
+          {"v.type NOT IN ('correction', 'retraction')", "start", "first event (no impact recorded)"},
+      };
+      for (const auto& t : tiers) {
+        auto e = first_event(t.cond, {}, "v.at, v.seq");
+        if (!e) return std::unexpected(e.error());
+        if (!*e) continue;
+        const std::int64_t at = (*e)->at;
+        impact_from_ = resolved_milestone{milestone{std::string(t.pmql), std::string(t.label), {}}, at, std::move(**e)};
+        break;
+      }
+    }
+    if (!impact_from_) return {};  // nothing but corrections and retractions in the view
+    std::int64_t latest_start = *impact_from_->at;
+    auto last_start = first_event(tag_condition("impact-start"), {}, "v.at DESC, v.seq DESC");
+    if (!last_start) return std::unexpected(last_start.error());
+    if (*last_start) latest_start = std::max(latest_start, (*last_start)->at);
+
+    // Its end.
+    auto resolution = find_resolution();
+    if (!resolution) return std::unexpected(resolution.error());
+    resolution_ = std::move(*resolution);
+    auto end_note = first_event(tag_condition("impact-end"), {}, "v.at DESC, v.seq DESC");
+    if (!end_note) return std::unexpected(end_note.error());
+    if (*end_note && (*end_note)->at >= latest_start)
+      impact_to_ = event_milestone(std::move(**end_note), "last note tagged impact-end");
+    if (!impact_to_) {
+      const component_history* last = nullptr;
+      bool affected = false, open = false;
+      for (const auto& c : components_) {
+        if (!c.affected()) continue;
+        affected = true;
+        if (c.open() || !c.recovered) open = true;
+        else if (!last || *c.recovered > *last->recovered) last = &c;
+      }
+      if (affected && !open && last && *last->recovered >= latest_start) {
+        auto back = first_event("v.type = 'component' AND v.component = ? AND v.state = 'operational' AND v.at = ?",
+                                {last->name, timestamp{*last->recovered}}, "v.at, v.seq");
+        if (!back) return std::unexpected(back.error());
+        const auto name = pmql_string(last->name);
+        std::string statement =
+            name ? fmt::format("first component {0} operational after last component {0} where state <> operational",
+                               *name)
+                 : std::string();
+        impact_to_ = resolved_milestone{
+            milestone{std::move(statement), "last component back to operational (" + escape_markdown(last->name) + ")", {}},
+            *last->recovered, std::move(*back)};
+      }
+    }
+    if (!impact_to_ && resolution_ && *resolution_->at >= latest_start) impact_to_ = resolution_;
+    if (!impact_to_) return {};  // ongoing
+
+    impact_ms_ = *impact_to_->at - *impact_from_->at;
+    if (impact_from_->m.pmql.empty() || impact_to_->m.pmql.empty()) return {};  // no PMQL form
+    const std::string statement = time_statement(impact_from_->m.pmql, impact_to_->m.pmql);
+    auto d = q_.time(statement);
+    if (!d) return std::unexpected(d.error());
+    if (*d && **d == *impact_ms_) impact_statement_ = statement;
     return {};
   }
 
+  // The postmortem document's status and who holds each role: the notes that record them, in
+  // occurred order, the last one of each winning.
+  std::expected<void, error> gather_document() {
+    return each_event(
+        "v.type = 'note' AND json_valid(v.data) AND (json_extract(v.data, '$.role') IS NOT NULL OR "
+        "json_extract(v.data, '$.document') IS NOT NULL)",
+        {}, [&](ev& e) {
+          if (!e.document.empty()) document_ = e;
+          if (e.role.empty()) return;
+          auto it = std::ranges::find(roles_, e.role, &role_holders::role);
+          if (it == roles_.end()) it = roles_.insert(roles_.end(), role_holders{e.role, {}});
+          it->people = e.people;
+        });
+  }
+
   std::expected<void, error> resolve_milestones() {
-    for (auto m : {ms_start(), ms_type("report"), ms_type("alert"), ms_status("investigating"),
+    for (auto m : {ms_start(), ms_type("report"), ms_type("alert"), ms_type("change"), ms_status("investigating"),
                    ms_status("identified"), ms_status("monitoring"), ms_status("resolved"),
                    ms_status("resolved", true), ms_fixed99()}) {
       auto off = q_.time(time_statement("start", m.pmql));
@@ -838,9 +1068,37 @@ class report_writer {
 
   // ---------------------------------------------------------------- sections
 
+  // The UTC date of `ms`: `2025-01-01`.
+  static std::string date_of(std::int64_t ms) { return utc(ms).substr(0, 10); }
+
+  // The header: the document (its status, date, authors and the roles recorded), then the
+  // incident, its customer impact and the events it is made of.
   void header() {
     put("# " + escape_markdown(inc_.title.empty() ? inc_.id : inc_.title) + "\n\n");
     table t({"", ""});
+    const std::string status = document_ ? document_->document : std::string("draft");
+    t.row({"Postmortem", "**" + escape_markdown(state_label(status)) + "**" +
+                             (document_ ? ", since " + when(*document_) : std::string(" (no document status recorded)"))});
+    t.row({"Report date", date_of(now_)});
+    const auto people = [](const std::vector<std::string>& names) {
+      std::vector<std::string> out;
+      for (const auto& p : names) out.push_back(escape_markdown(p));
+      return out.empty() ? std::string("unassigned") : join(out, ", ");
+    };
+    const auto author = std::ranges::find(roles_, std::string("author"), &role_holders::role);
+    t.row({"Authors", author == roles_.end() ? std::string("not recorded") : people(author->people)});
+    // The usual roles first, in this order; then the others in order of first mention.
+    static constexpr std::string_view usual[] = {"incident_commander", "communications_lead", "operations_lead",
+                                                 "scribe", "reviewer"};
+    const auto role_row = [&](const role_holders& r) {
+      std::string label = role_label(r.role);
+      if (!label.empty()) label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+      t.row({escape_markdown(label), people(r.people)});
+    };
+    for (const auto u : usual)
+      if (auto it = std::ranges::find(roles_, std::string(u), &role_holders::role); it != roles_.end()) role_row(*it);
+    for (const auto& r : roles_)
+      if (r.role != "author" && std::ranges::find(usual, std::string_view(r.role)) == std::end(usual)) role_row(r);
     t.row({"Incident", "`" + inc_.id + "`"});
     if (opts_.as_of) t.row({"As of", utc_and_local(*opts_.as_of) + ": only what had been recorded by then"});
     if (!inc_.org.empty()) t.row({"Organisation", escape_markdown(inc_.org)});
@@ -852,10 +1110,14 @@ class report_writer {
       if (c.affected()) comps.push_back(escape_markdown(c.name));
     if (!comps.empty()) t.row({"Components affected", join(comps, ", ")});
     if (!inc_.severity.empty()) t.row({"Severity", escape_markdown(inc_.severity)});
-    if (!inc_.status.empty()) t.row({"Status", escape_markdown(inc_.status)});
-    t.row({"Start", utc_and_local(inc_.started) + ", first event"});
-    t.row({"End", utc_and_local(end_) + ", " + end_label_});
-    t.row({"Duration", dur(total_)});
+    if (!inc_.status.empty()) t.row({"Incident status", escape_markdown(inc_.status)});
+    if (impact_from_) {
+      t.row({"Customer impact", impact_to_ ? utc_and_local(*impact_from_->at) + " to " + utc_and_local(*impact_to_->at)
+                                           : "since " + utc_and_local(*impact_from_->at)});
+      t.row({"Duration", impact_ms_ ? "**" + dur(*impact_ms_) + "**" : "**ongoing**, " + so_far() + " so far"});
+    }
+    if (resolution_) t.row({"Resolved", utc_and_local(*resolution_->at)});
+    t.row({"First event", utc_and_local(inc_.started)});
     std::string counted = fmt::format("{} from {} source{}", n_events_, n_sources_, n_sources_ == 1 ? "" : "s");
     std::vector<std::string> audits;
     if (n_corrections_)
@@ -865,6 +1127,28 @@ class report_writer {
     if (!audits.empty()) counted += "; " + join(audits, ", ");
     t.row({"Events", counted});
     put(t.str());
+    if (!impact_from_) return;
+    // What the Duration counts, under the figure.
+    const auto named = [](const resolved_milestone& m) { return milestone_cell(m); };
+    if (impact_ms_) {
+      put(fmt::format("\nDuration is the customer impact: from the first impact ({}) to its end ({}). The rule and "
+                      "its PMQL are under Key durations.\n",
+                      named(*impact_from_), named(*impact_to_)));
+    } else {
+      put(fmt::format("\nDuration: no end of the customer impact is recorded (no note tagged impact-end after it "
+                      "started, no return of every component that left operational, no resolution), so the "
+                      "incident counts as ongoing: {} from the first impact ({}) to {} ({}); its last event is at "
+                      "{}, {} after the first impact.\n",
+                      so_far(), named(*impact_from_), opts_.as_of ? "the time of this view" : "the report's time",
+                      utc(view_now_), utc(last_at_.value_or(inc_.started)),
+                      dur(last_at_.value_or(inc_.started) - *impact_from_->at)));
+    }
+  }
+
+  // An ongoing impact's time so far: from the first impact to the report's time (as of T: T).
+  std::string so_far() const {
+    const std::int64_t ms = view_now_ - *impact_from_->at;
+    return ms < 0 ? "0s (the first impact is after " + utc(view_now_) + ")" : dur(ms);
   }
 
   const ev* peak_metric(const std::string& name) const {
@@ -886,8 +1170,8 @@ class report_writer {
     std::string s = inc_.title.empty() ? "Incident `" + inc_.id + "`" : "“" + escape_markdown(inc_.title) + "”";
     if (!what.empty()) s += " affected " + join(what, ", ") + ". It";
     s += " started at " + utc(inc_.started) + " UTC";
-    if (total_ > 0)
-      s += fmt::format(" and {} {}", resolved_ ? "was resolved after" : "has been recorded over", dur(total_));
+    if (impact_ms_) s += fmt::format("; its customer impact lasted {}", dur(*impact_ms_));
+    else if (impact_from_) s += fmt::format(" and is ongoing ({} so far)", so_far());
     s += ".";
     if (const ev* p = peak_metric("affected"))
       s += fmt::format(" At the peak, {} affected ({}).", metric_value(*p), escape_markdown(p->source));
@@ -988,6 +1272,31 @@ class report_writer {
       if (!d) return std::unexpected(d.error());
       key_rows_.push_back({r.name, milestone_cell(from), milestone_cell(to), *d ? "**" + dur(**d) + "**" : ""});
     }
+    // Time since the first change (a deploy, a configuration change): to the impact, and to the
+    // resolution. Not the Duration: a change can wait hours before it hurts.
+    const resolved_milestone& change = milestone_of(ms_type("change"));
+    for (const auto& [name, to] : {std::pair<std::string, const resolved_milestone*>{"First change to impact", impact_from_ ? &*impact_from_ : nullptr},
+                                   {"First change to resolution", resolution_ ? &*resolution_ : nullptr}}) {
+      if (!change.at || !to || to->m.pmql.empty()) continue;
+      const std::string s = time_statement(change.m.pmql, to->m.pmql);
+      statements_.push_back(s);
+      auto d = q_.time(s);
+      if (!d) return std::unexpected(d.error());
+      key_rows_.push_back({name, milestone_cell(change), milestone_cell(*to), *d ? "**" + dur(**d) + "**" : ""});
+    }
+    // The customer impact first: it is the header's Duration.
+    if (impact_from_) {
+      std::vector<std::string> row = {"Customer impact (the Duration)", milestone_cell(*impact_from_)};
+      if (impact_to_) {
+        row.push_back(milestone_cell(*impact_to_));
+        row.push_back("**" + dur(*impact_ms_) + "**");
+        if (!impact_statement_.empty()) statements_.insert(statements_.begin(), impact_statement_);
+      } else {
+        row.push_back("ongoing: no end recorded");
+        row.push_back("**" + so_far() + " so far**");
+      }
+      key_rows_.insert(key_rows_.begin(), std::move(row));
+    }
     return {};
   }
 
@@ -997,9 +1306,18 @@ class report_writer {
     for (auto& r : key_rows_) t.row(std::move(r));
     section("Key durations");
     put(t.str());
-    put("\nEach duration is a PMQL query on this incident:\n\n```\nuse " + inc_.id + ";\n");
-    for (const auto& s : statements_) put(s + "\n");
-    put(total_statement_ + "\n```\n");
+    if (impact_from_)
+      put("\nThe customer impact (the header's Duration) starts at the first of these recorded: a note tagged "
+          "`impact-start`; a component entering degraded\\_performance, partial\\_outage or major\\_outage; an "
+          "outside report; an alert; else the first event. It ends at the first of these recorded at or after the "
+          "last start (the last `impact-start` note, else the first impact): the last note tagged `impact-end`; once "
+          "every component that left operational is back, the last one's return; the resolution (the first resolved "
+          "status after the last open one). Without an end it is ongoing, counted to the report's time.\n");
+    std::vector<std::string> lines = {"use " + inc_.id + ";"};
+    lines.insert(lines.end(), statements_.begin(), statements_.end());
+    if (statements_.empty()) return;
+    put(fmt::format("\n{} a PMQL query on this incident:\n\n", statements_.size() == 1 ? "This duration is" : "Each duration is"));
+    put(code_block(lines));
   }
 
   std::expected<void, error> causes() {
@@ -1154,21 +1472,112 @@ class report_writer {
     return written();
   }
 
+  // Action items with their latest state, owner and due date. Items are read first (in occurred
+  // order), then their updates (an action with `of`), each field's last update winning; an
+  // update may be dated before its item, so the two are read apart. What is held is one entry
+  // per item (all shown) and at most `max_unknown` updates naming no item of this view (the
+  // store refuses such an `of`, but a retraction of the item, or a correction of the update,
+  // can leave one behind).
   std::expected<void, error> actions() {
-    bool any = false;
-    return each_event("v.type = 'action'", {}, [&](const ev& e) {
-      if (!std::exchange(any, true)) {
-        section("Action items");
-        put(table::head({"item", "kind", "owner", "tracker"}));
+    struct item {
+      ev e;  // the item, its fields updated
+      std::string state = "open";
+      std::optional<std::int64_t> state_at;  // when an update set the state
+    };
+    std::vector<item> items;
+    auto r = each_event("v.type = 'action' AND (NOT json_valid(v.data) OR json_extract(v.data, '$.of') IS NULL)", {},
+                        [&](ev& e) {
+                          item i{std::move(e), "open", std::nullopt};
+                          if (!i.e.action_state.empty()) i.state = i.e.action_state;
+                          items.push_back(std::move(i));
+                        });
+    if (!r) return r;
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < items.size(); ++i) index.emplace(items[i].e.id, i);
+    std::vector<ev> unknown;
+    std::size_t n_unknown = 0;
+    r = each_event("v.type = 'action' AND json_valid(v.data) AND json_extract(v.data, '$.of') IS NOT NULL", {},
+                   [&](ev& u) {
+                     const auto it = index.find(u.of);
+                     if (it == index.end()) {
+                       if (++n_unknown <= max_unknown) unknown.push_back(std::move(u));
+                       return;
+                     }
+                     item& i = items[it->second];
+                     if (!u.action_state.empty()) {
+                       i.state = u.action_state;
+                       i.state_at = u.at;
+                     }
+                     if (!u.owner.empty()) i.e.owner = u.owner;
+                     if (!u.due.empty()) i.e.due = u.due;
+                     if (!u.tracker.empty()) i.e.tracker = u.tracker;
+                     if (!u.kind.empty()) i.e.kind = u.kind;
+                   });
+    if (!r) return r;
+    if (items.empty() && unknown.empty()) return {};
+    section("Action items");
+    const std::string today = date_of(view_now_);
+    std::size_t done = 0, overdue = 0;
+    if (!items.empty()) {
+      put(table::head({"item", "kind", "owner", "due", "state", "tracker"}));
+      for (const auto& i : items) {
+        const bool closed = i.state == "done" || i.state == "wont_do";
+        done += closed ? 1 : 0;
+        std::string due = escape_markdown(i.e.due);
+        if (!closed && !i.e.due.empty() && i.e.due < today) {
+          due += " · **overdue**";
+          ++overdue;
+        }
+        std::string state = escape_markdown(state_label(i.state));
+        if (i.state_at) state += " · " + date_of(*i.state_at);
+        put(table::line({escape_markdown(i.e.text), escape_markdown(i.e.kind), escape_markdown(i.e.owner), due, state,
+                         escape_markdown(i.e.tracker)}));
       }
-      put(table::line(
-          {escape_markdown(e.text), escape_markdown(e.kind), escape_markdown(e.owner), escape_markdown(e.tracker)}));
-    });
+      put(fmt::format("\n{} of {} closed (done or won't do){}, on {}. Each item shows its last update's state, owner "
+                      "and due date; an item is overdue when it is still open after its due date.\n",
+                      done, items.size(), overdue ? fmt::format("; {} overdue", overdue) : std::string(), today));
+    }
+    if (!unknown.empty()) {
+      put(fmt::format("\nUpdates that name no action item of this {} (retracted, or the update corrected to "
+                      "another id):\n\n",
+                      opts_.as_of ? "view" : "incident"));
+      for (const auto& u : unknown) put(bullet(u, "update of unknown item " + escape_markdown(u.of) + ": " + describe(u)));
+      if (n_unknown > unknown.size()) put(fmt::format("- and {} more\n", n_unknown - unknown.size()));
+    }
+    return written();
+  }
+
+  // Lessons learned, from the notes tagged `went-well`, `went-wrong` and `lucky`, in occurred
+  // order; the section is left out when there is none, a heading without one says so.
+  std::expected<void, error> lessons() {
+    static constexpr std::pair<std::string_view, std::string_view> kinds[] = {
+        {"went-well", "What went well"}, {"went-wrong", "What went wrong"}, {"lucky", "Where we got lucky"}};
+    std::string any_cond;
+    for (const auto& [tag, title] : kinds) any_cond += (any_cond.empty() ? "(" : ") OR (") + tag_condition(tag);
+    auto one = first_event(any_cond + ")", {}, "v.at, v.seq");
+    if (!one) return std::unexpected(one.error());
+    if (!*one) return {};
+    section("Lessons learned");
+    bool first = true;
+    for (const auto& [tag, title] : kinds) {
+      put(fmt::format("{}### {}\n\n", std::exchange(first, false) ? "" : "\n", title));
+      bool listed = false;
+      auto r = each_event(tag_condition(tag), {}, [&](const ev& e) {
+        listed = true;
+        put(fmt::format("- {} — {}, {}\n", e.text.empty() ? describe(e) : escape_markdown(e.text),
+                        escape_markdown(e.source), when(e)));
+      });
+      if (!r) return r;
+      if (!listed) put("Nothing recorded.\n");
+    }
+    return {};
   }
 
   std::expected<void, error> timeline() {
     section("Timeline");
     put("Every event in occurred order. `~` marks an estimated time; elapsed time is from the first event.");
+    if ((impact_from_ && impact_from_->m.pmql != "start") || impact_to_)
+      put(" The events that bound the customer impact are marked.");
     if (any_corrected_)
       put(" *(corrected)* marks an event whose time or content a later correction changed (see Corrections).");
     put("\n\n");
@@ -1184,7 +1593,14 @@ class report_writer {
       row.push_back(elapsed(e.at - inc_.started));
       row.push_back(escape_markdown(e.type));
       row.push_back(escape_markdown(e.source));
-      row.push_back(describe(e) + (e.corrected ? " *(corrected)*" : ""));
+      std::string what = describe(e) + (e.corrected ? " *(corrected)*" : "");
+      // The events that bound the Duration, as Google's template marks "OUTAGE BEGINS".
+      const auto bounds = [&](const std::optional<resolved_milestone>& m) {
+        return m && m->event && m->m.pmql != "start" && m->event->seq == e.seq;
+      };
+      if (bounds(impact_from_)) what += " · **customer impact begins**";
+      if (bounds(impact_to_)) what += " · **customer impact ends**";
+      row.push_back(std::move(what));
       put(table::line(row));
     });
   }
@@ -1320,9 +1736,7 @@ class report_writer {
   }
 
   void footer() {
-    const std::int64_t now = opts_.now_ms.value_or(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    const std::int64_t now = now_;
     // The chain head pins the log this report was made from: `pmdb verify --from` checks later
     // that those events are still the store's first ones, unchanged.
     const chain_head head = store_.head();
@@ -1334,6 +1748,7 @@ class report_writer {
   }
 
   static constexpr std::size_t max_counts = 5;
+  static constexpr std::size_t max_unknown = 20;  // updates of unknown action items listed
 
   const event_store& store_;
   incident_row inc_;
@@ -1342,11 +1757,22 @@ class report_writer {
   std::ostream& out_;
   pmql q_;
   std::string buf_;
+  // The report's time: its date and the footer's time; `view_now_` is what "so far" and
+  // "overdue" count to: the view's time as of T, else the report's time.
+  std::int64_t now_ = 0, view_now_ = 0;
   // From PMQL.
-  std::int64_t end_ = 0, total_ = 0;
-  bool resolved_ = false;
-  std::string end_label_, total_statement_;
   std::vector<resolved_milestone> milestones_;
+  // The customer impact (see compute_impact) and the resolution.
+  std::optional<resolved_milestone> impact_from_, impact_to_, resolution_;
+  std::optional<std::int64_t> impact_ms_;  // nullopt: ongoing
+  std::string impact_statement_;           // its PMQL; empty when ongoing or when PMQL cannot write it
+  // The document: the last note giving its status, and who holds each role (in order of first mention).
+  struct role_holders {
+    std::string role;
+    std::vector<std::string> people;
+  };
+  std::optional<ev> document_;
+  std::vector<role_holders> roles_;
   std::vector<std::vector<std::string>> key_rows_;
   std::vector<std::string> statements_;
   // From one pass over the events (see gather).

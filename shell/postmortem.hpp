@@ -13,7 +13,8 @@
 namespace pmdb::shell {
 
 struct postmortem_options {
-  std::optional<std::int64_t> now_ms;  // generation time in the footer (ms since the epoch); nullopt = the clock
+  std::optional<std::int64_t> now_ms;  // the report's time: its date, the footer, "so far" and "overdue"
+                                       // (ms since the epoch; nullopt = the clock; as_of replaces it for the last two)
   std::string tz;                      // IANA zone for local times (empty = UTC only)
   std::optional<std::int64_t> as_of;   // report what had been recorded by this time (ms); nullopt = now
 };
@@ -24,6 +25,38 @@ struct postmortem_options {
 // out. Every key duration is computed by running a PMQL `time from A to B` statement, so the
 // report and the query language cannot disagree. Text taken from events is escaped, so it
 // cannot break a table or inject HTML.
+//
+// The header: the document's status (the last note with a `document` field: draft, in_review,
+// final; draft when none), the report's date (`now_ms`, else the clock), the authors and the
+// other roles (for each role, the last note naming it in `role`, with its `people`), then the
+// incident, its customer impact, its Duration and its resolution. Every one of these is a new
+// event when it changes, never an edit: the last one in occurred order (at, then store order) wins.
+//
+// Duration is the customer impact, from its first impact to its end:
+//   first impact: the first of these the incident records: a note tagged `impact-start`; a
+//     component entering degraded_performance, partial_outage or major_outage; an outside
+//     `report`; an `alert`; else the incident's first event;
+//   end: the first of these that is recorded at or after the last start (the last
+//     `impact-start` note, else the first impact): the last note tagged `impact-end`; once every
+//     component that left operational is operational again, the last one's return; the
+//     resolution (the first `resolved` or `completed` status after the last open status, the
+//     incidents read model's `ended`).
+// It is the PMQL `time from A to B` the report lists first under Key durations (a note is named
+// by its id there). With no end the incident is ongoing: "ongoing, 3h12m so far", counted from
+// the first impact to `as_of` when given, else to the report's time. The time from the first
+// `change` to the first impact and to the resolution are key durations of their own.
+//
+// Lessons learned: the notes tagged `went-well`, `went-wrong` and `lucky`. Action items: each
+// `action` without `of` is an item; an `action` with `of` updates that item's state (open,
+// in_progress, done, wont_do), owner, due date, tracker or kind, its last update winning; an
+// open or in-progress item past its due date (against the same time as "so far") is overdue. An
+// update whose item is not in the view is listed apart.
+//
+// Compared with the Google SRE book's example postmortem, the report has no prose "Resolution"
+// (the response is a list of events), no impact in business terms unless metrics are recorded
+// (queries lost, revenue), no incident number, no "Supporting information" (links to
+// dashboards, the incident's url), and action items have no priority nor a bug link other
+// than `tracker`.
 //
 // The output is a pure function of the store's content, `opts.now_ms` and `opts.tz`: with
 // `now_ms` set it is byte-for-byte reproducible. The store is only read.

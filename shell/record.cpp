@@ -2,6 +2,7 @@
 // statement is bound to an event by query/write.hpp (the same validation as an import), appended
 // in one transaction, and its id printed. Nothing is written when anything is wrong.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 
@@ -79,7 +80,35 @@ bool session::run_record(const ast::write_stmt& s, std::string_view text, const 
                                             near ? fmt::format("; did you mean '{}'?", *near) : "", inc->id),
                                 *inc->where, text, origin));
   }
-  auto ev = query::bind_record(s, inc->id, ctx, text, origin);
+  // An update of an action item names its item in `of` as `correct` names its target: the
+  // whole id, a unique prefix of it, or `last` (the last event recorded in this session).
+  ast::write_stmt with_item;
+  const ast::write_stmt* stmt = &s;
+  for (std::size_t i = 0; s.type.name == "action" && i < s.items.size(); ++i) {
+    const ast::write_value& v = s.items[i].value;
+    if (s.items[i].kind != ast::item_kind::field || s.items[i].name.name != "of") continue;
+    if (v.kind != ast::value_kind::string && v.kind != ast::value_kind::word) break;  // binding says what is wrong
+    std::string id;
+    const bool last = std::ranges::equal(v.text, std::string_view("last"), [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
+    if (v.kind == ast::value_kind::word && last) {
+      if (!last_recorded_)
+        return fail(query::error_at("no event recorded in this session yet: `last` is the last one `record` appended",
+                                    v, text, origin));
+      id = *last_recorded_;
+    } else {
+      auto found = store_.resolve_event_id(v.text);
+      if (!found) return fail(query::error_at(found.error().message, v, text, origin));
+      id = std::move(*found);
+    }
+    with_item = s;
+    with_item.items[i].value.kind = ast::value_kind::string;
+    with_item.items[i].value.text = std::move(id);
+    stmt = &with_item;
+    break;
+  }
+  auto ev = query::bind_record(*stmt, inc->id, ctx, text, origin);
   if (!ev) return fail(ev.error());
 
   // A new incident's stream must not exist yet (expected version 0): of two shells creating the

@@ -72,7 +72,12 @@ TEST_SUITE("core_event") {
     CHECK(why(line("x", "cause", "2024-12-11T22:23:00Z", R"({"text":"t","kind":"bad luck"})"))
               .starts_with("data.kind: not an allowed value"));
     CHECK(why(line("x", "action", "2024-12-13T01:19:00Z", R"({"owner":"OpenAI"})")) ==
-          R"(data.text: missing required field "text")");
+          R"(data: does not have the required fields: "text" (an action item) or "of" (an update of one))");
+    CHECK(why(line("x", "action", "2024-12-13T01:19:00Z", R"({"of":"x/a","state":"closed"})"))
+              .starts_with(R"(data.state: not an allowed value (expected "open" | "in_progress" | "done" | "wont_do"))"));
+    CHECK(why(line("x", "note", "2024-12-13T01:19:00Z", R"({"role":"author"})")) == R"(data: "role" needs "people")");
+    CHECK(why(line("x", "note", "2024-12-13T01:19:00Z", R"({"document":"done"})"))
+              .starts_with(R"(data.document: not an allowed value (expected "draft" | "in_review" | "final"))"));
     CHECK(why(line("x", "note", "2024-12-11T23:16:00Z", R"({"text":"t","tags":[1]})")) ==
           R"(data.tags[0]: expected string: found a number 1)");
     CHECK(why(line("x", "correction", "2024-12-12T00:00:00Z", R"({"target":"e1","reason":"r"})"))

@@ -67,6 +67,13 @@ event_store corrected_demo_store() {
   return s;
 }
 
+// An event line recorded when it happened (recorded_at = at), so that `as of` sees it then.
+std::string recorded_line(std::string_view incident, std::string_view type, std::string_view at, std::string_view data,
+                          std::string_view extra = "") {
+  return test::line(incident, type, at, data,
+                    fmt::format(R"("recorded_at":"{}"{}{})", at, extra.empty() ? "" : ",", extra));
+}
+
 shell::postmortem_options fixed_now(std::string tz = "") {
   shell::postmortem_options o;
   o.now_ms = parse_timestamp("2025-01-01T00:00:00Z")->ms;
@@ -190,7 +197,16 @@ TEST_SUITE("postmortem") {
     CHECK(row_starting(md, "Time to identify").empty());
     // Three sources place the first reports at the same time: they agree.
     CHECK(md.find("start of impact") == std::string::npos);
-    CHECK(md.find("End | 2024-12-12 00:21 UTC, last event; no resolved status |") != std::string::npos);
+    // No end of impact, no resolution: ongoing, from the first report to the report's time.
+    CHECK(md.find("| Customer impact | since 2024-12-11 17:36 UTC |\n| Duration | **ongoing**, 20d6h24m so far |\n") !=
+          std::string::npos);
+    CHECK(md.find("its last event is at 2024-12-12 00:21, 6h45m after the first impact.") != std::string::npos);
+    CHECK(row_starting(md, "Customer impact (the Duration)") ==
+          "| Customer impact (the Duration) | first report · ~2024-12-11 17:36 · Downdetector via worldnl.com | ongoing: "
+          "no end recorded | **20d6h24m so far** |");
+    CHECK(md.find("Resolved |") == std::string::npos);
+    // Meta published no postmortem: no lessons, no action items.
+    CHECK(md.find("## Lessons learned") == std::string::npos);
     // Nothing to chart and no action items: no such sections.
     CHECK(md.find("```mermaid") == std::string::npos);
     CHECK(md.find("## Action items") == std::string::npos);
@@ -219,7 +235,7 @@ TEST_SUITE("postmortem") {
     CHECK(count(md, "Sora users report log-in problems") == 1);  // in Corrections only
     CHECK(md.find("| correction |") == std::string::npos);
     CHECK(md.find("| retraction |") == std::string::npos);
-    CHECK(md.find("| Events | 52 from 3 sources; 2 corrections, 1 retraction |") != std::string::npos);
+    CHECK(md.find("| Events | 63 from 3 sources; 2 corrections, 1 retraction |") != std::string::npos);
     // Corrections: one row per change, in recorded order, with the old and new values.
     const auto at = md.find("## Corrections\n");
     REQUIRE(at != std::string::npos);
@@ -253,9 +269,9 @@ TEST_SUITE("postmortem") {
     // The corrections recorded later change nothing: the same report as the store without them,
     // but for the store's position in the footer.
     std::string before = render(plain, "openai-2024-12-11", o);
-    const auto pos = before.find("from the store at position 66,");
+    const auto pos = before.find("from the store at position 77,");
     REQUIRE(pos != std::string::npos);
-    before.replace(pos, 30, "from the store at position 69,");
+    before.replace(pos, 30, "from the store at position 80,");
     CHECK(test::without_hashes(md) == test::without_hashes(before));
     // The press's events carry no recorded_at: they were recorded when the demo was loaded,
     // after T, so the view has none of them.
@@ -266,7 +282,13 @@ TEST_SUITE("postmortem") {
     const std::string early = render(corrected, "openai-2024-12-11", o);
     CHECK(early.find("| alert |") == std::string::npos);
     CHECK(early.find("| Events | 13 from 1 source |") != std::string::npos);
-    CHECK(early.find("| Status | resolved |") != std::string::npos);
+    CHECK(early.find("| Incident status | resolved |") != std::string::npos);
+    // Nothing in that view records the impact: it counts from the first event to the resolution.
+    CHECK(row_starting(early, "Customer impact (the Duration)")
+              .starts_with("| Customer impact (the Duration) | first event (no impact recorded) · 2024-12-11 22:23 ·"));
+    // The action items and lessons were recorded with the postmortem, after T.
+    CHECK(early.find("## Action items") == std::string::npos);
+    CHECK(early.find("## Lessons learned") == std::string::npos);
     check_no_empty_section(early);
 
     // Before its first event was recorded, the incident did not exist.
@@ -314,7 +336,9 @@ TEST_SUITE("postmortem") {
   TEST_CASE("local times when a zone is given") {
     const auto s = demo_store();
     const std::string md = render(s, "openai-2024-12-11", fixed_now("America/Los_Angeles"));
-    CHECK(md.find("| Start | 2024-12-11 22:23 UTC (2024-12-11 14:23 PST), first event |") != std::string::npos);
+    CHECK(md.find("| First event | 2024-12-11 22:23 UTC (2024-12-11 14:23 PST) |") != std::string::npos);
+    CHECK(md.find("| Customer impact | 2024-12-11 23:16 UTC (2024-12-11 15:16 PST) to 2024-12-12 03:38 UTC (2024-12-11 "
+                  "19:38 PST) |") != std::string::npos);
     CHECK(md.find("| 2024-12-11 23:17 | 2024-12-11 15:17 PST | +54m | status |") != std::string::npos);
     auto bad = shell::render_postmortem(s, "openai-2024-12-11", fixed_now("Mars/Olympus"));
     REQUIRE_FALSE(bad);
@@ -337,9 +361,10 @@ TEST_SUITE("postmortem") {
     const auto s = store_of(test::line("lone-1", "report", "2024-03-01T10:00:00Z", R"({"count":12})") + "\n");
     const std::string md = render(s, "lone-1");
     CHECK(md.starts_with("# lone-1\n\n"));
-    CHECK(md.find("## Summary\n\nIncident `lone-1` started at 2024-03-01 10:00 UTC. Up to 12 reports (test).\n") !=
+    CHECK(md.find("## Summary\n\nIncident `lone-1` started at 2024-03-01 10:00 UTC and is ongoing (305d14h so far). Up to "
+                  "12 reports (test).\n") != std::string::npos);
+    CHECK(md.find("| 2024-03-01 10:00 | +0s | report | test | **12 reports** · **customer impact begins** |") !=
           std::string::npos);
-    CHECK(md.find("| 2024-03-01 10:00 | +0s | report | test | **12 reports** |") != std::string::npos);
     CHECK(md.find("| Events | 1 from 1 source |") != std::string::npos);
     for (const char* absent : {"## Where sources disagree", "## Concurrent incidents", "## Action items", "```mermaid",
                                "## Response and recovery", "## Trigger"})
@@ -349,7 +374,11 @@ TEST_SUITE("postmortem") {
 
     const auto note = store_of(test::line("lone-2", "note", "2024-03-01T10:00:00Z", R"({"text":"hm"})") + "\n");
     const std::string md2 = render(note, "lone-2");
-    CHECK(md2.find("## Key durations") == std::string::npos);
+    // Nothing records an impact: it counts from the first event, and says so.
+    CHECK(row_starting(md2, "Customer impact (the Duration)") ==
+          "| Customer impact (the Duration) | first event (no impact recorded) · 2024-03-01 10:00 · test | ongoing: no end "
+          "recorded | **305d14h so far** |");
+    CHECK(md2.find("customer impact begins") == std::string::npos);
     CHECK(md2.find("## Detection") == std::string::npos);
     check_no_empty_section(md2);
   }
@@ -413,6 +442,224 @@ TEST_SUITE("postmortem") {
     CHECK(md.find("| Events | 4 from 1 source; 1 correction |") != std::string::npos);
     check_no_empty_section(md);
     CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("an unresolved incident is ongoing, counted to the report's time; resolved, it has a Duration") {
+    std::string jsonl;
+    jsonl += recorded_line("live", "incident", "2026-11-30T10:00:00Z", R"({"title":"Checkout errors","org":"Acme","services":["api"]})") + "\n";
+    jsonl += recorded_line("live", "alert", "2026-11-30T10:02:00Z", R"({"text":"p99 > 2s"})") + "\n";
+    jsonl += recorded_line("live", "component", "2026-11-30T10:05:00Z", R"({"component":"api","state":"major_outage"})") + "\n";
+    jsonl += recorded_line("live", "status", "2026-11-30T10:10:00Z", R"({"status":"investigating"})") + "\n";
+    auto s = store_of(jsonl);
+    auto o = fixed_now();
+    o.now_ms = parse_timestamp("2026-11-30T13:17:00Z")->ms;
+    std::string md = render(s, "live", o);
+    // The first impact is the component's outage (10:05), not the alert nor the first event.
+    CHECK(md.find("| Customer impact | since 2026-11-30 10:05 UTC |\n| Duration | **ongoing**, 3h12m so far |\n") !=
+          std::string::npos);
+    CHECK(md.find("| Duration | 0s") == std::string::npos);
+    CHECK(row_starting(md, "Customer impact (the Duration)") ==
+          "| Customer impact (the Duration) | first component outage · 2026-11-30 10:05 · test | ongoing: no end recorded | "
+          "**3h12m so far** |");
+    CHECK(md.find("and is ongoing (3h12m so far).") != std::string::npos);
+    CHECK(md.find("| Incident status | investigating |") != std::string::npos);
+    // As of 11:00, it was ongoing for 55m.
+    o.as_of = parse_timestamp("2026-11-30T11:00:00Z")->ms;
+    CHECK(render(s, "live", o).find("| Duration | **ongoing**, 55m so far |") != std::string::npos);
+    o.as_of.reset();
+
+    // The component recovers: the impact ends there, though the status page is not resolved yet.
+    std::string more = recorded_line("live", "component", "2026-11-30T12:35:00Z", R"({"component":"api","state":"operational"})") + "\n";
+    more += recorded_line("live", "status", "2026-11-30T12:40:00Z", R"({"status":"monitoring"})") + "\n";
+    s = store_of(jsonl + more);
+    md = render(s, "live", o);
+    CHECK(md.find("| Customer impact | 2026-11-30 10:05 UTC to 2026-11-30 12:35 UTC |\n| Duration | **2h30m** |\n") !=
+          std::string::npos);
+    CHECK(md.find("| Resolved |") == std::string::npos);
+    CHECK(md.find("time from first component where state in (degraded_performance, partial_outage, major_outage) to first "
+                  "component \"api\" operational after last component \"api\" where state <> operational;") !=
+          std::string::npos);
+    CHECK(md.find("**api → operational** · **customer impact ends**") != std::string::npos);
+
+    // It breaks again and the status page resolves: the component is still out, so the
+    // resolution ends the impact.
+    more += recorded_line("live", "component", "2026-11-30T12:50:00Z", R"({"component":"api","state":"partial_outage"})") + "\n";
+    more += recorded_line("live", "status", "2026-11-30T13:05:00Z", R"({"status":"resolved"})") + "\n";
+    s = store_of(jsonl + more);
+    md = render(s, "live", o);
+    CHECK(md.find("| Duration | **3h** |\n| Resolved | 2026-11-30 13:05 UTC |\n") != std::string::npos);
+    CHECK(md.find("time from first component where state in (degraded_performance, partial_outage, major_outage) to first "
+                  "status resolved after last status where status in (investigating, monitoring);") != std::string::npos);
+
+    // Reopened: an open status after the resolution, and the impact declared again. Ongoing.
+    more += recorded_line("live", "status", "2026-11-30T13:10:00Z", R"({"status":"investigating"})") + "\n";
+    more += recorded_line("live", "note", "2026-11-30T13:10:00Z", R"({"text":"errors again","tags":["impact-start"]})") + "\n";
+    s = store_of(jsonl + more);
+    md = render(s, "live", o);
+    // The first impact is now the note (the rule's first kind of evidence).
+    CHECK(md.find("| Customer impact | since 2026-11-30 13:10 UTC |\n| Duration | **ongoing**, 7m so far |\n") !=
+          std::string::npos);
+    // Declared over by a note: the last impact-end note after the last impact-start.
+    more += recorded_line("live", "note", "2026-11-30T13:14:00Z", R"({"text":"errors gone","tags":["impact-end"]})") + "\n";
+    s = store_of(jsonl + more);
+    md = render(s, "live", o);
+    CHECK(md.find("| Duration | **4m** |") != std::string::npos);
+    CHECK(row_starting(md, "Customer impact (the Duration)")
+              .starts_with("| Customer impact (the Duration) | first note tagged impact-start · 2026-11-30 13:10 · test | "
+                           "last note tagged impact-end · 2026-11-30 13:14 · test | **4m** |"));
+    check_no_empty_section(md);
+    CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("names in the Duration's PMQL are PMQL strings, inside a fence no name can close") {
+    std::string jsonl;
+    jsonl += test::line("fence", "component", "2024-03-01T10:00:00Z", R"({"component":"a```b\"c\\d","state":"major_outage"})") + "\n";
+    jsonl += test::line("fence", "component", "2024-03-01T10:30:00Z", R"({"component":"a```b\"c\\d","state":"operational"})") + "\n";
+    jsonl += test::line("fence", "component", "2024-03-01T10:40:00Z", R"({"component":"cr\r","state":"major_outage"})") + "\n";
+    jsonl += test::line("fence", "component", "2024-03-01T10:50:00Z", R"({"component":"cr\r","state":"operational"})") + "\n";
+    const auto s = store_of(jsonl);
+    std::string md = render(s, "fence");
+    // A carriage return cannot be written in PMQL: the figure comes from the events' times,
+    // and no statement is listed for it.
+    CHECK(md.find("| Duration | **50m** |") != std::string::npos);
+    CHECK(md.find("time from first component where state in") == std::string::npos);
+    // Without it, the statement names the component as a PMQL string.
+    const auto s2 = store_of(jsonl.substr(0, jsonl.find("\n", jsonl.find("\n") + 1) + 1));
+    md = render(s2, "fence");
+    CHECK(md.find("| Duration | **30m** |") != std::string::npos);
+    CHECK(md.find("\n````\nuse fence;\ntime from first component where state in (degraded_performance, partial_outage, "
+                  "major_outage) to first component \"a```b\\\"c\\\\d\" operational after last component \"a```b\\\"c\\\\d\" "
+                  "where state <> operational;\n````\n") != std::string::npos);
+    const std::string html = to_html(md);
+    CHECK(count(html, "<pre><code>") == 1);
+    CHECK(count(html, "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("the document: its status, authors and roles, each the last note recorded, never an edit") {
+    std::string jsonl;
+    jsonl += recorded_line("doc", "incident", "2026-11-30T10:00:00Z", R"({"title":"Checkout errors","org":"Acme","services":["api"]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-11-30T10:01:00Z", R"({"role":"incident_commander","people":["Ana Lima"]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-11-30T10:02:00Z", R"({"role":"communications_lead","people":["Bo"]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-11-30T11:00:00Z", R"({"text":"handover","role":"incident_commander","people":["Cy <b>Ng</b>"]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-11-30T12:00:00Z", R"({"role":"author","people":["Ana Lima","Dee | Ko"]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-11-30T12:00:00Z", R"({"role":"on_call_sre","people":[]})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-12-01T09:00:00Z", R"({"document":"in_review"})") + "\n";
+    jsonl += recorded_line("doc", "note", "2026-12-02T09:00:00Z", R"({"document":"final","text":"approved by the leads"})") + "\n";
+    const auto s = store_of(jsonl);
+    const std::string md = render(s, "doc");
+    CHECK(md.starts_with("# Checkout errors\n\n| | |\n|---|---|\n"
+                         "| Postmortem | **final**, since 2026-12-02 09:00 |\n"
+                         "| Report date | 2025-01-01 |\n"
+                         "| Authors | Ana Lima, Dee \\| Ko |\n"
+                         "| Incident commander | Cy &lt;b&gt;Ng&lt;/b&gt; |\n"
+                         "| Communications lead | Bo |\n"
+                         "| On call sre | unassigned |\n"
+                         "| Incident | `doc` |\n"));
+    CHECK(md.find("| note | test | **incident commander**: Cy &lt;b&gt;Ng&lt;/b&gt;: handover |") != std::string::npos);
+    CHECK(md.find("| note | test | postmortem document **final**: approved by the leads |") != std::string::npos);
+    // As of a time before the review: a draft, the first commander.
+    auto o = fixed_now();
+    o.as_of = parse_timestamp("2026-11-30T10:30:00Z")->ms;
+    o.now_ms.reset();  // the clock: only the report's date depends on it
+    const std::string early = render(s, "doc", o);
+    CHECK(early.find("| Postmortem | **draft** (no document status recorded) |\n") != std::string::npos);
+    CHECK(early.find("| Authors | not recorded |\n| Incident commander | Ana Lima |\n") != std::string::npos);
+    CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("lessons learned and action items with their latest state, owner and due date") {
+    std::string jsonl;
+    jsonl += recorded_line("act", "incident", "2026-11-01T10:00:00Z", R"({"title":"t","org":"o","services":[]})") + "\n";
+    jsonl += recorded_line("act", "note", "2026-11-01T10:05:00Z", R"({"text":"the pager woke the right person","tags":["went-well"]})") + "\n";
+    jsonl += recorded_line("act", "note", "2026-11-01T10:06:00Z", R"({"text":"no canary","tags":["went-wrong","went-well"]})") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-02T09:00:00Z", R"({"text":"Add a canary","owner":"ana","due":"2026-11-20"})",
+                        R"("id":"act/canary")") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-02T09:01:00Z", R"({"text":"Alert on saturation","owner":"bo","due":"2026-12-31","kind":"detection"})",
+                        R"("id":"act/alert")") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-02T09:02:00Z", R"({"text":"Rewrite everything","due":"2026-11-10"})",
+                        R"("id":"act/rewrite")") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-02T09:03:00Z", R"({"text":"Drop it","state":"open"})",
+                        R"("id":"act/drop")") + "\n";
+    // Updates: new events naming their item.
+    jsonl += recorded_line("act", "action", "2026-11-05T09:00:00Z", R"({"of":"act/canary","state":"in_progress","owner":"cy"})") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-06T09:00:00Z", R"({"of":"act/alert","state":"done","text":"shipped"})") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-07T09:00:00Z", R"({"of":"act/rewrite","state":"wont_do"})") + "\n";
+    jsonl += recorded_line("act", "action", "2026-11-08T09:00:00Z", R"({"of":"act/drop","due":"2026-11-09"})",
+                        R"("id":"act/drop-due")") + "\n";
+    // Dated before its item: still applied (the updates are read after the items).
+    jsonl += recorded_line("act", "action", "2026-11-02T08:00:00Z", R"({"of":"act/alert","tracker":"OPS-12"})") + "\n";
+    auto s = store_of(jsonl);
+    auto o = fixed_now();
+    o.now_ms = parse_timestamp("2026-11-25T00:00:00Z")->ms;
+    std::string md = render(s, "act", o);
+    CHECK(md.find("## Action items\n\n| item | kind | owner | due | state | tracker |\n|---|---|---|---|---|---|\n"
+                  "| Add a canary | — | cy | 2026-11-20 · **overdue** | in progress · 2026-11-05 | — |\n"
+                  "| Alert on saturation | detection | bo | 2026-12-31 | done · 2026-11-06 | OPS-12 |\n"
+                  "| Rewrite everything | — | — | 2026-11-10 | won't do · 2026-11-07 | — |\n"
+                  "| Drop it | — | — | 2026-11-09 · **overdue** | open | — |\n"
+                  "\n2 of 4 closed (done or won't do); 2 overdue, on 2026-11-25.") != std::string::npos);
+    CHECK(md.find("## Lessons learned\n\n### What went well\n\n- the pager woke the right person — test, 2026-11-01 10:05\n"
+                  "- no canary — test, 2026-11-01 10:06\n\n### What went wrong\n\n- no canary — test, 2026-11-01 10:06\n\n"
+                  "### Where we got lucky\n\nNothing recorded.\n") != std::string::npos);
+    CHECK(md.find("| action | test | action item update (state done): shipped |") != std::string::npos);
+    // Overdue counts to the view's time: on 2026-11-15 the canary (due on the 20th) was not
+    // overdue yet; the rewrite, past its date, was closed.
+    o.as_of = parse_timestamp("2026-11-15T00:00:00Z")->ms;
+    const std::string mid = render(s, "act", o);
+    CHECK(mid.find("\n2 of 4 closed (done or won't do); 1 overdue, on 2026-11-15.") != std::string::npos);
+    CHECK(row_starting(mid, "Add a canary") == "| Add a canary | — | cy | 2026-11-20 | in progress · 2026-11-05 | — |");
+    o.as_of.reset();
+
+    // The item retracted after its update: the update is listed apart, its item unknown.
+    std::vector<event> batch;
+    auto retraction = parse_event(recorded_line("act", "retraction", "2026-11-20T09:00:00Z",
+                                             R"({"target":"act/drop","reason":"duplicate of the canary"})"));
+    REQUIRE(retraction);
+    batch.push_back(*retraction);
+    REQUIRE(s.append(batch));
+    md = render(s, "act", o);
+    CHECK(md.find("\n2 of 3 closed (done or won't do); 1 overdue, on 2026-11-25.") != std::string::npos);
+    CHECK(md.find("Updates that name no action item of this incident (retracted, or the update corrected to another id):\n\n"
+                  "- 2026-11-08 09:00 · update of unknown item act/drop: action item update (due 2026-11-09) — test\n") !=
+          std::string::npos);
+    check_no_empty_section(md);
+    CHECK(count(to_html(md), "<table>") == count(md, "\n|---|"));
+  }
+
+  TEST_CASE("an update of an action item must name an action item of its incident: on import as on append") {
+    std::string jsonl;
+    jsonl += test::line("a", "incident", "2026-11-01T10:00:00Z", R"({"title":"t","org":"o","services":[]})") + "\n";
+    jsonl += test::line("a", "action", "2026-11-01T10:01:00Z", R"({"text":"fix it"})", R"("id":"a/item")") + "\n";
+    jsonl += test::line("a", "alert", "2026-11-01T10:02:00Z", R"({"text":"paged"})", R"("id":"a/alert")") + "\n";
+    jsonl += test::line("a", "action", "2026-11-01T10:03:00Z", R"({"of":"a/item","state":"done"})", R"("id":"a/done")") + "\n";
+    jsonl += test::line("b", "incident", "2026-11-01T10:00:00Z", R"({"title":"t","org":"o","services":[]})") + "\n";
+    auto s = store_of(jsonl);
+    const auto refused = [&](const std::string& line) {
+      std::istringstream in(line + "\n");
+      auto r = import_jsonl(s, in, "more.jsonl");
+      REQUIRE_FALSE(r);
+      return format_import_error(r.error().front());
+    };
+    CHECK(refused(test::line("a", "action", "2026-11-02T00:00:00Z", R"({"of":"a/nothing","state":"done"})", R"("id":"u1")")) ==
+          "more.jsonl:1: action u1 (incident a) refused: its of: no event has the id a/nothing (neither in the store nor "
+          "earlier in this batch)");
+    CHECK(refused(test::line("b", "action", "2026-11-02T00:00:00Z", R"({"of":"a/item","state":"done"})", R"("id":"u2")")) ==
+          "more.jsonl:1: action u2 (incident b) refused: its of: a/item belongs to incident a, not to b");
+    CHECK(refused(test::line("a", "action", "2026-11-02T00:00:00Z", R"({"of":"a/alert","state":"done"})", R"("id":"u3")")) ==
+          "more.jsonl:1: action u3 (incident a) refused: its of: a/alert is an alert event, not an action item");
+    CHECK(refused(test::line("a", "action", "2026-11-02T00:00:00Z", R"({"of":"a/done","state":"open"})", R"("id":"u4")")) ==
+          "more.jsonl:1: action u4 (incident a) refused: its of: a/done is itself an update: name the action item it updates");
+    // An item and its update in one file: the update may follow its item in the same batch.
+    std::istringstream both(test::line("b", "action", "2026-11-02T00:00:00Z", R"({"text":"b's item"})", R"("id":"b/item")") +
+                            "\n" +
+                            test::line("b", "action", "2026-11-03T00:00:00Z", R"({"of":"b/item","state":"in_progress"})") + "\n");
+    CHECK(import_jsonl(s, both, "both.jsonl"));
+    // A retracted item takes no update.
+    std::istringstream retracted(test::line("b", "retraction", "2026-11-04T00:00:00Z", R"({"target":"b/item","reason":"r"})",
+                                            R"("id":"b/gone")") + "\n");
+    REQUIRE(import_jsonl(s, retracted, "r.jsonl"));
+    CHECK(refused(test::line("b", "action", "2026-11-05T00:00:00Z", R"({"of":"b/item","state":"done"})", R"("id":"u5")")) ==
+          "more.jsonl:1: action u5 (incident b) refused: its of: the action item b/item is retracted (by b/gone)");
   }
 
   TEST_CASE("the report streamed to an ostream is the report as a string, and errors come before any output") {

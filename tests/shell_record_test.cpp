@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -45,6 +46,13 @@ inline rapidjson::Document json_of(const std::string& text) {
   d.Parse(text.c_str());
   REQUIRE_MESSAGE(!d.HasParseError(), text);
   return d;
+}
+
+// How many times `needle` occurs in `haystack`.
+inline std::size_t count_of(const std::string& haystack, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + needle.size())) ++n;
+  return n;
 }
 }  // namespace pmdb::test
 
@@ -251,8 +259,21 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
         {"record change;", "t.pmq:1:8: error: missing text: a change event needs text"},
         {"record metric fixed 'x';", "t.pmq:1:8: error: missing value: a metric event needs name and value"},
         {"record action 'x' ownr 'ana';",
-         "t.pmq:1:19: error: unexpected word ownr in an action event (record action \"TEXT\"; fields: text, owner, "
-         "kind, tracker, due); did you mean the field 'owner'?"},
+         "t.pmq:1:19: error: unexpected word ownr in an action event (record action \"TEXT\" or record action of "
+         "ITEM; fields: text, owner, kind, tracker, due, state, of); did you mean the field 'owner'?"},
+        {"record action owner 'ana';",
+         "t.pmq:1:1: error: data: does not have the required fields: \"text\" (an action item) or \"of\" (an update "
+         "of one)"},
+        {"record action of 'nothing-like-it' state done;",
+         "t.pmq:1:18: error: no event has the id nothing-like-it"},
+        {"record action of last state done;",
+         "t.pmq:1:1: error: action e7997144eedd12d7654d55092c61b9e1d (incident acme-2026-11-30) refused: its of: "
+         "bot/alert-1 is an alert event, not an action item"},
+        {"record action 'x' state closed;",
+         "t.pmq:1:25: error: unknown state 'closed' (one of: open, in_progress, done, wont_do)"},
+        {"record note role 'author';", "t.pmq:1:1: error: data: \"role\" needs \"people\""},
+        {"record note document finished;",
+         "t.pmq:1:22: error: unknown document 'finished' (one of: draft, in_review, final)"},
         {"record status investigating url 'x';",
          "t.pmq:1:29: error: a status event has no field 'url' (its fields: status, text)"},
         {"record action 'x' due 2026-12-15T10:00Z;",
@@ -278,6 +299,40 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
     // The caret lines up under the offending token.
     CHECK_FALSE(sh.run("record status investigatng;"));
     CHECK(sh.err.substr(sh.err.find('\n') + 1) == "  record status investigatng;\n                ^\n");
+  }
+
+  TEST_CASE("action items updated, roles and the document's status: new events the report reads, last one winning") {
+    shell_on sh;
+    REQUIRE(sh.run(acme));
+    REQUIRE(sh.run(".mode csv"));
+    REQUIRE(sh.run("record component 'api' major_outage at 2026-11-30T10:00Z;"));
+    REQUIRE(sh.run("record component 'api' operational at 2026-11-30T10:45Z;"));
+    REQUIRE(sh.run("record action 'Add a canary' owner 'ana' due 2026-12-15 at 2026-11-30T12:00Z;"));
+    const std::string item = sh.out.substr(0, 12);
+    REQUIRE(sh.run("record action of last state in_progress at 2026-11-30T13:00Z;"));
+    REQUIRE(sh.run("record action 'Alert on saturation' owner 'bo' at 2026-11-30T12:05Z;"));
+    REQUIRE(sh.run("record action of " + item + " state done owner 'cy' 'shipped' at 2026-12-01T09:00Z;"));
+    REQUIRE(sh.run("record note role incident_commander people ('Ana') at 2026-11-30T10:05Z;"));
+    REQUIRE(sh.run("record note role incident_commander people ('Bo') at 2026-11-30T10:30Z;"));
+    // `author` is also a field's name (a comm's): as a value it is quoted.
+    REQUIRE(sh.run("record note role 'author' people ('Ana', 'Bo') at 2026-12-01T10:00Z;"));
+    REQUIRE(sh.run("record note document final at 2026-12-02T10:00Z;"));
+    REQUIRE(sh.run("record note 'the canary caught it in staging' tags ('lucky') at 2026-11-30T11:00Z;"));
+    // The updates name the item's whole id (the store checks it, as on import).
+    const std::string whole = sh.ask("events where text = 'Add a canary' | select id;");
+    CHECK(whole.starts_with(item));
+    CHECK(sh.ask("events where type = action and target is not null | select target;") == whole + whole);
+    shell::postmortem_options o;
+    o.now_ms = parse_timestamp("2026-12-20T00:00:00Z")->ms;
+    auto md = shell::render_postmortem(sh.s.store(), "acme-2026-11-30", o);
+    REQUIRE(md);
+    CHECK(md->find("| Postmortem | **final**, since 2026-12-02 10:00 |\n| Report date | 2026-12-20 |\n| Authors | Ana, Bo |\n"
+                   "| Incident commander | Bo |\n") != std::string::npos);
+    CHECK(md->find("| Customer impact | 2026-11-30 10:00 UTC to 2026-11-30 10:45 UTC |\n| Duration | **45m** |\n") !=
+          std::string::npos);
+    CHECK(md->find("| Add a canary | — | cy | 2026-12-15 | done · 2026-12-01 | — |\n"
+                   "| Alert on saturation | — | bo | — | open | — |\n\n1 of 2 closed") != std::string::npos);
+    CHECK(md->find("### Where we got lucky\n\n- the canary caught it in staging — ") != std::string::npos);
   }
 
   TEST_CASE(".schema shows an action's due date") {
@@ -494,7 +549,7 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
     shell_on sh(cfg);
     REQUIRE(sh.run(script));
     CHECK(sh.err.empty());
-    CHECK(sh.events() == 53);
+    CHECK(sh.events() == 64);
 
     // The demo store: every examples/*.jsonl. The recorded store gets Meta's outage the same
     // way, so that both postmortems see the same concurrent incident.
@@ -508,18 +563,30 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
     REQUIRE(sh.run(".import " + (source_dir() / "examples/meta-2024-12-11.jsonl").string()));
     const event_store& recorded = sh.s.store();
 
-    // Event by event: the same facts; only the ids and the recording times differ.
+    // Event by event: the same facts; only the ids and the recording times differ. An action
+    // item's update names its item by id: the recorded one names the recorded item.
     std::vector<stored_event> a = log_of(demo, "openai-2024-12-11"), b = log_of(recorded, "openai-2024-12-11");
     REQUIRE(a.size() == b.size());
+    std::map<std::string, std::string> recorded_id;  // demo id → recorded id
+    for (std::size_t i = 0; i < a.size(); ++i) recorded_id[a[i].ev.id] = b[i].ev.id;
+    std::size_t updates = 0;
     for (std::size_t i = 0; i < a.size(); ++i) {
       INFO(i << ": " << a[i].ev.id);
       CHECK(b[i].ev.type == a[i].ev.type);
       CHECK(b[i].ev.at == a[i].ev.at);
       CHECK(b[i].ev.approx == a[i].ev.approx);
       CHECK(b[i].ev.source == a[i].ev.source);
-      CHECK(json_of(b[i].ev.data) == json_of(a[i].ev.data));  // the same fields (in the schema's order)
+      auto want = json_of(a[i].ev.data);
+      if (want.IsObject() && want.HasMember("of")) {
+        ++updates;
+        const std::string item = recorded_id.at(want["of"].GetString());
+        want["of"].SetString(item.c_str(), static_cast<rapidjson::SizeType>(item.size()), want.GetAllocator());
+        CHECK(b[i].ev.target == item);
+      }
+      CHECK(json_of(b[i].ev.data) == want);  // the same fields (in the schema's order)
       CHECK(b[i].ev.id == b[i].ev.derived_id());
     }
+    CHECK(updates == 3);
 
     // The postmortems. What is normalised, and only that: every event id (`openai-2024-12-11/...`
     // in the demo, `e` + 32 hex digits recorded) becomes <id>, and the chain head in the footer
@@ -536,6 +603,9 @@ record incident title "Checkout errors and timeouts" org "Acme" services ("api",
           md, std::regex("openai-2024-12-11/[a-z0-9-]+|meta-2024-12-11/[a-z0-9-]+|e[0-9a-f]{32}"), "<id>");
     };
     CHECK(normalise(*recorded_md) == normalise(*demo_md));
-    CHECK(demo_md->find("openai-2024-12-11/") == std::string::npos);  // the demo report shows no event id
+    // The demo report names events by id only in the PMQL of its Duration (the impact notes).
+    CHECK(demo_md->find("time from first note where id = \"openai-2024-12-11/note-impact-start\" to first note where "
+                        "id = \"openai-2024-12-11/note-impact-end\";") != std::string::npos);
+    CHECK(count_of(*demo_md, "openai-2024-12-11/") == 3);
   }
 }

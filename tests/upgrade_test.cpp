@@ -15,6 +15,9 @@
 //     postmortem. Today's pmdb must open it as it is, write nothing, and answer as it did; the
 //     questions that release could not ask (store-v3-new-questions.pmq) get the answers they get
 //     on a store today's pmdb builds from the same inputs.
+// The postmortems (store-v2.report.md, store-v3.report.md) are today's report of each store:
+// its format changed since (the customer impact as Duration, the document header), so they are
+// rewritten when the report's format changes; the stores, their logs and answers are not.
 #include <doctest/doctest.h>
 
 #include <algorithm>
