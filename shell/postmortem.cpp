@@ -1114,7 +1114,12 @@ class report_writer {
     if (impact_from_) {
       t.row({"Customer impact", impact_to_ ? utc_and_local(*impact_from_->at) + " to " + utc_and_local(*impact_to_->at)
                                            : "since " + utc_and_local(*impact_from_->at)});
-      t.row({"Duration", impact_ms_ ? "**" + dur(*impact_ms_) + "**" : "**ongoing**, " + so_far() + " so far"});
+      // An open end says how long ago the record fell silent: an incident whose last event is
+      // days old is more likely unrecorded than still going on.
+      t.row({"Duration", impact_ms_ ? "**" + dur(*impact_ms_) + "**"
+                                    : fmt::format("**ongoing** (no end recorded), {} so far; last event {} after "
+                                                  "the first impact",
+                                                  so_far(), dur(last_at_.value_or(inc_.started) - *impact_from_->at))});
     }
     if (resolution_) t.row({"Resolved", utc_and_local(*resolution_->at)});
     t.row({"First event", utc_and_local(inc_.started)});
