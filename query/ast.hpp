@@ -178,7 +178,7 @@ struct time_between : tagged {
 // reads every stored event as appended, corrections and retractions included.
 enum class source_kind { incidents, events, timeline, log };
 
-// `incidents [overlapping ID]`, `events`, `timeline ID`, `log`, each with an optional
+// `incidents [overlapping ID]`, `events`, `timeline [ID]` (none: the current incident), `log`, each with an optional
 // `as of TIMESTAMP` and an optional `where`.
 struct source : tagged {
   source_kind kind = source_kind::incidents;
