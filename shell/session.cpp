@@ -18,6 +18,7 @@
 #include <boost/variant/get.hpp>
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <rapidjson/document.h>
 
 #include "core/embedded.hpp"
@@ -578,7 +579,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
     }
     if (args.size() != 1) return usage();
     auto m = parse_mode(args[0]);
-    if (!m) return fail(fmt::format("unknown mode '{}': {}", args[0], cmd->args));
+    if (!m) return fail(fmt::format("unknown mode '{}': {}", args[0], fmt::join(mode_names(), "|")));
     settings_.render.mode = *m;
     return true;
   }

@@ -774,7 +774,7 @@ TEST_SUITE("query_compiler") {
     {
       const std::string text = "report;";
       ast::report_stmt r;
-      check_error(compile_error(r, text), "no incident: name one or `use` one first", 1, 1);
+      check_error(compile_error(r, text), "no incident: name one or `use INCIDENT;` first", 1, 1);
     }
     {
       const std::string text = "incidents | where sevrity = 'critical'";

@@ -26,7 +26,7 @@ TEST_SUITE("shell_cli") {
     const char* q = "time from first status investigating to status identified in openai-2024-12-11;";
     // 23:17 → 23:53 as first posted; as of 23:50 the identified post did not exist yet.
     const auto now = run_pmdb({"--mode", "csv", "--headers", "off", "-c", q});
-    CHECK(now.out == "36m\n");
+    CHECK(now.out == "2160\n");  // 36m, in seconds (machine modes)
     const auto then = run_pmdb({"--mode", "csv", "--headers", "off", "--as-of", "2024-12-11T23:50:00Z", "-c", q});
     CHECK(then.status == 0);
     CHECK(then.out == "\n");
