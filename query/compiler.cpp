@@ -1515,13 +1515,14 @@ class compiler {
         sc.has_key = true;
         sc.order = {{"started", false}, {"id", false}};
         body.add("SELECT ").add(source_columns_mark).add(" FROM ").add(incidents_rel()).add(" AS i");
-        if (s.incident) {
-          check_incident(*s.incident);
+        if (s.incident || s.overlapping) {
+          const auto inc = incident_of(s.incident, s.offset);  // `overlapping` alone: the current one
+          if (!inc) fail(std::string(no_incident), s.offset);
           // Incidents other than X whose span [started, ended] intersects X's.
-          body.add(" WHERE id <> ").bind(s.incident->id);
-          body.add(" AND started <= (SELECT x.ended FROM ").add(incidents_rel()).add(" x WHERE x.id = ").bind(s.incident->id);
+          body.add(" WHERE id <> ").bind(*inc);
+          body.add(" AND started <= (SELECT x.ended FROM ").add(incidents_rel()).add(" x WHERE x.id = ").bind(*inc);
           body.add(") AND ended >= (SELECT x.started FROM ").add(incidents_rel()).add(" x WHERE x.id = ");
-          body.bind(s.incident->id).add(")");
+          body.bind(*inc).add(")");
         }
         break;
       case ast::source_kind::events:

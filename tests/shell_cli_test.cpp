@@ -149,6 +149,17 @@ TEST_SUITE("shell_cli") {
     CHECK(show.out.ends_with("\njson\n"));
   }
 
+  TEST_CASE("use X; then timeline, report and incidents overlapping read X") {
+    const auto r = run_pmdb({"--csv", "--headers=off", "-c",
+                             "use openai-2024-12-11; timeline | limit 1 | select type; incidents overlapping | select id;"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "incident\nmeta-2024-12-11\n");
+    CHECK(run_pmdb({"-c", "report;"}).err.find("error: no incident: name one or `use INCIDENT;` first") !=
+          std::string::npos);
+    CHECK(run_pmdb({"--now=2025-01-01T00:00:00Z", "-c", "use meta-2024-12-11; report;"}).out.starts_with(
+        "# Facebook, Instagram and WhatsApp outage"));
+  }
+
   TEST_CASE("options: --opt=value, --csv and the like, one line for a bad one") {
     const char* q = "time from first alert to status identified in openai-2024-12-11;";
     CHECK(run_pmdb({"--mode=csv", "--headers=off", "-c", q}).out == "2400\n");
