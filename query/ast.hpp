@@ -178,11 +178,12 @@ struct time_between : tagged {
 // reads every stored event as appended, corrections and retractions included.
 enum class source_kind { incidents, events, timeline, log };
 
-// `incidents [overlapping ID]`, `events`, `timeline ID`, `log`, each with an optional
+// `incidents [overlapping [ID]]`, `events`, `timeline [ID]` (no ID: the current incident), `log`, each with an optional
 // `as of TIMESTAMP` and an optional `where`.
 struct source : tagged {
   source_kind kind = source_kind::incidents;
   std::optional<incident_ref> incident;  // timeline ID, or incidents overlapping ID
+  bool overlapping = false;              // `incidents overlapping` (with no ID: the current incident)
   std::optional<timestamp_lit> as_of;
   std::optional<expr> where;
 };

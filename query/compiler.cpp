@@ -80,6 +80,9 @@ constexpr int w_lhs = 1, w_rhs = 3, w_unary = 2, w_first_arg = 3, w_other_arg = 
               w_contains_lhs = 9, w_contains_rhs = 11, w_cast_round = 6,
               w_subquery = 12, w_context = 4;
 
+// A statement about one incident that names none, with no current incident.
+constexpr std::string_view no_incident = "no incident: name one or `use INCIDENT;` first";
+
 enum class ty { null, integer, real, text, timestamp, duration, boolean };
 
 std::string_view type_name(ty t) {
@@ -417,7 +420,7 @@ class compiler {
   action stmt(const ast::report_stmt& s) {
     view(s.as_of);
     auto inc = incident_of(s.incident, s.offset);
-    if (!inc) fail("no incident: name one or `use` one first", s.offset);
+    if (!inc) fail(std::string(no_incident), s.offset);
     return make_report{*inc, s.path, as_of_};
   }
 
@@ -1512,13 +1515,14 @@ class compiler {
         sc.has_key = true;
         sc.order = {{"started", false}, {"id", false}};
         body.add("SELECT ").add(source_columns_mark).add(" FROM ").add(incidents_rel()).add(" AS i");
-        if (s.incident) {
-          check_incident(*s.incident);
+        if (s.incident || s.overlapping) {
+          const auto inc = incident_of(s.incident, s.offset);  // `overlapping` alone: the current one
+          if (!inc) fail(std::string(no_incident), s.offset);
           // Incidents other than X whose span [started, ended] intersects X's.
-          body.add(" WHERE id <> ").bind(s.incident->id);
-          body.add(" AND started <= (SELECT x.ended FROM ").add(incidents_rel()).add(" x WHERE x.id = ").bind(s.incident->id);
+          body.add(" WHERE id <> ").bind(*inc);
+          body.add(" AND started <= (SELECT x.ended FROM ").add(incidents_rel()).add(" x WHERE x.id = ").bind(*inc);
           body.add(") AND ended >= (SELECT x.started FROM ").add(incidents_rel()).add(" x WHERE x.id = ");
-          body.bind(s.incident->id).add(")");
+          body.bind(*inc).add(")");
         }
         break;
       case ast::source_kind::events:
@@ -1535,13 +1539,14 @@ class compiler {
       case ast::source_kind::timeline: {
         sc = scope_of(fields::timeline_fields);
         sc.order = {{"at", false}, {"seq", false}};
-        if (!s.incident) fail("timeline needs an incident: `timeline INCIDENT`", s.offset);
-        check_incident(*s.incident);
+        // `timeline` alone: the current incident (`use INCIDENT;`).
+        const auto inc = incident_of(s.incident, s.offset);
+        if (!inc) fail(std::string(no_incident), s.offset);
         // elapsed: from the incident's start (its first fact, corrections and retractions aside).
         body.add("SELECT e.*, e.at - (SELECT x.at").add(events_from("x"));
-        body.add(" AND x.incident = ").bind(s.incident->id);
+        body.add(" AND x.incident = ").bind(*inc);
         body.add(" AND x.type NOT IN ('correction', 'retraction') ORDER BY x.at, x.seq LIMIT 1)");
-        body.add(" AS elapsed").add(events_from("e")).add(" AND e.incident = ").bind(s.incident->id);
+        body.add(" AS elapsed").add(events_from("e")).add(" AND e.incident = ").bind(*inc);
         break;
       }
     }
@@ -1839,6 +1844,7 @@ class compiler {
       f.add(first ? "" : ", ").add(c.sql);
       first = false;
       q.columns.push_back({c.name, to_value_type(c.type)});
+      q.booleans.push_back(c.type == ty::boolean);
     }
     f.add(" FROM ").add(ch.last).add(order_by(sc));
     q.sql = std::move(f.sql);

@@ -63,6 +63,8 @@ struct compiled_query {
   std::string sql;
   std::vector<value> params;
   std::vector<column> columns;
+  // Per column: whether it is a boolean (its cells are the integers 0 and 1); empty when none is.
+  std::vector<bool> booleans;
   std::vector<case_hint> case_hints;
 };
 

@@ -29,7 +29,7 @@
 //   history     = 'history' (EVENT_ID | STRING)
 //   as_of       = 'as' 'of' TIMESTAMP
 //   pipeline    = source {'|' pipe_op}
-//   source      = ('incidents' ['overlapping' INCIDENT] | 'events' | 'log' | 'timeline' INCIDENT) [as_of]
+//   source      = ('incidents' ['overlapping' [INCIDENT]] | 'events' | 'log' | 'timeline' [INCIDENT]) [as_of]
 //                 ['where' expr]
 //   pipe_op     = 'where' expr | 'let' binding {',' binding} | 'summarize' [named {',' named}] ['by' named {',' named}]
 //               | 'order' 'by' expr ['asc'|'desc'] {',' ...} | 'limit' INTEGER | 'select' named {',' named}
@@ -429,12 +429,13 @@ auto const pipeline_def = source >> *(x3::lit('|') > pipe_op);
 
 auto const source_def = build[
     ( (kw("incidents")[act::kind(ast::source_kind::incidents)] >>
-       -(kw("overlapping") > incident_ref)[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])
+       -(kw("overlapping")[([](auto& ctx) { x3::_val(ctx).overlapping = true; })] >>  // no INCIDENT: the current one
+         -incident_ref[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })]))
     | kw("events")[act::kind(ast::source_kind::events)]
     | kw("log")[act::kind(ast::source_kind::log)]
-    | (kw("timeline") > incident_ref)[([](auto& ctx) {
+    | (kw("timeline") >> -incident_ref)[([](auto& ctx) {  // no INCIDENT: the current one
         x3::_val(ctx).kind = ast::source_kind::timeline;
-        x3::_val(ctx).incident = std::move(x3::_attr(ctx));
+        if (auto& r = x3::_attr(ctx)) x3::_val(ctx).incident = std::move(*r);
       })]
     )
     >> -as_of[([](auto& ctx) { x3::_val(ctx).as_of = std::move(x3::_attr(ctx)); })]

@@ -86,8 +86,9 @@ Usage:
   pmdb report DB INCIDENT [-o FILE] [--as-of T] [--now T] [--tz ZONE]
                                    the incident's postmortem as Markdown
 
-Shell options:
-  --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table)
+Shell options (each also as --option=VALUE; `pmdb DB --help` describes them all):
+  --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table);
+                                   --csv, --tsv, --json, --jsonl, --markdown, --box, --table, --line
   --headers on|off                 column names in table, csv and tsv output (default: on)
   --bail / --no-bail               stop at the first error (default: on in scripts)
   --readonly                       open the store read-only (implies --safe)
@@ -98,6 +99,7 @@ Shell options:
   --as-of TIMESTAMP                read every statement as of TIMESTAMP (what had been recorded by then)
   --now TIMESTAMP                  the time printed in reports; `now` in record statements
   --source NAME                    the source of recorded events (default: $PMDB_SOURCE, else the user name)
+  --init FILE, --no-init (-X)      the startup file (default, interactively: $PMDB_INIT, else ~/.pmdbrc)
 
 Other options:
   -h, --help                       this help; `pmdb COMMAND --help` describes a command
@@ -512,7 +514,12 @@ Options:
   -c STATEMENTS         run STATEMENTS and exit
   -f FILE               run the script FILE and exit ('-' is stdin)
   --mode MODE           table|box|markdown|csv|tsv|json|jsonl|line (default: table)
+  --csv, --tsv, --json, --jsonl, --markdown, --box, --table, --line
+                        the same as --mode csv, ...
   --headers on|off      column names in table, csv and tsv output (default: on)
+  --nullvalue TEXT      how null shows in table, box, line and markdown output (default: empty)
+  --init FILE           run FILE (dot-commands and statements) before the first statement
+  --no-init, -X         read no startup file
   --bail / --no-bail    stop at the first error (default: on in scripts, off interactively)
   --readonly            open the store read-only (implies --safe)
   --safe                for a script from elsewhere: refuse every statement and dot-command that
@@ -527,7 +534,40 @@ Options:
   --source NAME         the source of what `record`, `correct` and `retract` append when the
                         statement names none (default: $PMDB_SOURCE, else the user name); `.source`
                         changes it in the shell
+Every option with a value also takes the form --option=VALUE.
+
+Startup file: the interactive shell first runs $PMDB_INIT if set, else ~/.pmdbrc, else
+$XDG_CONFIG_HOME/pmdb/pmdbrc (~/.config/pmdb/pmdbrc), the first that exists; scripts (-c, -f,
+piped input) read none unless --init names one, so they run the same everywhere. Its errors are
+said as FILE:LINE and do not stop the shell; --safe and --readonly refuse in it what they refuse
+anywhere.
+
+Output: table and box results written to a terminal fit its width (cells cut with '…'); files
+and pipes get every character. csv, tsv, json and jsonl write timestamps as ISO 8601, durations
+as seconds, booleans as true/false and null as JSON null or an empty field (docs/pmql.md,
+"Machine-readable output").
 )";
+
+// A bad option of the shell: one line, exit 2 (the usage is one `pmdb --help` away).
+int shell_usage_error(std::string_view msg) {
+  warn("pmdb: {} (see pmdb --help)\n", msg);
+  return exit_usage;
+}
+
+// The startup file of an interactive shell without --init: $PMDB_INIT when set (it must
+// exist), else ~/.pmdbrc, else $XDG_CONFIG_HOME/pmdb/pmdbrc (~/.config/pmdb/pmdbrc), those two
+// when they exist. Empty: none.
+std::string default_init_file() {
+  if (const char* e = std::getenv("PMDB_INIT"); e && *e) return e;
+  const char* home = std::getenv("HOME");
+  std::vector<std::string> candidates;
+  if (home && *home) candidates.push_back(fmt::format("{}/.pmdbrc", home));
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) candidates.push_back(fmt::format("{}/pmdb/pmdbrc", x));
+  else if (home && *home) candidates.push_back(fmt::format("{}/.config/pmdb/pmdbrc", home));
+  for (const auto& c : candidates)
+    if (std::error_code ec; std::filesystem::is_regular_file(c, ec)) return c;
+  return {};
+}
 
 int cmd_shell(const std::vector<std::string>& args) {
   if (wants_help(args)) {
@@ -538,19 +578,31 @@ int cmd_shell(const std::vector<std::string>& args) {
   std::vector<std::pair<std::string, std::string>> inputs;  // (name, text) from -c / -f
   shell::settings cfg;
   std::optional<bool> bail;
+  std::optional<std::string> init_file;  // --init FILE
+  bool no_init = false;                  // --no-init, -X
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    std::string a = args[i];
+    // `--name=value` is `--name value`.
+    std::optional<std::string> inline_value;
+    if (const auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      inline_value = a.substr(eq + 1);
+      a.resize(eq);
+    }
+    bool took_value = false;
     const auto value = [&]() -> std::optional<std::string> {
+      took_value = true;
+      if (inline_value) return inline_value;
       if (i + 1 >= args.size()) return std::nullopt;
       return args[++i];
     };
+    const auto mode_flag = shell::parse_mode(a.starts_with("--") ? std::string_view(a).substr(2) : std::string_view());
     if (a == "-c") {
       auto v = value();
-      if (!v) return usage_error("-c needs statements", shell_help);
+      if (!v) return shell_usage_error("-c needs statements");
       inputs.emplace_back("<command line>", *v);
     } else if (a == "-f") {
       auto v = value();
-      if (!v) return usage_error("-f needs a file", shell_help);
+      if (!v) return shell_usage_error("-f needs a file");
       std::string text;
       if (*v == "-") {
         auto t = shell::read_stdin();
@@ -565,12 +617,18 @@ int cmd_shell(const std::vector<std::string>& args) {
     } else if (a == "--mode") {
       auto v = value();
       auto m = v ? shell::parse_mode(*v) : std::nullopt;
-      if (!m) return usage_error("--mode needs one of table|box|markdown|csv|tsv|json|jsonl|line", shell_help);
+      if (!m) return shell_usage_error("--mode needs one of table|box|markdown|csv|tsv|json|jsonl|line");
       cfg.render.mode = *m;
+    } else if (mode_flag) {  // --csv, --json, --box, ...
+      cfg.render.mode = *mode_flag;
     } else if (a == "--headers") {
       auto v = value();
-      if (!v || (*v != "on" && *v != "off")) return usage_error("--headers needs on or off", shell_help);
+      if (!v || (*v != "on" && *v != "off")) return shell_usage_error("--headers needs on or off");
       cfg.render.headers = *v == "on";
+    } else if (a == "--nullvalue") {
+      auto v = value();
+      if (!v) return shell_usage_error("--nullvalue needs a text");
+      cfg.render.null_text = *v;
     } else if (a == "--bail") {
       bail = true;
     } else if (a == "--no-bail") {
@@ -580,35 +638,43 @@ int cmd_shell(const std::vector<std::string>& args) {
       cfg.safe = true;
     } else if (a == "--safe") {
       cfg.safe = true;
+    } else if (a == "--init") {
+      auto v = value();
+      if (!v || v->empty()) return shell_usage_error("--init needs a file");
+      init_file = *v;
+    } else if (a == "--no-init" || a == "-X") {
+      no_init = true;
     } else if (a == "--tz") {
       auto v = value();
-      if (!v) return usage_error("--tz needs a zone", shell_help);
+      if (!v) return shell_usage_error("--tz needs a zone");
       cfg.tz = *v;
     } else if (a == "--as-of") {
       auto v = value();
       auto t = v ? parse_timestamp(*v) : std::unexpected(std::string("a timestamp is missing"));
-      if (!t) return usage_error(fmt::format("--as-of {}: {}", v.value_or(""), t.error()), shell_help);
+      if (!t) return shell_usage_error(fmt::format("--as-of {}: {}", v.value_or(""), t.error()));
       cfg.as_of = t->ms;
     } else if (a == "--now") {
       auto v = value();
-      if (!v || !parse_timestamp(*v)) return usage_error("--now needs an ISO 8601 timestamp", shell_help);
+      if (!v || !parse_timestamp(*v)) return shell_usage_error("--now needs an ISO 8601 timestamp");
       cfg.now = *v;
     } else if (a == "--source") {
       auto v = value();
-      if (!v || v->empty()) return usage_error("--source needs a name", shell_help);
+      if (!v || v->empty()) return shell_usage_error("--source needs a name");
       cfg.source = *v;
     } else if (a.size() > 1 && a[0] == '-') {
-      return usage_error(fmt::format("unknown option {}", a), shell_help);
+      return shell_usage_error(fmt::format("unknown option {}", a));
     } else if (db.empty()) {
       db = a;
     } else {
-      return usage_error(fmt::format("unexpected argument {}", a), shell_help);
+      return shell_usage_error(fmt::format("unexpected argument {}", a));
     }
+    if (inline_value && !took_value) return shell_usage_error(fmt::format("{} takes no value", a));
   }
   const bool interactive = inputs.empty() && ::isatty(STDIN_FILENO);
   cfg.interactive = interactive;
   cfg.bail = bail.value_or(!interactive);
-  cfg.render.color = interactive && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  cfg.terminal = ::isatty(STDOUT_FILENO) != 0;
+  cfg.render.color = interactive && cfg.terminal && !std::getenv("NO_COLOR");
 
   // A path that does not exist becomes a new store in the shell, and for a script that writes;
   // a script that only reads is told "no such store" (a mistyped path is no new, empty store).
@@ -631,6 +697,13 @@ int cmd_shell(const std::vector<std::string>& args) {
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
   s.postmortem_sink = postmortem;
+  // The startup file: --init FILE always; else, interactively only, $PMDB_INIT or ~/.pmdbrc
+  // (a script runs the same on every machine). Its errors are said and do not stop the shell.
+  bool init_ok = true;
+  if (!no_init) {
+    const std::string init = init_file ? *init_file : interactive ? default_init_file() : std::string();
+    if (!init.empty()) init_ok = s.run_init(init);
+  }
   if (interactive) {
     shell::run_repl(s);
     return s.finish() ? exit_ok : exit_user_error;
@@ -640,8 +713,9 @@ int cmd_shell(const std::vector<std::string>& args) {
     if (!text) return user_error(text.error());
     inputs.emplace_back("<stdin>", std::move(*text));
   }
-  bool ok = true;
+  bool ok = init_ok;
   for (const auto& [name, text] : inputs) {
+    if (s.quit_requested()) break;
     ok = s.run_text(text, name) && ok;
     if ((!ok && cfg.bail) || s.quit_requested()) break;
   }

@@ -165,6 +165,40 @@ struct border_style {
 constexpr border_style ascii_borders{"-", "|", {"+", "+", "+"}, {"+", "+", "+"}, {"+", "+", "+"}};
 constexpr border_style box_borders{"─", "│", {"┌", "┬", "┐"}, {"├", "┼", "┤"}, {"└", "┴", "┘"}};
 
+// Shrinks `width` so that a grid line (`| a | b |`: 3 columns of border and padding per column,
+// plus 1) fits in `limit` display columns; 0 means no limit. The widest column of a pass
+// loses one column at a time: text columns first, down to 8; then any column down to 3; then
+// down to 1, so that a row never wraps however narrow the terminal.
+void fit(std::vector<std::size_t>& width, const std::vector<column>& columns, int limit) {
+  if (limit <= 0) return;
+  std::size_t total = 1;
+  for (const auto w : width) total += w + 3;
+  const auto target = static_cast<std::size_t>(limit);
+  struct pass {
+    bool text_only;
+    std::size_t floor;
+  };
+  for (const pass p : {pass{true, 8}, pass{false, 3}, pass{false, 1}}) {
+    while (total > target) {
+      std::size_t widest = width.size();
+      for (std::size_t c = 0; c < width.size(); ++c) {
+        if (p.text_only && columns[c].type != value_type::text) continue;
+        if (width[c] <= p.floor) continue;
+        if (widest == width.size() || width[c] > width[widest]) widest = c;
+      }
+      if (widest == width.size()) break;
+      // Down to the next narrower column's width at once (or the target), not one by one.
+      std::size_t next = p.floor;
+      for (std::size_t c = 0; c < width.size(); ++c)
+        if (c != widest && width[c] < width[widest] && (!p.text_only || columns[c].type == value_type::text))
+          next = std::max(next, width[c]);
+      const std::size_t step = std::max<std::size_t>(1, std::min(width[widest] - next, total - target));
+      width[widest] -= step;
+      total -= step;
+    }
+  }
+}
+
 std::string render_grid(const result_set& rs, const render_options& o, const border_style& b) {
   const std::size_t ncols = rs.columns.size();
   if (ncols == 0) return "(no columns)\n";
@@ -185,9 +219,9 @@ std::string render_grid(const result_set& rs, const render_options& o, const bor
     std::size_t natural = o.headers ? display_width(header[c]) : 0;
     for (const auto& row : body) natural = std::max(natural, display_width(row[c].text));
     const int given = c < o.widths.size() ? o.widths[c] : 0;
-    const std::size_t limit = given > 0 ? static_cast<std::size_t>(given) : static_cast<std::size_t>(std::max(o.max_width, 0));
-    width[c] = std::max<std::size_t>(limit ? std::min(natural, limit) : natural, 1);
+    width[c] = std::max<std::size_t>(given > 0 ? std::min(natural, static_cast<std::size_t>(given)) : natural, 1);
   }
+  fit(width, rs.columns, o.terminal_width);
 
   const auto rule = [&](const std::array<std::string_view, 3>& corners) {
     std::string line(corners[0]);
@@ -298,15 +332,25 @@ std::string render_markdown(const result_set& rs, const render_options& o) {
 
 // ---- csv, tsv ------------------------------------------------------------------------------
 
-// Machine text of a non-text, non-null value (csv, tsv).
-std::string plain_text(const value& v) {
+bool is_boolean(const render_options& o, std::size_t c) { return c < o.booleans.size() && o.booleans[c]; }
+
+std::string machine_time(timestamp t, const render_options& o) {
+  return o.format_machine_time ? o.format_machine_time(t) : format_iso(t);
+}
+
+// Machine text of a non-null value (csv, tsv): the convention of render.hpp.
+std::string plain_text(const value& v, bool boolean, const render_options& o) {
   switch (type_of(v)) {
     case value_type::null: return "";
-    case value_type::integer: return fmt::format("{}", std::get<std::int64_t>(v));
+    case value_type::integer: {
+      const auto n = std::get<std::int64_t>(v);
+      if (boolean) return n ? "true" : "false";
+      return fmt::format("{}", n);
+    }
     case value_type::real: return format_real(std::get<double>(v));
     case value_type::text: return std::get<std::string>(v);
-    case value_type::timestamp: return format_iso(std::get<timestamp>(v));
-    case value_type::duration: return format_duration(std::get<duration>(v));
+    case value_type::timestamp: return machine_time(std::get<timestamp>(v), o);
+    case value_type::duration: return duration_seconds(std::get<duration>(v));
   }
   return "";
 }
@@ -355,7 +399,7 @@ std::string render_separated(const result_set& rs, const render_options& o, bool
     for (std::size_t c = 0; c < ncols; ++c) {
       if (c) out += sep;
       if (c >= row.size() || type_of(row[c]) == value_type::null) continue;
-      const std::string text = plain_text(row[c]);
+      const std::string text = plain_text(row[c], is_boolean(o, c), o);
       out += csv ? csv_field(text) : tsv_field(text);
     }
     out += "\n";
@@ -396,17 +440,21 @@ void json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void json_value(std::string& out, const value& v) {
+void json_value(std::string& out, const value& v, bool boolean, const render_options& o) {
   switch (type_of(v)) {
     case value_type::null: out += "null"; return;
-    case value_type::integer: out += fmt::format("{}", std::get<std::int64_t>(v)); return;
+    case value_type::integer: {
+      const auto n = std::get<std::int64_t>(v);
+      out += boolean ? (n ? "true" : "false") : fmt::format("{}", n);
+      return;
+    }
     case value_type::real: {
       const double d = std::get<double>(v);
       out += std::isfinite(d) ? format_real(d) : "null";
       return;
     }
     case value_type::text: json_string(out, std::get<std::string>(v)); return;
-    case value_type::timestamp: json_string(out, format_iso(std::get<timestamp>(v))); return;
+    case value_type::timestamp: json_string(out, machine_time(std::get<timestamp>(v), o)); return;
     case value_type::duration: out += duration_seconds(std::get<duration>(v)); return;
   }
 }
@@ -432,31 +480,31 @@ std::vector<std::string> json_keys(const result_set& rs) {
   return keys;
 }
 
-std::string json_object(const std::vector<std::string>& keys, const std::vector<value>& row) {
+std::string json_object(const std::vector<std::string>& keys, const std::vector<value>& row, const render_options& o) {
   std::string out = "{";
   for (std::size_t c = 0; c < keys.size(); ++c) {
     if (c) out += ',';
     out += keys[c];
     out += ':';
     if (c < row.size())
-      json_value(out, row[c]);
+      json_value(out, row[c], is_boolean(o, c), o);
     else
       out += "null";
   }
   return out + "}";
 }
 
-std::string render_json(const result_set& rs, bool lines) {
+std::string render_json(const result_set& rs, const render_options& o, bool lines) {
   const auto keys = json_keys(rs);
   std::string out;
   if (lines) {
-    for (const auto& row : rs.rows) out += json_object(keys, row) + "\n";
+    for (const auto& row : rs.rows) out += json_object(keys, row, o) + "\n";
     return out;
   }
   if (rs.rows.empty()) return "[]\n";
   out = "[\n";
   for (std::size_t r = 0; r < rs.rows.size(); ++r) {
-    out += json_object(keys, rs.rows[r]);
+    out += json_object(keys, rs.rows[r], o);
     out += r + 1 < rs.rows.size() ? ",\n" : "\n";
   }
   return out + "]\n";
@@ -485,8 +533,8 @@ std::string render(const result_set& rs, const render_options& options) {
     case output_mode::markdown: return render_markdown(rs, options);
     case output_mode::csv: return render_separated(rs, options, true);
     case output_mode::tsv: return render_separated(rs, options, false);
-    case output_mode::json: return render_json(rs, false);
-    case output_mode::jsonl: return render_json(rs, true);
+    case output_mode::json: return render_json(rs, options, false);
+    case output_mode::jsonl: return render_json(rs, options, true);
     case output_mode::line: return render_line(rs, options);
   }
   return "";

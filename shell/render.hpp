@@ -4,7 +4,8 @@
 //
 // Modes, in brief (each rule is pinned by tests/golden/render/):
 //   table, box  aligned grid (ASCII `+-|` or Unicode box drawing); numbers and durations
-//               right-aligned, text left; long cells cut to the column limit with `…`.
+//               right-aligned, text left. Cells are cut with `…` only to a `.width` limit, or
+//               to fit `terminal_width` (the widest text columns shrink first); a row never wraps.
 //   line        `name = value`, names right-aligned, a blank line between rows.
 //   markdown    a GFM pipe table (always with a header row, GFM needs one).
 //   csv         RFC 4180 quoting, records end with `\n` (not `\r\n`).
@@ -12,15 +13,18 @@
 //   json        `[` newline, one compact object per line, `]`.
 //   jsonl       one compact object per line.
 //
-// Cell values by mode:
+// Cell values by mode. The machine modes (csv, tsv, json, jsonl) share one convention, so a
+// program reads them without knowing pmdb (docs/pmql.md, "Machine-readable output"):
 //                 table/box/line/markdown      csv/tsv                json/jsonl
 //   null          null_text (default empty)    empty field            null
 //   integer       decimal                      decimal                number
+//   boolean       0 / 1                        true / false           true / false
 //   real          shortest round-trip (`99`,   same                   number; NaN/±inf → null
 //                 `99.5`, `1e+20`)
 //   text          terminal modes: escape_terminal; markdown: escape_markdown; others: exact
-//   timestamp     format_time (format_short)   format_iso             format_iso string
-//   duration      format_duration (`4h50m`)    format_duration        seconds as a number (`17400`, `1.5`)
+//   timestamp     format_time (format_short)   format_machine_time (ISO 8601, `Z` or the
+//                                              `.tz` offset; default format_iso)
+//   duration      format_duration (`4h50m`)    seconds as a number (`17400`, `1.5`)
 #include <functional>
 #include <optional>
 #include <span>
@@ -50,18 +54,25 @@ struct render_options {
   // mode always names each value; json keys are always the column names.
   bool headers = true;
   // table/box only: per-column maximum display width (`.width`); 0, a negative number or a
-  // missing entry means `max_width`. Cells wider than their column are cut and end in `…`.
+  // missing entry means no limit of its own. Cells wider than their column are cut and end in `…`.
   std::vector<int> widths;
-  // table/box only: the limit for columns without a width; 0 means no limit.
-  int max_width = 60;
+  // table/box only: the display width a whole line must fit in (the terminal's); 0 means no
+  // limit. Columns shrink, the widest text columns first, so that no row is wider.
+  int terminal_width = 0;
+  // Per column: whether its integer cells are booleans (0/1), written `true`/`false` in the
+  // machine modes. A missing entry means not.
+  std::vector<bool> booleans;
   // table/box/line only: ANSI SGR colours (bold headers and names, cyan durations, dim
   // null_text). Never emitted unless set; machine formats never carry colour.
   bool color = false;
   // How null shows in table, box, line and markdown (sqlite3's `.nullvalue`).
   std::string null_text;
   // How timestamps show in table, box, line and markdown (`.tz`); empty means format_short
-  // (UTC). csv, tsv and json always use format_iso.
+  // (UTC).
   std::function<std::string(timestamp)> format_time;
+  // How timestamps show in csv, tsv, json and jsonl: ISO 8601 that datetime.fromisoformat and
+  // pandas read; empty means format_iso (UTC, `Z`).
+  std::function<std::string(timestamp)> format_machine_time;
 };
 
 // Renders `rs` in `options.mode`. Every non-empty output ends with a newline. Zero columns

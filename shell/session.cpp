@@ -12,11 +12,13 @@
 #include <utility>
 
 #include <pwd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <boost/variant/get.hpp>
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <rapidjson/document.h>
 
 #include "core/embedded.hpp"
@@ -51,8 +53,10 @@ constexpr dot_command command_table[] = {
     {".incidents", "", "list the incidents with their event counts", arg::none},
     {".info", "", "the store: its file, schema, size, chain head, and who and what this session records as", arg::none},
     {".schema", "[TYPE]", "the event types and their fields", arg::type},
-    {".mode", "table|box|markdown|csv|tsv|json|jsonl|line", "how results are shown", arg::mode},
+    {".mode", "[table|box|markdown|csv|tsv|json|jsonl|line]", "how results are shown (alone: the current mode)", arg::mode},
     {".headers", "on|off", "show column names in table, csv and tsv output", arg::on_off},
+    {".nullvalue", "[TEXT]", "how null shows in table, box, line and markdown output (alone: empty)", arg::other},
+    {".show", "", "the settings: mode, headers, nullvalue, bail, echo, timer, tz, as-of, source, output, width...", arg::none},
     {".timer", "on|off|once", "print the wall time of each statement", arg::on_off},
     {".read", "FILE", "run the statements of FILE", arg::file},
     {".output", "[FILE]", "send results to FILE (no FILE: back to the screen, and FILE is complete)", arg::file},
@@ -64,7 +68,7 @@ constexpr dot_command command_table[] = {
     {".asof", "[TIMESTAMP|off]", "read every statement as of TIMESTAMP (what had been recorded by then); off: now", arg::other},
     {".tz", "[ZONE]", "show timestamps in ZONE (e.g. America/Los_Angeles); UTC by default", arg::zone},
     {".source", "[NAME]", "the source of what record, correct and retract append (default: the user name)", arg::other},
-    {".width", "N...", "maximum width of each column in table and box output (0: automatic)", arg::other},
+    {".width", "[N...]", "maximum width of each column in table and box output (0: none; on a terminal rows also fit its width)", arg::other},
     {".pager", "on|off", "page long results through $PAGER on a terminal", arg::on_off},
     {".quit", "", "leave pmdb", arg::none},
     {".exit", "", "leave pmdb", arg::none},
@@ -88,6 +92,36 @@ std::vector<std::string> words(std::string_view s) {
   }
   if (!cur.empty()) out.push_back(std::move(cur));
   return out;
+}
+
+// psql's backslash commands and the bare words a shell user types, as pmdb's dot-commands.
+std::string_view alias_of(std::string_view name) {
+  if (name == "\\q" || name == "\\quit" || name == "quit" || name == "exit") return ".quit";
+  if (name == "\\?" || name == "\\h" || name == "\\help" || name == "help") return ".help";
+  if (name == "\\i" || name == "\\include") return ".read";
+  if (name == "\\o" || name == "\\out") return ".output";
+  if (name == "\\conninfo") return ".info";
+  return {};
+}
+
+// What pmdb has for a command of sqlite3 or psql it has not (one line), or empty.
+std::string foreign_hint(std::string_view name) {
+  static constexpr std::string_view tables =
+      "pmdb has no tables: `show incidents;` lists the incidents, `show types;` the event types, `.schema [TYPE]` "
+      "their fields; read them with `incidents`, `events`, `timeline INCIDENT` or `log` (see .help)";
+  for (const std::string_view t : {".tables", ".table", ".databases", ".indexes", ".indices", "\\d", "\\dt",
+                                   "\\d+", "\\dt+", "\\l", "\\l+", "\\list", "\\dn", "\\dv", "\\di"})
+    if (name == t) return std::string(tables);
+  if (name == "\\x") return "`.mode line` shows one value per line (`.mode table` for the grid)";
+  if (name == "\\timing") return "`.timer on` prints the time of each statement";
+  if (name == "\\c" || name == "\\connect") return "`.open FILE` opens another store";
+  if (name == "\\a" || name == "\\f" || name == "\\pset" || name == "\\H" || name == ".separator")
+    return "`.mode csv|tsv|json|jsonl|markdown|line|box|table` sets how results are shown";
+  if (name == ".dump" || name == "\\copy") return "`.export FILE [INCIDENT...]` writes the events as JSON Lines";
+  if (name == ".print" || name == "\\echo") return "pmdb has no .print; `.echo on` prints each statement before running it";
+  if (name == ".shell" || name == ".system" || name == "\\!") return "pmdb runs no shell commands";
+  if (name.starts_with('\\')) return "pmdb's commands start with '.': enter .help for the list (\\q and \\? work too)";
+  return {};
 }
 
 std::optional<bool> on_off(std::string_view w) {
@@ -118,6 +152,7 @@ session::session(event_store store, std::string store_name, settings s, std::ost
     }
   }
   settings_.render.format_time = [this](timestamp t) { return format_time(t); };
+  settings_.render.format_machine_time = [this](timestamp t) { return format_machine_time(t); };
   if (settings_.source.empty()) settings_.source = default_source();
 }
 
@@ -133,6 +168,42 @@ std::string session::format_time(timestamp t) const {
   std::string s = format_short(shifted);  // "YYYY-MM-DD HH:MM[:SS]Z"
   s.pop_back();
   return s + offset;
+}
+
+std::string session::format_machine_time(timestamp t) const {
+  if (!zone_) return format_iso(t);
+  const auto* zone = static_cast<const date::time_zone*>(zone_);
+  const date::sys_time<std::chrono::milliseconds> sys{std::chrono::milliseconds{t.ms}};
+  const auto off = std::chrono::duration_cast<std::chrono::minutes>(zone->get_info(sys).offset).count();
+  std::string s = format_iso(timestamp{t.ms + off * 60'000});  // "YYYY-MM-DDTHH:MM:SS[.mmm]Z"
+  s.pop_back();
+  return s + fmt::format("{}{:02}:{:02}", off < 0 ? '-' : '+', std::abs(off) / 60, std::abs(off) % 60);
+}
+
+namespace {
+
+// The width of the terminal on standard output (TIOCGWINSZ), else $COLUMNS, else 0 (unknown).
+int terminal_columns() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS"); c && *c) {
+    int n = 0;
+    const std::string_view v(c);
+    if (const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n); ec == std::errc{} && p == v.data() + v.size() && n > 0)
+      return n;
+  }
+  return 0;
+}
+
+}  // namespace
+
+render_options session::render_for(const query::compiled_query& q) const {
+  render_options o = settings_.render;
+  const bool screen = !redirect_ && settings_.terminal;
+  o.color = o.color && screen;
+  o.terminal_width = screen ? terminal_columns() : 0;
+  o.booleans = q.booleans;
+  return o;
 }
 
 std::string session::prompt(bool continuation) const {
@@ -306,7 +377,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
         return false;
       }
       case_notes(run->query.case_hints);
-      std::string text = render(*rs, settings_.render);
+      std::string text = render(*rs, render_for(run->query));
       const bool terminal_mode = settings_.render.mode == output_mode::table || settings_.render.mode == output_mode::box;
       if (settings_.interactive && terminal_mode)
         text += fmt::format("({} row{})\n", rs->rows.size(), rs->rows.size() == 1 ? "" : "s");
@@ -371,8 +442,61 @@ bool session::read_file(const std::string& path) {
   return ok;
 }
 
+bool session::run_init(const std::string& path) {
+  auto text = read_input_file(path);
+  if (!text) {
+    err_ << fmt::format("pmdb: startup file: {}\n", text.error());
+    err_.flush();
+    return false;
+  }
+  init_file_ = path;
+  const bool was_interactive = std::exchange(settings_.interactive, false);
+  const bool was_bail = std::exchange(settings_.bail, false);
+  const bool ok = run_text(*text, path);
+  settings_.interactive = was_interactive;
+  settings_.bail = was_bail;
+  return ok;
+}
+
+std::string session::show_settings() const {
+  const auto flag = [](bool b) { return std::string(b ? "on" : "off"); };
+  std::string widths;
+  for (const int w : settings_.render.widths) widths += (widths.empty() ? "" : " ") + std::to_string(w);
+  std::string output = "stdout";
+  if (redirect_) output = fmt::format("{}{}", redirect_->path(), once_ ? " (.once: the next result)" : "");
+  const std::pair<std::string_view, std::string> rows[] = {
+      {"mode", std::string(mode_name(settings_.render.mode))},
+      {"headers", flag(settings_.render.headers)},
+      {"nullvalue", fmt::format("\"{}\"", escape_terminal(settings_.render.null_text))},
+      {"bail", flag(settings_.bail)},
+      {"echo", flag(settings_.echo)},
+      {"timer", settings_.timer == timer_mode::once ? "once" : flag(settings_.timer == timer_mode::on)},
+      {"pager", flag(settings_.pager)},
+      {"tz", settings_.tz.empty() ? "UTC" : settings_.tz},
+      {"as-of", settings_.as_of ? format_iso(timestamp{*settings_.as_of}) : "off (now)"},
+      {"source", escape_terminal(settings_.source)},
+      {"incident", incident_ ? *incident_ : "none (use INCIDENT;)"},
+      {"output", escape_terminal(output)},
+      {"width", widths.empty() ? std::string("no column limits") : widths},
+      {"fit", settings_.terminal ? (terminal_columns() ? fmt::format("{} columns (the terminal)", terminal_columns())
+                                                       : std::string("terminal of unknown width: no limit"))
+                                 : std::string("off (not a terminal)")},
+      {"color", flag(settings_.render.color && settings_.terminal)},
+      {"store", fmt::format("{}{}", escape_terminal(store_name_), settings_.read_only ? " (read-only)" : "")},
+      {"safe", flag(settings_.safe)},
+      {"init", init_file_.empty() ? std::string("none") : escape_terminal(init_file_)},
+  };
+  std::string text;
+  for (const auto& [k, v] : rows) text += fmt::format("{:>10}: {}\n", k, v);
+  return text;
+}
+
 bool session::run_dot(const unit& u, std::string_view file) {
-  const auto w = words(u.text);
+  auto w = words(u.text);
+  if (w.empty()) return true;
+  if (!w[0].starts_with('.') && !w[0].starts_with('\\'))  // `QUIT` is `quit`; `\Q` is not `\q`
+      std::ranges::transform(w[0], w[0].begin(), [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
+  if (const auto alias = alias_of(w[0]); !alias.empty()) w[0] = alias;
   const std::string& name = w.at(0);
   const auto fail = [&](const std::string& msg) {
     if (file.empty()) err_ << fmt::format("error: {}\n", msg);
@@ -381,6 +505,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
   };
   const auto* cmd = std::ranges::find_if(command_table, [&](const dot_command& c) { return c.name == name; });
   if (cmd == std::end(command_table)) {
+    if (const std::string hint = foreign_hint(name); !hint.empty()) return fail(fmt::format("{}: {}", name, hint));
     std::vector<std::string_view> names;
     for (const auto& c : command_table) names.push_back(c.name);
     const auto near = nearest(name, std::span<const std::string_view>(names));
@@ -416,7 +541,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  time from first report to 99% fixed [in INCIDENT];\n"
           "  incidents [overlapping INCIDENT] | where ... | let ... | summarize ... by ... | order by ... | limit N;\n"
           "  events where type = comm and text ~ \"fix\" | select incident, at, text;\n"
-          "  timeline INCIDENT [where ...];             show incidents; show types; show sources [INCIDENT];\n"
+          "  timeline [INCIDENT] [where ...];           show incidents; show types; show sources [INCIDENT];\n"
           "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n"
           "  log where type in (correction, retraction);  the stored events as appended\n"
           "  history EVENT_ID;                           an event's versions: recorded, corrected, retracted\n"
@@ -424,6 +549,11 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  record status investigating \"...\" [at 10:02 | at ~now - 5m] [source \"...\"];   prints the event's id\n"
           "  correct ID|last at 10:01 | set text = \"...\" because \"...\";   retract ID|last because \"...\";\n"
           "  ... as of 2024-12-12T00:00Z                 any read, with only what had been recorded by then\n"
+          "A statement about one incident (timeline, report, time, overlapping, show sources) reads the current\n"
+          "one when it names none. `help`, `quit`, `exit`, `\\q` and `\\?` work alone on a line, without ';'.\n"
+          "\nMachine-readable output (csv, tsv, json, jsonl): timestamps ISO 8601 (`Z`, or the .tz offset),\n"
+          "durations in seconds as a number (17400, 1.5), booleans true/false, null as JSON null or an\n"
+          "empty CSV/TSV field. Tables on a terminal fit its width; files and pipes get every character.\n"
           "\nFiles written (.output, .once, .export, report ... to) appear whole or not at all: .output's FILE\n"
           "when the output goes back to the screen or the session ends. After a write error FILE is left as\n"
           "it was and results are back on the screen. Safe mode (--safe, --readonly) refuses these, and\n"
@@ -432,13 +562,27 @@ bool session::run_dot(const unit& u, std::string_view file) {
     return true;
   }
   if (name == ".mode") {
+    if (args.empty()) {
+      out() << mode_name(settings_.render.mode) << '\n';
+      return true;
+    }
     if (args.size() != 1) return usage();
     auto m = parse_mode(args[0]);
-    if (!m) return fail(fmt::format("unknown mode '{}': {}", args[0], cmd->args));
+    if (!m) return fail(fmt::format("unknown mode '{}': {}", args[0], fmt::join(mode_names(), "|")));
     settings_.render.mode = *m;
     return true;
   }
   if (name == ".headers") return set_flag(settings_.render.headers);
+  if (name == ".nullvalue") {
+    if (args.size() > 1) return usage();
+    settings_.render.null_text = args.empty() ? std::string() : args[0];
+    return true;
+  }
+  if (name == ".show") {
+    if (!args.empty()) return usage();
+    emit(show_settings(), false);
+    return true;
+  }
   if (name == ".bail") return set_flag(settings_.bail);
   if (name == ".echo") return set_flag(settings_.echo);
   if (name == ".pager") return set_flag(settings_.pager);

@@ -37,6 +37,9 @@ struct settings {
   // elsewhere can only read this store and print to the screen.
   bool safe = false;
   bool interactive = false; // errors as "error: line L, column C" and row counts; no FILE: prefix
+  // Standard output is a terminal: table and box results written there (not to `.output`/`.once`
+  // files) fit its width, and colour (render.color) is used only there.
+  bool terminal = false;
   std::string tz;           // display zone for timestamps; empty = UTC
   std::string now;          // --now: fixed generation time for reports (ISO 8601), empty = the clock
   std::optional<std::int64_t> as_of;  // .asof / --as-of: the default view of every statement (ms); nullopt = now
@@ -79,6 +82,11 @@ class session {
   // Runs every unit of a whole input (script file, -c text, piped stdin), named `file` in
   // error messages. Returns false if any unit failed. Stops at the first failure when bail.
   bool run_text(std::string_view text, std::string_view file);
+
+  // Runs the startup file `path` (`--init`, $PMDB_INIT, ~/.pmdbrc): its dot-commands and
+  // statements, errors said as FILE:LINE, none stopping the shell (bail is off while it runs).
+  // Safe mode refuses in it what it refuses anywhere. Returns false if any unit failed.
+  bool run_init(const std::string& path);
 
   // Runs one unit produced by a splitter. `file` names its source in error messages (empty:
   // typed interactively). Returns false on error (already reported on the error stream).
@@ -131,6 +139,10 @@ class session {
   // "WHAT is not allowed in safe mode (--safe/--readonly)" when in safe mode, else empty.
   std::string refused(std::string_view what) const;
   std::string format_time(timestamp t) const;
+  std::string format_machine_time(timestamp t) const;
+  // The options of one result: colour and the terminal's width only when it goes to the screen.
+  render_options render_for(const query::compiled_query& q) const;
+  std::string show_settings() const;
   bool read_file(const std::string& path);
   bool show_schema(const std::string& type, const std::function<bool(const std::string&)>& fail);
 
@@ -145,6 +157,7 @@ class session {
   std::string once_failure_;  // completing the `.once` file failed: said after the statement
   bool quit_ = false;
   int read_depth_ = 0;
+  std::string init_file_;  // the startup file read, for .show
   std::optional<std::string> incident_;
   std::optional<std::string> last_recorded_;
   const void* zone_ = nullptr;  // date::time_zone*, set by .tz

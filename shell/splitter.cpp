@@ -4,6 +4,23 @@
 
 namespace pmdb::shell {
 
+namespace {
+
+// `help`, `exit` or `quit`, any case.
+bool shell_word(std::string_view w) {
+  if (w.size() != 4) return false;
+  std::string lower(w);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return lower == "help" || lower == "exit" || lower == "quit";
+}
+
+std::string_view trim_right(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
 bool splitter::pending() const { return started_; }
 
 void splitter::reset() {
@@ -17,11 +34,15 @@ std::vector<unit> splitter::feed_line(std::string_view line) {
   std::vector<unit> out;
   if (!started_) {
     const std::size_t first = line.find_first_not_of(" \t");
-    if (first != std::string_view::npos && line[first] == '.') {
-      std::string_view cmd = line.substr(first);
-      while (!cmd.empty() && (cmd.back() == '\r' || cmd.back() == ' ' || cmd.back() == '\t')) cmd.remove_suffix(1);
-      out.push_back({unit::kind::dot_command, std::string(cmd), line_, static_cast<std::uint32_t>(first + 1)});
-      return out;
+    if (first != std::string_view::npos) {
+      std::string_view cmd = trim_right(line.substr(first));
+      std::string_view bare = cmd;  // without a trailing `;`
+      if (bare.ends_with(';')) bare = trim_right(bare.substr(0, bare.size() - 1));
+      if (cmd.starts_with('.') || cmd.starts_with('\\') || shell_word(bare)) {
+        if (!cmd.starts_with('.')) cmd = bare;
+        out.push_back({unit::kind::dot_command, std::string(cmd), line_, static_cast<std::uint32_t>(first + 1)});
+        return out;
+      }
     }
   }
   for (std::size_t i = 0; i < line.size(); ++i) {

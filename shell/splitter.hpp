@@ -1,6 +1,9 @@
 #pragma once
 // Splits shell input into complete units: PMQL statements (ending at a `;` outside strings
 // and comments) and dot-commands (one line, starting with `.` where a statement would start).
+// Where a statement would start, a line starting with `\` (psql's `\q`, `\?`, `\d`) and a
+// line holding only `help`, `exit` or `quit` (any case, an optional `;`) are one-line
+// commands too: the shell answers them without waiting for a `;`.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -12,7 +15,8 @@ namespace pmdb::shell {
 
 struct unit {
   enum class kind { statement, dot_command } what = kind::statement;
-  std::string text;          // the statement including its `;`, or the dot-command line
+  std::string text;          // the statement including its `;`, or the command line (trimmed; for
+                             // `\`, `help`, `exit`, `quit` also without a trailing `;`)
   std::uint32_t line = 1;    // the line of text[0] in the input
   std::uint32_t column = 1;  // the column of text[0]
 };

@@ -774,7 +774,17 @@ TEST_SUITE("query_compiler") {
     {
       const std::string text = "report;";
       ast::report_stmt r;
-      check_error(compile_error(r, text), "no incident: name one or `use` one first", 1, 1);
+      check_error(compile_error(r, text), "no incident: name one or `use INCIDENT;` first", 1, 1);
+    }
+    {
+      // `timeline` and `incidents overlapping` without an incident, and none current.
+      for (const auto kind : {ast::source_kind::timeline, ast::source_kind::incidents}) {
+        const std::string text = kind == ast::source_kind::timeline ? "timeline;" : "incidents overlapping;";
+        ast::pipeline p;
+        p.from.kind = kind;
+        p.from.overlapping = kind == ast::source_kind::incidents;
+        check_error(compile_error(p, text), "no incident: name one or `use INCIDENT;` first", 1, 1);
+      }
     }
     {
       const std::string text = "incidents | where sevrity = 'critical'";

@@ -28,7 +28,7 @@ TEST_SUITE("shell_cli") {
     const char* q = "time from first status investigating to status identified in openai-2024-12-11;";
     // 23:17 → 23:53 as first posted; as of 23:50 the identified post did not exist yet.
     const auto now = run_pmdb({"--mode", "csv", "--headers", "off", "-c", q});
-    CHECK(now.out == "36m\n");
+    CHECK(now.out == "2160\n");  // 36m, in seconds (machine modes)
     const auto then = run_pmdb({"--mode", "csv", "--headers", "off", "--as-of", "2024-12-11T23:50:00Z", "-c", q});
     CHECK(then.status == 0);
     CHECK(then.out == "\n");
@@ -179,5 +179,71 @@ TEST_SUITE("shell_cli") {
     const std::string html = run_cmd("cmark-gfm -e table " + shell_quote(d.file("out.md")));
     CHECK(html.find("<table>") != std::string::npos);
     CHECK(html.find("<td>openai-2024-12-11</td>") != std::string::npos);
+  }
+
+  TEST_CASE("scripts: quit stops them, \\q too; help and .show print; hints for .tables and \\dt") {
+    const auto q = run_pmdb({"--csv", "--headers=off", "-c", "show types;\nquit\nshow incidents;"});
+    CHECK(q.status == 0);
+    CHECK(q.out.find("status") != std::string::npos);
+    CHECK(q.out.find("openai-2024-12-11") == std::string::npos);  // after quit: not run
+    CHECK(run_pmdb({"-c", "\\q\nshow incidents;"}).out.empty());
+    CHECK(run_pmdb({"-c", "help"}).out.find(".nullvalue") != std::string::npos);
+    const auto tables = run_pmdb({"-c", ".tables"});
+    CHECK(tables.status == 1);
+    CHECK(tables.err == "<command line>:1: error: .tables: pmdb has no tables: `show incidents;` lists the incidents, "
+                        "`show types;` the event types, `.schema [TYPE]` their fields; read them with `incidents`, "
+                        "`events`, `timeline INCIDENT` or `log` (see .help)\n");
+    CHECK(run_pmdb({"-c", "\\dt"}).err.find("pmdb has no tables") != std::string::npos);
+    const auto show = run_pmdb({"--json", "--nullvalue=-", "-c", ".show\n.mode"});
+    CHECK(show.out.find("      mode: json\n") != std::string::npos);
+    CHECK(show.out.find(" nullvalue: \"-\"\n") != std::string::npos);
+    CHECK(show.out.ends_with("\njson\n"));
+  }
+
+  TEST_CASE("use X; then timeline, report and incidents overlapping read X") {
+    const auto r = run_pmdb({"--csv", "--headers=off", "-c",
+                             "use openai-2024-12-11; timeline | limit 1 | select type; incidents overlapping | select id;"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "incident\nmeta-2024-12-11\n");
+    CHECK(run_pmdb({"-c", "report;"}).err.find("error: no incident: name one or `use INCIDENT;` first") !=
+          std::string::npos);
+    CHECK(run_pmdb({"--now=2025-01-01T00:00:00Z", "-c", "use meta-2024-12-11; report;"}).out.starts_with(
+        "# Facebook, Instagram and WhatsApp outage"));
+  }
+
+  TEST_CASE("options: --opt=value, --csv and the like, one line for a bad one") {
+    const char* q = "time from first alert to status identified in openai-2024-12-11;";
+    CHECK(run_pmdb({"--mode=csv", "--headers=off", "-c", q}).out == "2400\n");
+    CHECK(run_pmdb({"--tsv", "--headers", "off", "-c", q}).out == "2400\n");
+    CHECK(run_pmdb({"--jsonl", "-c", q}).out == "{\"duration\":2400}\n");
+    CHECK(run_pmdb({"--box", "-c", q}).out.find("│      40m │") != std::string::npos);
+    for (const auto& bad : std::vector<std::vector<std::string>>{
+             {"--foo"}, {"--mode=xml"}, {"--mode"}, {"--headers=maybe"}, {"--readonly=yes"}, {"-X", "a", "b"}}) {
+      const auto r = run_pmdb(bad);
+      CAPTURE(r.err);
+      CHECK(r.status == 2);
+      CHECK(r.err.starts_with("pmdb: "));
+      CHECK(r.err.ends_with(" (see pmdb --help)\n"));
+      CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+    CHECK(run_pmdb({"--foo"}).err == "pmdb: unknown option --foo (see pmdb --help)\n");
+  }
+
+  TEST_CASE("the startup file: --init in scripts, errors with FILE:LINE, safe mode refuses its writes") {
+    temp_dir d;
+    const auto init = (d.path / "init.pmq").string();
+    write_file(init, ".mode csv\n.headers off\nbogus;\nuse openai-2024-12-11;\n.output " + (d.path / "x.txt").string() + "\n");
+    // A script reads no startup file unless --init names one ($PMDB_INIT and ~/.pmdbrc are for people).
+    const auto r = run_pmdb({"--init", init, "-c", "timeline | limit 1 | select type;\n.output\n"});
+    CHECK(r.err.starts_with(init + ":3:1: error: "));
+    CHECK(r.status == 1);  // the error in the file counts, but did not stop the script
+    CHECK(read_file(d.path / "x.txt") == "incident\n");
+    const auto safe = run_pmdb({"--safe", "--init=" + init, "-c", "timeline | limit 1 | select type;"});
+    CHECK(safe.out == "incident\n");
+    CHECK(safe.err.find(init + ":5: error: .output FILE is not allowed in safe mode") != std::string::npos);
+    CHECK(run_pmdb({"--init", init, "--no-init", "-c", "show types;"}).out.starts_with("+"));
+    const auto missing = run_pmdb({"--init", (d.path / "none").string(), "-c", "show types;"});
+    CHECK(missing.err.starts_with("pmdb: startup file: "));
+    CHECK(missing.out.starts_with("+"));
   }
 }

@@ -247,9 +247,10 @@ TEST_SUITE("shell_render") {
     const std::string long_text(100, 'x');
     result_set rs{{{"t", value_type::text}, {"n", value_type::integer}},
                   {{long_text, std::int64_t{1}}, {std::string("東京東京東京"), std::int64_t{22}}}};
+    // No limit unless one is given: files and pipes get every character.
     const auto out = render(rs, with_mode(output_mode::table));
-    CHECK(out.find("| " + std::string(59, 'x') + "… |  1 |") != std::string::npos);
-    CHECK(out.find("| 東京東京東京" + std::string(48, ' ') + " | 22 |") != std::string::npos);
+    CHECK(out.find("| " + long_text + " |  1 |") != std::string::npos);
+    CHECK(out.find("…") == std::string::npos);
 
     auto o = with_mode(output_mode::table);
     o.widths = {5};
@@ -264,12 +265,66 @@ TEST_SUITE("shell_render") {
     o.widths = {1};
     CHECK(render(rs, o).find("| … |") != std::string::npos);
     o.widths = {};
-    o.max_width = 0;
     CHECK(render(rs, o).find(long_text) != std::string::npos);
 
     CHECK(display_width("Café ✓") == 6);
     CHECK(display_width("東京") == 4);
     CHECK(display_width("e\xcc\x81") == 1);  // e + combining acute
+  }
+
+  TEST_CASE("tables fit the terminal width: the widest text columns shrink, no row wraps") {
+    const auto lines_fit = [](const std::string& out, std::size_t limit) {
+      for (const auto& l : split_lines(out))
+        if (display_width(l) > limit) return false;
+      return true;
+    };
+    const std::string long_text(200, 'x');
+    result_set rs{{{"at", value_type::timestamp}, {"text", value_type::text}, {"source", value_type::text},
+                   {"n", value_type::integer}},
+                  {{at("2024-12-11T23:17:00Z"), long_text, std::string("status page of the provider"), std::int64_t{7}},
+                   {at("2024-12-11T23:18:00Z"), std::string("東京 ") + long_text, std::string("x"), std::int64_t{8}}}};
+    for (const auto mode : {output_mode::table, output_mode::box}) {
+      CAPTURE(mode_name(mode));
+      auto o = with_mode(mode);
+      o.terminal_width = 80;
+      const auto out = render(rs, o);
+      CHECK(lines_fit(out, 80));
+      CHECK(display_width(split_lines(out)[0]) == 80);  // the room is used, not wasted
+      CHECK(out.find("…") != std::string::npos);
+      CHECK(out.find("2024-12-11 23:17Z") != std::string::npos);  // the timestamp is whole
+      CHECK(valid_utf8(out));
+      // Narrower than the columns can shrink to: every column gives way, still no wrap.
+      o.terminal_width = 20;
+      CHECK(lines_fit(render(rs, o), 20));
+      // A width that fits changes nothing.
+      o.terminal_width = 1000;
+      CHECK(render(rs, o) == render(rs, with_mode(mode)));
+    }
+    // `.width` limits stay within the terminal's.
+    auto o = with_mode(output_mode::table);
+    o.widths = {0, 10};
+    o.terminal_width = 200;
+    CHECK(render(rs, o).find("| xxxxxxxxx… |") != std::string::npos);
+  }
+
+  TEST_CASE("machine modes: booleans true/false, durations in seconds, the time hook") {
+    result_set rs{{{"ok", value_type::integer}, {"n", value_type::integer}, {"d", value_type::duration},
+                   {"t", value_type::timestamp}},
+                  {{std::int64_t{1}, std::int64_t{1}, duration{(4 * 60 + 22) * 60'000}, at("2024-12-11T23:17:00Z")},
+                   {std::int64_t{0}, std::int64_t{0}, duration{1'500}, null_value{}},
+                   {null_value{}, null_value{}, null_value{}, null_value{}}}};
+    auto o = with_mode(output_mode::jsonl);
+    o.booleans = {true};
+    CHECK(render(rs, o) == "{\"ok\":true,\"n\":1,\"d\":15720,\"t\":\"2024-12-11T23:17:00Z\"}\n"
+                           "{\"ok\":false,\"n\":0,\"d\":1.5,\"t\":null}\n"
+                           "{\"ok\":null,\"n\":null,\"d\":null,\"t\":null}\n");
+    o.mode = output_mode::csv;
+    o.format_machine_time = [](timestamp t) { return format_iso(timestamp{t.ms - 8 * 3'600'000}).substr(0, 19) + "-08:00"; };
+    CHECK(render(rs, o) == "ok,n,d,t\ntrue,1,15720,2024-12-11T15:17:00-08:00\nfalse,0,1.5,\n,,,\n");
+    o.mode = output_mode::tsv;
+    CHECK(render(rs, o) == "ok\tn\td\tt\ntrue\t1\t15720\t2024-12-11T15:17:00-08:00\nfalse\t0\t1.5\t\n\t\t\t\n");
+    o.mode = output_mode::table;  // people read 0/1 and 4h22m
+    CHECK(render(rs, o).find("|  1 | 1 | 4h22m | 2024-12-11 23:17Z |") != std::string::npos);
   }
 
   TEST_CASE("CSV reads back to the same cells with Python's csv module") {
@@ -289,10 +344,10 @@ TEST_SUITE("shell_render") {
     REQUIRE(doc.Size() == rs.rows.size() + 1);
     for (std::size_t c = 0; c < rs.columns.size(); ++c) CHECK(doc[0][c].GetString() == rs.columns[c].name);
     const std::vector<std::vector<std::string>> want = {
-        {"1", "api-gateway", "2024-12-11T23:17:00Z", "4h50m", "99.5", "Café ✓", "alice"},
-        {"2", "a|b, \"quoted\"", "2024-12-11T23:17:05Z", "45s", "0.125", "line one\nline two", ""},
-        {"-3", "\x1b[31mred", "", "-40m", "99", "東京 back\\slash *x* <b>", ""},
-        {"4", "", "2024-12-12T04:07:00.250Z", "1.5s", "", "", "a_b _c_ AT&T"},
+        {"1", "api-gateway", "2024-12-11T23:17:00Z", "17400", "99.5", "Café ✓", "alice"},
+        {"2", "a|b, \"quoted\"", "2024-12-11T23:17:05Z", "45", "0.125", "line one\nline two", ""},
+        {"-3", "\x1b[31mred", "", "-2400", "99", "東京 back\\slash *x* <b>", ""},
+        {"4", "", "2024-12-12T04:07:00.250Z", "1.5", "", "", "a_b _c_ AT&T"},
         {"5", " padded ", "", "", "1e+20", "cr\r\nlf", "x"},
     };
     for (std::size_t r = 0; r < want.size(); ++r) {

@@ -35,6 +35,28 @@ TEST_SUITE("shell_splitter") {
     CHECK(u[0].what == unit::kind::statement);
   }
 
+  TEST_CASE("help, exit, quit and backslash commands are one line, without ';'") {
+    splitter s;
+    for (const auto* line : {"help", "  QUIT ", "exit;", "quit ; ", "\\q", " \\? ", "\\dt;"}) {
+      CAPTURE(line);
+      const auto u = s.feed_line(line);
+      REQUIRE(u.size() == 1);
+      CHECK(u[0].what == unit::kind::dot_command);
+      CHECK_FALSE(s.pending());
+    }
+    CHECK(s.feed_line("exit;")[0].text == "exit");
+    CHECK(s.feed_line("  \\dt+ ;")[0].text == "\\dt+");
+    // Anything more is a statement (the parser's hint answers `help me;`), and inside a
+    // statement the words are the statement's.
+    CHECK(s.feed_line("help me").empty());
+    CHECK(s.pending());
+    const auto u = s.feed_line("quit;");
+    REQUIRE(u.size() == 1);
+    CHECK(u[0].what == unit::kind::statement);
+    CHECK(u[0].text == "help me\nquit;");
+    CHECK(s.feed_line("helpful;")[0].what == unit::kind::statement);
+  }
+
   TEST_CASE("comment-only lines start nothing; finish returns an unterminated statement") {
     splitter s;
     CHECK(s.feed_line("-- just a comment").empty());
