@@ -191,8 +191,12 @@ TEST_SUITE("postmortem") {
     // Three sources place the first reports at the same time: they agree.
     CHECK(md.find("start of impact") == std::string::npos);
     CHECK(md.find("End | 2024-12-12 00:21 UTC, last event; no resolved status |") != std::string::npos);
-    // Nothing to chart and no action items: no such sections.
-    CHECK(md.find("```mermaid") == std::string::npos);
+    // No status post and no component, but a chart of the reports, the metric values and the
+    // communications, after the summary; no action items.
+    CHECK(md.find("## Chart") < md.find("## Impact"));
+    CHECK(md.find("    first metric fixed ≥ 99 (press (seed article)) :milestone, 2024-12-11T22:26, 0m\n") !=
+          std::string::npos);
+    CHECK(md.find("    fixed = 99 percent (securityticks.com) :milestone, 2024-12-12T00:21, 0m\n") != std::string::npos);
     CHECK(md.find("## Action items") == std::string::npos);
     check_no_empty_section(md);
   }
