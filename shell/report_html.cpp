@@ -730,7 +730,7 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
       const std::string label = step >= day ? d.substr(5) : hhmm(t);
       svg += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", num(xt), num(ty),
                          h(label));
-      if (new_day && step < day)
+      if (new_day && step < day && !top)
         svg += fmt::format("<text class=\"muted\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", num(xt),
                            num(top ? ty - 13 : ty + 13), h(d));
     }
@@ -1018,7 +1018,7 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
     }
     const double ms_rows = static_cast<double>(row_end.size());
     const double ms_top = 8;
-    const double axis_top = ms_top + ms_rows * 16 + 30;  // the top axis' labels above its line
+    const double axis_top = ms_top + ms_rows * 16 + 24;  // the top axis' labels above its line
     const double lanes_top = axis_top + 8;
     double y = lanes_top;
     std::string body;
@@ -1093,9 +1093,13 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
 
   void legend() {
     put("<figcaption>\n<div class=\"legend\" id=\"legend\">");
-    if (status_)
+    if (status_) {
+      put("Status: ");
       for (std::string_view s : {"investigating", "identified", "monitoring", "resolved"})
         put(fmt::format("<span><i class=\"sw {}\"></i>{}</span>", s, s));
+    }
+    put("</div>\n<div class=\"legend\">");
+    if (!components_.empty()) put("Components: ");
     if (!components_.empty())
       for (std::string_view s : {"operational", "degraded_performance", "partial_outage", "major_outage",
                                  "under_maintenance"})
