@@ -109,7 +109,6 @@ constexpr double band_h = 26;        // the status band
 constexpr double group_h = 22;       // a group's heading row
 constexpr double fact_h = 20;        // one fact where sources disagree
 constexpr double plot_h = 78;        // a plot
-constexpr double axis_h = 34;        // a time axis
 constexpr double char_w = 6.4;       // the width of a character at 11px, for placing labels
 
 std::string h(std::string_view s) { return escape_html(s); }
@@ -660,7 +659,9 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
       if (d && *d)
         figure("To 99% fixed", dur(**d), fmt::format("from {}{}", fixed_from, f->event ? ", " + f->event->source : ""));
     }
-    figure("Events", fmt::format("{} from {} source{}", n_events_, n_sources_, n_sources_ == 1 ? "" : "s"),
+    figure("Events",
+           fmt::format("{} from {} source{}", group_digits(static_cast<double>(n_events_)),
+                       group_digits(static_cast<double>(n_sources_)), n_sources_ == 1 ? "" : "s"),
            n_corrections_ + n_retractions_ > 0
                ? fmt::format("{} correction{}, {} retraction{}", n_corrections_, n_corrections_ == 1 ? "" : "s",
                              n_retractions_, n_retractions_ == 1 ? "" : "s")
