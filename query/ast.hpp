@@ -281,9 +281,10 @@ struct show_stmt : tagged {
   std::optional<timestamp_lit> as_of;
 };
 
-// `report [INCIDENT] [to "file.md"] [as of TIMESTAMP];`
+// `report [INCIDENT] [format markdown | html] [to "file.md"] [as of TIMESTAMP];`
 struct report_stmt : tagged {
   std::optional<incident_ref> incident;
+  std::optional<std::string> format;  // `markdown` or `html`, as written
   std::optional<std::string> path;
   std::optional<timestamp_lit> as_of;
 };

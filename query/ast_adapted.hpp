@@ -8,6 +8,6 @@
 
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::time_between, from, to)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::time_stmt, span, incident, as_of)
-BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::report_stmt, incident, path, as_of)
+BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::report_stmt, incident, format, path, as_of)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::summarize_op, aggregates, by)
 BOOST_FUSION_ADAPT_STRUCT(pmdb::query::ast::pipeline, from, ops)

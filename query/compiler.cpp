@@ -421,7 +421,10 @@ class compiler {
     view(s.as_of);
     auto inc = incident_of(s.incident, s.offset);
     if (!inc) fail(std::string(no_incident), s.offset);
-    return make_report{*inc, s.path, as_of_};
+    std::optional<std::string> format = s.format;
+    if (format)
+      for (auto& c : *format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return make_report{*inc, s.path, as_of_, std::move(format)};
   }
 
   // Write statements change the store: the shell binds them to events (query/write.hpp) and

@@ -75,6 +75,7 @@ struct make_report {                               // `report`
   std::string incident;
   std::optional<std::string> path;
   std::optional<std::int64_t> as_of;               // the statement's `as of`, else the context's
+  std::optional<std::string> format;               // `markdown` or `html` (lower case); nullopt: not said
 };
 using action = std::variant<set_incident, run_query, make_report>;
 

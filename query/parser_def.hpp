@@ -25,7 +25,7 @@
 //   use         = 'use' INCIDENT
 //   time        = 'time' 'from' milestone 'to' milestone ['in' INCIDENT] [as_of]
 //   show        = 'show' ('incidents' | 'types' | 'sources' [INCIDENT]) [as_of]
-//   report      = 'report' [INCIDENT] ['to' STRING] [as_of]
+//   report      = 'report' [INCIDENT] ['format' ('markdown' | 'html')] ['to' STRING] [as_of]
 //   history     = 'history' (EVENT_ID | STRING)
 //   as_of       = 'as' 'of' TIMESTAMP
 //   pipeline    = source {'|' pipe_op}
@@ -415,7 +415,15 @@ auto const show_what_def = build[
      -incident_ref[([](auto& ctx) { x3::_val(ctx).incident = std::move(x3::_attr(ctx)); })])
   ) >> -as_of[([](auto& ctx) { x3::_val(ctx).as_of = std::move(x3::_attr(ctx)); })]];
 
-auto const report_stmt_def = kw("report") >> -incident_ref >> -(kw("to") > file_name) >> -as_of;
+// `format` is no reserved word: `report format html;` is the current incident's report, and
+// `report format-test;` the report of incident `format-test`.
+auto const format_word = x3::lexeme[x3::no_case[x3::lit("format")] >> !(x3::alnum | x3::char_("_.-"))];
+auto const report_format =
+    x3::rule<struct report_format_id, std::string>{"a report format: markdown or html"} =
+        x3::raw[kw("markdown") | kw("html")];
+auto const report_stmt_def =
+    kw("report") >> -(!format_word >> incident_ref) >> -(format_word > report_format) >> -(kw("to") > file_name) >>
+    -as_of;
 
 // An incident id is a slug; the reserved words are not (`report to "x.md"`).
 auto const incident_ref_def = build[(!reserved >> x3::raw[slug])[([](auto& ctx) {

@@ -27,6 +27,7 @@
 #include "shell/intent.hpp"
 #include "shell/output_file.hpp"
 #include "shell/postmortem.hpp"
+#include "shell/report_html.hpp"
 #include "shell/render.hpp"
 #include "shell/repl.hpp"
 #include "shell/session.hpp"
@@ -75,18 +76,20 @@ int finish_stdout(int status) {
 constexpr std::string_view main_help = R"(pmdb: an event-sourced incident postmortem database
 
 Usage:
-  pmdb [DB]                        the shell on DB (a .pmdb SQLite file, created if missing);
-                                   without DB: an in-memory store loaded with the demo incidents
-  pmdb [DB] -c 'STATEMENTS'        run, print, exit
+  pmdb [DB]                        the shell on DB (a .pmdb SQLite file; the shell creates a new
+                                   one, and says so); without DB: an in-memory store loaded with
+                                   the demo incidents
+  pmdb [DB] -c 'STATEMENTS'        run, print, exit (a DB that does not exist: "no such store",
+                                   unless the statements write)
   pmdb [DB] -f FILE.pmq            run a script, exit
   pmdb import DB FILE...           append events ('-' is stdin)
   pmdb export DB [INCIDENT...]     events as JSONL on stdout, in store order
   pmdb rebuild DB                  recompute the read models from the log
   pmdb verify DB [--from HASH]     check the hash chain, the triggers, the read models and the file
-  pmdb report DB INCIDENT [-o FILE] [--as-of T] [--now T] [--tz ZONE]
-                                   the incident's postmortem as Markdown
+  pmdb report DB INCIDENT [--format markdown|html] [-o FILE] [--as-of T] [--now T] [--tz ZONE]
+                                   the incident's postmortem as Markdown or an HTML page
 
-Shell options (each also as --option=VALUE; `pmdb DB --help` describes them all):
+Shell options (each also as --NAME=VALUE; `pmdb DB --help` describes them all):
   --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table);
                                    --csv, --tsv, --json, --jsonl, --markdown, --box, --table, --line
   --headers on|off                 column names in table, csv and tsv output (default: on)
@@ -423,12 +426,15 @@ int cmd_verify(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
-constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [-o FILE] [--as-of TIMESTAMP] [--now TIMESTAMP] [--tz ZONE]
+constexpr std::string_view report_help = R"(Usage: pmdb report DB INCIDENT [--format markdown|html] [-o FILE] [--as-of TIMESTAMP] [--now TIMESTAMP] [--tz ZONE]
 
-Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid chart) to
-stdout, or to FILE. Every figure in it is computed from the incident's events.
+Writes the postmortem of INCIDENT as Markdown (GitHub-flavoured, with a Mermaid chart) or as
+one self-contained HTML page (a timeline picture of the incident, then its events) to stdout,
+or to FILE. Every figure in it is computed from the incident's events.
 
 Options:
+  --format FORMAT    markdown (the default) or html; without --format, a FILE ending in .html
+                     or .htm gets html
   -o FILE            write to FILE instead of stdout
   --as-of TIMESTAMP  the report as it could have been written then: only what had been
                      recorded by TIMESTAMP (ISO 8601), corrections recorded later not applied
@@ -438,12 +444,14 @@ Options:
 
 // The `report` statement and `pmdb report` share this.
 std::expected<void, error> postmortem(const event_store& store, const std::string& incident,
-                                      const shell::settings& cfg, std::ostream& out) {
+                                      const shell::settings& cfg, shell::report_format format, std::ostream& out) {
   shell::postmortem_options o;
   o.tz = cfg.tz;
   if (!cfg.now.empty()) o.now_ms = parse_timestamp(cfg.now)->ms;
   o.as_of = cfg.as_of;
-  // Streamed: the report is written as the store is read, whatever the incident's size.
+  // Streamed: the report is written as the store is read, whatever the incident's size (the
+  // HTML page holds what it draws, which is capped).
+  if (format == shell::report_format::html) return shell::render_html_report(store, incident, o, out);
   return shell::render_postmortem(store, incident, o, out);
 }
 
@@ -455,10 +463,16 @@ int cmd_report(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   std::string out_file;
   shell::settings cfg;
+  std::optional<shell::report_format> format;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const bool has_value = i + 1 < args.size();
     if (a == "-o" && has_value) out_file = args[++i];
+    else if (a == "--format" && has_value) {
+      format = shell::parse_report_format(args[++i]);
+      if (!format)
+        return usage_error(fmt::format("report: --format {}: expected markdown or html", args[i]), report_help);
+    }
     else if (a == "--now" && has_value) cfg.now = args[++i];
     else if (a == "--tz" && has_value) cfg.tz = args[++i];
     else if (a == "--as-of" && has_value) {
@@ -475,7 +489,7 @@ int cmd_report(const std::vector<std::string>& args) {
   auto store = open_store(pos[0], {.create = false, .read_only = true, .mmap_reads = false});
   if (!store) return user_error(store.error().message);
   if (out_file.empty()) {
-    auto done = postmortem(*store, pos[1], cfg, std::cout);
+    auto done = postmortem(*store, pos[1], cfg, shell::report_format_for(format, ""), std::cout);
     note_cout();
     // A report stopped by the output failing is said by finish_stdout, with the system's reason.
     if (!done && std::cout.good()) return user_error(done.error().message);
@@ -484,7 +498,8 @@ int cmd_report(const std::vector<std::string>& args) {
   // Written whole or not at all: a failure leaves an existing FILE as it was.
   auto f = shell::output_file::open(out_file);
   if (!f) return user_error(f.error());
-  if (auto done = postmortem(*store, pos[1], cfg, (*f)->stream()); !done && (*f)->stream().good())
+  if (auto done = postmortem(*store, pos[1], cfg, shell::report_format_for(format, out_file), (*f)->stream());
+      !done && (*f)->stream().good())
     return user_error(done.error().message);
   if (auto written = (*f)->commit(); !written) return user_error(written.error());
   return exit_ok;
@@ -505,8 +520,9 @@ std::expected<event_store, error> demo_store() {
 
 constexpr std::string_view shell_help = R"(Usage: pmdb [DB] [OPTIONS]
 
-Opens the shell on DB (a .pmdb SQLite file, created if missing; without DB, an in-memory store
-loaded with the demo incidents). On a terminal it is interactive; with -c, -f or piped input
+Opens the shell on DB (a .pmdb SQLite file; without DB, an in-memory store loaded with the demo
+incidents). A DB that does not exist is created by the interactive shell, which says so, and by a
+script that writes (record, new incident, .import); a script that only reads gets "no such store". On a terminal it is interactive; with -c, -f or piped input
 it runs the statements without prompt or banner, results on stdout and errors on stderr as
 FILE:LINE:COLUMN: error: ..., and exits 1 if any statement failed.
 
@@ -534,7 +550,7 @@ Options:
   --source NAME         the source of what `record`, `correct` and `retract` append when the
                         statement names none (default: $PMDB_SOURCE, else the user name); `.source`
                         changes it in the shell
-Every option with a value also takes the form --option=VALUE.
+Every option with a value also takes the form --NAME=VALUE.
 
 Startup file: the interactive shell first runs $PMDB_INIT if set, else ~/.pmdbrc, else
 $XDG_CONFIG_HOME/pmdb/pmdbrc (~/.config/pmdb/pmdbrc), the first that exists; scripts (-c, -f,

@@ -32,8 +32,9 @@
 // `1.`) is escaped. In the Mermaid block, names keep only characters Mermaid cannot misread.
 #include "shell/postmortem.hpp"
 
-#include "shell/catalog.hpp"
 #include "shell/render.hpp"
+#include "shell/report_chart.hpp"
+#include "shell/report_data.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -63,211 +64,9 @@
 namespace pmdb::shell {
 namespace {
 
-// ------------------------------------------------------------------ the incident's data
+using namespace report_data;
 
-struct ev {
-  std::int64_t seq = 0;  // the original event's log position
-  std::int64_t at = 0;   // the believed time (corrected when a correction gave one)
-  std::int64_t recorded_at = 0;
-  std::string id, type, source;
-  bool approx = false;
-  bool corrected = false;  // a correction set its time or its data
-  std::string data;        // the believed payload, minified JSON
-  std::string text, status, channel, author, metric, unit, component, state, kind, target;
-  std::optional<double> value;
-  std::int64_t rank = 0, made_by = 0;          // which version of the event this is
-  std::int64_t valid_from = 0;
-  std::optional<std::int64_t> valid_to;
-  // From `data`, for the types that have them.
-  std::vector<std::string> tags;              // note
-  std::string role, document;                 // note: a role and its people, the document's status
-  std::vector<std::string> people;
-  std::string owner, tracker, due, of, action_state;  // action (`of`: the item an update updates)
-  std::string reason;                         // correction, retraction
-  bool has_tag(std::string_view t) const { return std::ranges::find(tags, t) != tags.end(); }
-  bool is_audit() const { return projection::is_audit_type(type); }
-};
-
-struct incident_row {
-  std::string id, title, org, severity, summary, status;
-  std::vector<std::string> services;
-  std::int64_t started = 0, ended = 0, events = 0;
-};
-
-std::string text_of(const value& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  return {};
-}
-
-std::int64_t int_of(const value& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* t = std::get_if<timestamp>(&v)) return t->ms;
-  if (const auto* d = std::get_if<duration>(&v)) return d->ms;
-  if (const auto* r = std::get_if<double>(&v)) return static_cast<std::int64_t>(*r);
-  return 0;
-}
-
-std::optional<double> real_of(const value& v) {
-  if (const auto* r = std::get_if<double>(&v)) return *r;
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
-  return std::nullopt;
-}
-
-std::string json_string(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject()) return {};
-  const auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-std::vector<std::string> json_strings(const rapidjson::Value& obj, const char* key) {
-  std::vector<std::string> out;
-  if (!obj.IsObject()) return out;
-  const auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsArray()) return out;
-  for (const auto& s : it->value.GetArray())
-    if (s.IsString()) out.emplace_back(s.GetString(), s.GetStringLength());
-  return out;
-}
-
-// Appends the parameters of projection SQL `t`: T once per `?` (it has none in the view of now).
-void bind_as_of(std::vector<value>& params, const projection::sql_text& t, std::optional<std::int64_t> as_of) {
-  if (!as_of) return;
-  for (int i = 0; i < t.as_of_params; ++i) params.emplace_back(timestamp{*as_of});
-}
-
-// The incident's row of the incidents relation of the view: the read model now, the
-// projection's relation as of T. nullopt when the incident has no believed event in the view.
-std::expected<std::optional<incident_row>, error> load_incident(const event_store& store, const std::string& id,
-                                                                std::optional<std::int64_t> as_of) {
-  static const std::vector<column> cols = {
-      {"title", value_type::text},        {"org", value_type::text},         {"services", value_type::text},
-      {"severity", value_type::text},     {"summary", value_type::text},     {"status", value_type::text},
-      {"started", value_type::timestamp}, {"ended", value_type::timestamp}, {"events", value_type::integer}};
-  static constexpr std::string_view columns = "title, org, services, severity, summary, status, started, ended, events";
-  std::vector<value> params;
-  std::string sql;
-  if (!as_of) {
-    sql = fmt::format("SELECT {} FROM {} WHERE id = ?", columns, projection::incidents_table);
-    params.emplace_back(id);
-  } else {
-    // The id comes first, in a CTE, so that every `?` of the relation's text is T wherever
-    // the relation places its FROM item.
-    const projection::sql_text rel = projection::incidents_of("wanted", true);
-    sql = fmt::format("WITH wanted(incident) AS (SELECT ?) SELECT {} FROM ({}) WHERE events > 0", columns, rel.sql);
-    params.emplace_back(id);
-    bind_as_of(params, rel, as_of);
-  }
-  auto rs = store.query(sql, params, cols);
-  if (!rs) return std::unexpected(rs.error());
-  if (rs->rows.empty()) return std::optional<incident_row>{};
-  const auto& r = rs->rows.front();
-  incident_row inc;
-  inc.id = id;
-  inc.title = text_of(r[0]);
-  inc.org = text_of(r[1]);
-  if (const std::string services = text_of(r[2]); !services.empty()) {
-    rapidjson::Document d;
-    d.Parse(services.c_str(), services.size());
-    if (!d.HasParseError() && d.IsArray())
-      for (const auto& s : d.GetArray())
-        if (s.IsString()) inc.services.emplace_back(s.GetString(), s.GetStringLength());
-  }
-  inc.severity = text_of(r[3]);
-  inc.summary = text_of(r[4]);
-  inc.status = text_of(r[5]);
-  inc.started = int_of(r[6]);
-  inc.ended = int_of(r[7]);
-  inc.events = int_of(r[8]);
-  return inc;
-}
-
-// The columns every event_versions read takes, in the order `to_ev` reads them.
-constexpr std::string_view version_columns =
-    "v.seq, v.type, v.at, v.source, v.approx, v.data, v.text, v.status, v.channel, v.author, v.metric, v.value, "
-    "v.unit, v.component, v.state, v.kind, v.target, v.id, v.recorded_at, v.corrected, v.rank, v.made_by, "
-    "v.valid_from, v.valid_to";
-constexpr std::size_t n_version_columns = 24;
-
-// The declared types of `version_columns`, then `extra` columns.
-std::vector<column> version_cols(std::initializer_list<column> extra = {}) {
-  std::vector<column> cols = {
-      {"seq", value_type::integer},       {"type", value_type::text},          {"at", value_type::timestamp},
-      {"source", value_type::text},       {"approx", value_type::integer},     {"data", value_type::text},
-      {"text", value_type::text},         {"status", value_type::text},        {"channel", value_type::text},
-      {"author", value_type::text},       {"metric", value_type::text},        {"value", value_type::real},
-      {"unit", value_type::text},         {"component", value_type::text},     {"state", value_type::text},
-      {"kind", value_type::text},         {"target", value_type::text},        {"id", value_type::text},
-      {"recorded_at", value_type::timestamp}, {"corrected", value_type::integer}, {"rank", value_type::integer},
-      {"made_by", value_type::integer},   {"valid_from", value_type::timestamp}, {"valid_to", value_type::timestamp}};
-  cols.insert(cols.end(), extra);
-  return cols;
-}
-
-std::string take_text(value& v) {
-  if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
-  return {};
-}
-
-// One row of `version_columns` (its cells moved out).
-ev to_ev(std::vector<value>& r) {
-  ev e;
-  e.seq = int_of(r[0]);
-  e.type = take_text(r[1]);
-  e.at = int_of(r[2]);
-  e.source = take_text(r[3]);
-  e.approx = int_of(r[4]) != 0;
-  e.data = take_text(r[5]);
-  e.text = take_text(r[6]);
-  e.status = take_text(r[7]);
-  e.channel = take_text(r[8]);
-  e.author = take_text(r[9]);
-  e.metric = take_text(r[10]);
-  e.value = real_of(r[11]);
-  e.unit = take_text(r[12]);
-  e.component = take_text(r[13]);
-  e.state = take_text(r[14]);
-  e.kind = take_text(r[15]);
-  e.target = take_text(r[16]);
-  e.id = take_text(r[17]);
-  e.recorded_at = int_of(r[18]);
-  e.corrected = int_of(r[19]) != 0;
-  e.rank = int_of(r[20]);
-  e.made_by = int_of(r[21]);
-  e.valid_from = int_of(r[22]);
-  if (!std::holds_alternative<null_value>(r[23])) e.valid_to = int_of(r[23]);
-  if (e.type == "note" || e.type == "action" || e.is_audit()) {
-    rapidjson::Document d;
-    d.Parse(e.data.c_str(), e.data.size());
-    if (!d.HasParseError() && d.IsObject()) {
-      e.tags = json_strings(d, "tags");
-      e.role = json_string(d, "role");
-      e.people = json_strings(d, "people");
-      e.document = json_string(d, "document");
-      e.owner = json_string(d, "owner");
-      e.tracker = json_string(d, "tracker");
-      e.due = json_string(d, "due");
-      e.of = json_string(d, "of");
-      e.action_state = json_string(d, "state");
-      e.reason = json_string(d, "reason");
-    }
-  }
-  return e;
-}
-
-// Calls `sink` with each row of event_versions `v` that satisfies `where` (its `?`s bound by
-// `params`), in `order`, one row in memory at a time; `sink` returns false to stop.
-std::expected<void, error> each_version(const event_store& store, const std::string& where,
-                                        const std::vector<value>& params, std::string_view order,
-                                        const std::function<bool(ev&)>& sink) {
-  static const std::vector<column> cols = version_cols();
-  return store.query_each(fmt::format("SELECT {} FROM {} v WHERE {} ORDER BY {}", version_columns,
-                                      projection::versions_table, where, order),
-                          params, cols, [&](std::vector<value>& r) {
-                            ev e = to_ev(r);
-                            return sink(e);
-                          });
-}
+// ------------------------------------------------------------------ corrections
 
 // One correction or retraction, with the version of its target it replaced and the one it made.
 struct change {
@@ -322,102 +121,7 @@ std::expected<change, error> load_change(const event_store& store, ev audit) {
   return c;
 }
 
-// ------------------------------------------------------------------ PMQL
-
-// Runs PMQL statements with the incident as the current one, as `use INCIDENT;` would.
-class pmql {
- public:
-  pmql(const event_store& store, const std::string& incident, std::optional<std::int64_t> as_of)
-      : store_(store), cat_(catalog_of(store)) {
-    ctx_.current_incident = incident;
-    ctx_.as_of = as_of;
-  }
-
-  // The one duration cell of a `time from A to B;` statement; nullopt when a milestone never happened.
-  std::expected<std::optional<std::int64_t>, error> time(const std::string& statement) const {
-    auto script = query::parse(statement);
-    if (!script) return std::unexpected(fail(statement, script.error()));
-    if (script->statements.size() != 1)
-      return std::unexpected(error(fmt::format("report: internal query `{}` is not one statement", statement)));
-    auto act = query::compile(script->statements.front(), cat_, ctx_, statement);
-    if (!act) return std::unexpected(fail(statement, act.error()));
-    const auto* run = std::get_if<query::run_query>(&*act);
-    if (!run) return std::unexpected(error(fmt::format("report: internal query `{}` is not a query", statement)));
-    auto rs = store_.query(run->query.sql, run->query.params, run->query.columns);
-    if (!rs) return std::unexpected(fail(statement, rs.error()));
-    if (rs->rows.size() != 1 || rs->rows.front().size() != 1)
-      return std::unexpected(error(fmt::format("report: internal query `{}` did not return one value", statement)));
-    const value& v = rs->rows.front().front();
-    if (std::holds_alternative<null_value>(v)) return std::optional<std::int64_t>{};
-    return std::optional<std::int64_t>{int_of(v)};
-  }
-
- private:
-  static error fail(const std::string& statement, const error& e) {
-    return error(fmt::format("report: internal query `{}` failed: {}", statement, e.message));
-  }
-  const event_store& store_;
-  query::catalog cat_;
-  query::context ctx_;
-};
-
 // ------------------------------------------------------------------ formatting
-
-// A name for the Mermaid block: no `:`, `#`, `;` (Mermaid's separators and comments), no
-// quotes, backquotes or angle brackets, no control characters; whitespace collapsed.
-std::string mermaid_name(std::string_view s) {
-  std::string out;
-  for (const char ch : s) {
-    const bool drop = ch == ':' || ch == '#' || ch == ';' || ch == '"' || ch == '`' || ch == '<' || ch == '>' ||
-                      ch == '{' || ch == '}' || ch == '%' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
-    if (drop || ch == ' ') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += ch;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (out.empty()) return "unnamed";
-  // A task line starting with a gantt keyword would be read as that directive.
-  static constexpr std::string_view keywords[] = {"section",     "title",      "dateformat",  "axisformat",
-                                                  "tickinterval", "excludes",  "includes",    "todaymarker",
-                                                  "weekday",     "inclusiveenddates", "topaxis", "acctitle",
-                                                  "accdescr",    "click",      "gantt"};
-  std::string lower = out;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto k : keywords)
-    if (lower.starts_with(k)) return "· " + out;
-  return out;
-}
-
-// `2024-12-11 23:17` (seconds only when not zero): the report's UTC times.
-std::string utc(std::int64_t ms) {
-  std::string s = format_short(timestamp{ms});
-  if (!s.empty() && s.back() == 'Z') s.pop_back();
-  return s;
-}
-
-// An event's time, `~` in front when it is an estimate.
-std::string when(const ev& e) { return (e.approx ? "~" : "") + utc(e.at); }
-
-// `2024-12-11T23:17` for the Mermaid chart (dateFormat YYYY-MM-DDTHH:mm; seconds dropped).
-std::string gantt_time(std::int64_t ms) { return format_iso(timestamp{ms}).substr(0, 16); }
-
-std::string dur(std::int64_t ms) { return format_duration(duration{ms}); }
-
-std::string elapsed(std::int64_t ms) { return ms < 0 ? dur(ms) : "+" + dur(ms); }
-
-// `1,500`, `107,005`.
-std::string group_digits(double v) {
-  if (v != std::floor(v) || std::fabs(v) >= 1e15) return fmt::format("{}", v);
-  std::string digits = fmt::format("{}", static_cast<std::int64_t>(std::fabs(v)));
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
 
 // `99%`, `250 ms`, `0.5`.
 std::string metric_value(const ev& e) {
@@ -425,15 +129,6 @@ std::string metric_value(const ev& e) {
   if (e.unit.empty()) return v;
   if (e.unit == "%") return v + "%";
   return v + " " + escape_markdown(e.unit);
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += sep;
-    out += items[i];
-  }
-  return out;
 }
 
 std::string_view cause_label(std::string_view kind) {
@@ -536,41 +231,6 @@ class table {
 
 // ------------------------------------------------------------------ component states
 
-int severity_rank(std::string_view state) {
-  if (state == "major_outage") return 4;
-  if (state == "partial_outage") return 3;
-  if (state == "degraded_performance") return 2;
-  if (state == "under_maintenance") return 1;
-  return 0;  // operational
-}
-
-// One component's spans in non-operational states, folded from its component events in occurred
-// order: a state lasts until the component's next different state; one never left lasts to the
-// incident's end and is open. `on_span(state, from, to, open)` gets each span as it ends.
-class span_folder {
- public:
-  explicit span_folder(std::int64_t first_at) : since_(first_at) {}
-  const std::string& state() const { return state_; }
-
-  // Returns false when `e` repeats the current state (it changes nothing).
-  template <class F>
-  bool next(const ev& e, F&& on_span) {
-    if (e.state == state_) return false;
-    if (state_ != "operational") on_span(state_, since_, e.at, false);
-    state_ = e.state;
-    since_ = e.at;
-    return true;
-  }
-  template <class F>
-  void finish(std::int64_t incident_end, F&& on_span) const {
-    if (state_ != "operational") on_span(state_, since_, std::max(incident_end, since_), true);
-  }
-
- private:
-  std::string state_ = "operational";
-  std::int64_t since_ = 0;
-};
-
 // What the report says of one component: the time in each non-operational state, not the spans
 // (the chart reads those again), so its size does not grow with the component's events.
 struct component_history {
@@ -607,35 +267,6 @@ struct component_history {
 };
 
 // ------------------------------------------------------------------ key durations
-
-struct milestone {
-  std::string pmql;    // `first alert`, `start`, `last status resolved`
-  std::string label;   // how the report names it
-  std::function<bool(const ev&)> match;  // the events PMQL's pattern matches (to name the source)
-  bool last = false;
-};
-
-milestone ms_start() { return {"start", "start", [](const ev&) { return true; }}; }
-milestone ms_type(const std::string& type) {
-  return {"first " + type, "first " + type, [type](const ev& e) { return e.type == type; }};
-}
-milestone ms_status(const std::string& status, bool last = false) {
-  const std::string which = last ? "last" : "first";
-  return {which + " status " + status, which + " status " + status,
-          [status](const ev& e) { return e.type == "status" && e.status == status; }, last};
-}
-milestone ms_fixed99() {
-  return {"first 99% fixed", "first metric fixed ≥ 99",
-          [](const ev& e) { return e.type == "metric" && e.metric == "fixed" && e.value && *e.value >= 99; }};
-}
-
-// A milestone, its time through PMQL (`time from start to M`) and the event it is (the first,
-// or for a `last` milestone the last, event at that time that PMQL's pattern matches).
-struct resolved_milestone {
-  milestone m;
-  std::optional<std::int64_t> at;
-  std::optional<ev> event;
-};
 
 std::string milestone_cell(const resolved_milestone& r) {
   if (!r.at) return fmt::format("{}: not recorded", r.m.label);
@@ -686,46 +317,6 @@ std::string code_block(const std::vector<std::string>& lines) {
   return out + fence + "\n";
 }
 
-// ------------------------------------------------------------------ disagreements
-
-// Where sources disagree: the rule.
-//   Events state the same fact when they share a key: a metric's (name, value, unit), a
-//   status, a component's (component, state), a report's count; and "the start of impact",
-//   which is every source's first `report` together with the notes tagged `impact-start`.
-//   For each key, each source's earliest event is its observation (a source repeating itself
-//   is not a disagreement). A key is shown when two or more sources observed it and their
-//   times differ; the rows are its observations in time order, with each one's gap from the
-//   earliest. Keys are listed by their earliest observation (then by that event's position,
-//   then metric/status/component before count before start of impact).
-// The keys can be as many as the events, so SQL groups them (SQLite's sorter spills to disk)
-// and the report reads the observations of the shown keys one row at a time, each with:
-// `ko` (0: metric, status or component; 1: count; 2: start of impact), `lo` (the key's earliest
-// observation) and `first_seq` (the position of that event).
-std::string disagreement_sql(std::string_view believed) {
-  return fmt::format(
-      "WITH f AS (SELECT v.seq, v.made_by, v.at, coalesce(v.source, '') AS src, v.type, v.metric, v.value, v.unit, "
-      "v.status, v.component, v.state, v.data FROM {0} v WHERE v.incident = ? AND {1} AND "
-      "v.type IN ('metric', 'status', 'component', 'report', 'note')), "
-      "keys AS ("
-      "SELECT seq, made_by, at, src, 0 AS ko, 'metric' AS k, coalesce(metric, '') AS a, coalesce(value, 0.0) AS b, "
-      "coalesce(unit, '') AS c FROM f WHERE type = 'metric' "
-      "UNION ALL SELECT seq, made_by, at, src, 0, 'status', coalesce(status, ''), '', '' FROM f WHERE type = 'status' "
-      "UNION ALL SELECT seq, made_by, at, src, 0, 'component', coalesce(component, ''), coalesce(state, ''), '' "
-      "FROM f WHERE type = 'component' "
-      "UNION ALL SELECT seq, made_by, at, src, 1, 'count', value, '', '' FROM f WHERE type = 'report' AND "
-      "value IS NOT NULL "
-      "UNION ALL SELECT seq, made_by, at, src, 2, 'impact', '', '', '' FROM f WHERE type = 'report' OR "
-      "(type = 'note' AND json_valid(data) AND json_type(data, '$.tags') = 'array' AND EXISTS "
-      "(SELECT 1 FROM json_each(f.data, '$.tags') t WHERE t.type = 'text' AND t.value = 'impact-start'))), "
-      "obs AS (SELECT *, row_number() OVER (PARTITION BY k, a, b, c, src ORDER BY at, seq) AS nth FROM keys), "
-      "firsts AS (SELECT *, count(*) OVER g AS n, min(at) OVER g AS lo, max(at) OVER g AS hi, "
-      "first_value(seq) OVER (g ORDER BY at, seq) AS first_seq FROM obs WHERE nth = 1 "
-      "WINDOW g AS (PARTITION BY k, a, b, c)) "
-      "SELECT {2}, x.ko, x.lo, x.first_seq FROM firsts x JOIN {0} v ON v.seq = x.seq AND v.made_by = x.made_by "
-      "WHERE x.n >= 2 AND x.lo <> x.hi ORDER BY x.lo, x.first_seq, x.ko, x.at, x.seq",
-      projection::versions_table, believed, version_columns);
-}
-
 // The label of a key, from its earliest observation.
 std::string fact_label(std::int64_t ko, const ev& e) {
   if (ko == 1) return group_digits(e.value.value_or(0)) + " reports";
@@ -763,11 +354,15 @@ class report_writer {
     if (auto r = key_duration_rows(); !r) return r;
     header();
     summary();
+    if (auto r = write_mermaid_chart({store_, inc_, opts_.as_of, milestones_, top_counts_},
+                                     [this](std::string_view text) { put(text); }, [this] { return out_.good(); });
+        !r)
+      return r;
     impact();
     key_durations();
     for (auto section : {&report_writer::causes, &report_writer::detection, &report_writer::response,
                          &report_writer::disagreement, &report_writer::concurrency, &report_writer::actions,
-                         &report_writer::lessons, &report_writer::timeline, &report_writer::corrections, &report_writer::gantt}) {
+                         &report_writer::lessons, &report_writer::timeline, &report_writer::corrections}) {
       if (auto r = (this->*section)(); !r) return r;
     }
     footer();
@@ -999,15 +594,9 @@ class report_writer {
   }
 
   std::expected<void, error> resolve_milestones() {
-    for (auto m : {ms_start(), ms_type("report"), ms_type("alert"), ms_type("change"), ms_status("investigating"),
-                   ms_status("identified"), ms_status("monitoring"), ms_status("resolved"),
-                   ms_status("resolved", true), ms_fixed99()}) {
-      auto off = q_.time(time_statement("start", m.pmql));
-      if (!off) return std::unexpected(off.error());
-      resolved_milestone r{std::move(m), std::nullopt, std::nullopt};
-      if (*off) r.at = inc_.started + **off;
-      milestones_.push_back(std::move(r));
-    }
+    auto resolved = report_data::resolve_milestones(q_, inc_.started);
+    if (!resolved) return std::unexpected(resolved.error());
+    milestones_ = std::move(*resolved);
     return {};
   }
 
@@ -1027,8 +616,7 @@ class report_writer {
       ++n_events_;
       last_at_ = e.at;
       any_corrected_ = any_corrected_ || e.corrected;
-      for (auto& m : milestones_)
-        if (m.at && e.at == *m.at && (!m.event || m.m.last) && m.m.match(e)) m.event = e;
+      match_milestones(milestones_, e);
       if (e.type == "component") {
         auto [it, added] = component_index.try_emplace(e.component, components_.size());
         if (added) components_.push_back({e.component, span_folder(e.at), {}, std::nullopt, "operational"});
@@ -1664,82 +1252,6 @@ class report_writer {
     return r;
   }
 
-  // Status phases: each status change lasts until the next one; `resolved`, `completed` and
-  // `postmortem` are points (postmortem is left out: it is not a phase of the outage), and a
-  // last open phase runs to the incident's last event. Component outages: every
-  // non-operational span, per component in order of first mention. Each task is written when
-  // the change after it is read, so the state is one pending change.
-  std::expected<void, error> gantt() {
-    bool begun = false;
-    const auto begin = [&] {
-      if (std::exchange(begun, true)) return;
-      section("Phases");
-      put("Status phases and component outages (UTC).\n\n```mermaid\ngantt\n");
-      put("    title " + mermaid_name(inc_.title.empty() ? inc_.id : inc_.title) + "\n");
-      put("    dateFormat YYYY-MM-DDTHH:mm\n    axisFormat %H:%M\n");
-    };
-    std::optional<ev> pending;
-    const auto status_task = [&](const ev& e, std::int64_t to) {
-      if (!begun) {
-        begin();
-        put("    section Status\n");
-      }
-      const std::string name = mermaid_name(e.status);
-      if (e.status == "resolved" || e.status == "completed")
-        put(fmt::format("    {} :milestone, {}, 0m\n", name, gantt_time(e.at)));
-      else
-        put(fmt::format("    {} :{}, {}\n", name, gantt_time(e.at), gantt_time(to)));
-    };
-    auto r = each_event("v.type = 'status'", {}, [&](ev& e) {
-      if (e.status == "postmortem" || (pending && pending->status == e.status)) return;
-      if (pending) status_task(*pending, e.at);
-      pending = std::move(e);
-    });
-    if (!r) return r;
-    if (pending) status_task(*pending, inc_.ended);
-
-    // Component events grouped by component, in order of its first mention (SQL sorts them).
-    const projection::sql_text b = projection::believed("v", opts_.as_of.has_value());
-    std::vector<value> params = {inc_.id};
-    bind_as_of(params, b, opts_.as_of);
-    static const std::vector<column> cols =
-        version_cols({{"first_at", value_type::timestamp}, {"first_seq", value_type::integer}});
-    std::optional<std::int64_t> current;  // first_seq of the component being read
-    std::optional<span_folder> folder;
-    std::string name;
-    bool named = false;
-    const auto span = [&](const std::string& state, std::int64_t from, std::int64_t to, bool open) {
-      begin();
-      if (!std::exchange(named, true)) put("    section " + mermaid_name(name) + "\n");
-      const std::string_view tag = state == "major_outage" ? "crit, " : state == "partial_outage" ? "active, " : "";
-      put(fmt::format("    {} :{}{}, {}\n", mermaid_name(state) + (open ? " (open)" : ""), tag, gantt_time(from),
-                      gantt_time(to)));
-    };
-    r = store_.query_each(
-        fmt::format("SELECT {}, first_value(v.at) OVER w AS first_at, first_value(v.seq) OVER w AS first_seq FROM {} v "
-                    "WHERE v.incident = ? AND {} AND v.type = 'component' "
-                    "WINDOW w AS (PARTITION BY coalesce(v.component, '') ORDER BY v.at, v.seq) "
-                    "ORDER BY first_at, first_seq, v.at, v.seq",
-                    version_columns, projection::versions_table, b.sql),
-        params, cols, [&](std::vector<value>& row) {
-          const std::int64_t first_seq = int_of(row[n_version_columns + 1]);
-          const ev e = to_ev(row);
-          if (current != first_seq) {
-            if (folder) folder->finish(inc_.ended, span);
-            current = first_seq;
-            folder.emplace(e.at);
-            name = e.component;
-            named = false;
-          }
-          folder->next(e, span);
-          return out_.good();
-        });
-    if (!r) return r;
-    if (folder) folder->finish(inc_.ended, span);
-    if (begun) put("```\n");
-    return written();
-  }
-
   void footer() {
     const std::int64_t now = now_;
     // The chain head pins the log this report was made from: `pmdb verify --from` checks later
@@ -1796,29 +1308,12 @@ class report_writer {
 
 std::expected<void, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
                                                    const postmortem_options& opts, std::ostream& out) {
-  const date::time_zone* zone = nullptr;
-  if (!opts.tz.empty()) {
-    try {
-      zone = date::locate_zone(opts.tz);
-    } catch (const std::exception&) {
-      return std::unexpected(
-          error(errc::invalid,
-                fmt::format("unknown time zone '{}' (expected a tz database name such as America/Los_Angeles)", opts.tz)));
-    }
-  }
-  auto inc = load_incident(store, incident, opts.as_of);
+  auto zone = find_zone(opts.tz);
+  if (!zone) return std::unexpected(zone.error());
+  auto inc = find_incident(store, incident, opts.as_of);
   if (!inc) return std::unexpected(inc.error());
-  if (!*inc) {
-    if (opts.as_of && store.has_incident(incident))
-      return std::unexpected(error(errc::not_found, fmt::format("no such incident '{}' as of {}", incident,
-                                                                format_iso(timestamp{*opts.as_of}))));
-    const auto ids = store.incident_ids();
-    const auto near = nearest(incident, ids);
-    return std::unexpected(error(errc::not_found, fmt::format("unknown incident '{}'{}", incident,
-                                                              near ? fmt::format("; did you mean '{}'?", *near) : "")));
-  }
   try {
-    report_writer w(store, std::move(**inc), opts, zone, out);
+    report_writer w(store, std::move(*inc), opts, *zone, out);
     return w.run();
   } catch (const std::exception& e) {
     return std::unexpected(error(fmt::format("report: {}", e.what())));

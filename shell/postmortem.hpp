@@ -6,11 +6,41 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "core/event_store.hpp"
 
 namespace pmdb::shell {
+
+// The format of a report: Markdown (render_postmortem) or one self-contained HTML page
+// (render_html_report, shell/report_html.hpp).
+enum class report_format { markdown, html };
+
+// The format called `name` (`markdown`, `md`, `html`; any case); nullopt for another name.
+inline std::optional<report_format> parse_report_format(std::string_view name) {
+  std::string lower(name);
+  for (auto& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (lower == "markdown" || lower == "md") return report_format::markdown;
+  if (lower == "html") return report_format::html;
+  return std::nullopt;
+}
+
+// The format of a report when none was asked: HTML when it is written to a file whose name ends
+// in `.html` or `.htm` (any case), else Markdown.
+inline report_format report_format_for(std::optional<report_format> asked, std::string_view path) {
+  if (asked) return *asked;
+  const auto ends = [&](std::string_view ext) {
+    if (path.size() < ext.size()) return false;
+    for (std::size_t i = 0; i < ext.size(); ++i) {
+      char c = path[path.size() - ext.size() + i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != ext[i]) return false;
+    }
+    return true;
+  };
+  return ends(".html") || ends(".htm") ? report_format::html : report_format::markdown;
+}
 
 struct postmortem_options {
   std::optional<std::int64_t> now_ms;  // the report's time: its date, the footer, "so far" and "overdue"

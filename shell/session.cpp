@@ -389,6 +389,9 @@ bool session::run_statement(const unit& u, std::string_view file) {
       }
       settings cfg = settings_;
       cfg.as_of = rep->as_of;
+      // `format html`, else html for a file named *.html or *.htm, else Markdown.
+      const report_format format = report_format_for(
+          rep->format ? parse_report_format(*rep->format) : std::nullopt, rep->path.value_or(""));
       if (rep->path) {
         if (const std::string no = refused("`report ... to FILE`"); !no.empty()) {
           report_error(error(no), u.text, origin);
@@ -399,7 +402,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
           report_error(error(f.error()), u.text, origin);
           return false;
         }
-        auto done = postmortem_sink(store_, rep->incident, cfg, (*f)->stream());
+        auto done = postmortem_sink(store_, rep->incident, cfg, format, (*f)->stream());
         if (!done && (*f)->stream().good()) {  // a failed write is said by commit, with its reason
           report_error(done.error(), u.text, origin);
           return false;  // the file is left as it was
@@ -411,7 +414,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
         err_ << fmt::format("wrote {}\n", *rep->path);
       } else {
         std::ostringstream md;
-        auto done = postmortem_sink(store_, rep->incident, cfg, md);
+        auto done = postmortem_sink(store_, rep->incident, cfg, format, md);
         if (!done) {
           report_error(done.error(), u.text, origin);
           return false;
@@ -542,7 +545,7 @@ bool session::run_dot(const unit& u, std::string_view file) {
           "  incidents [overlapping INCIDENT] | where ... | let ... | summarize ... by ... | order by ... | limit N;\n"
           "  events where type = comm and text ~ \"fix\" | select incident, at, text;\n"
           "  timeline [INCIDENT] [where ...];           show incidents; show types; show sources [INCIDENT];\n"
-          "  report [INCIDENT] [to \"file.md\"];          a Markdown postmortem\n"
+          "  report [INCIDENT] [format html] [to \"F\"];   a postmortem in Markdown, or one HTML page (also for F *.html)\n"
           "  log where type in (correction, retraction);  the stored events as appended\n"
           "  history EVENT_ID;                           an event's versions: recorded, corrected, retracted\n"
           "  new incident ID title \"...\" org \"...\" services (\"...\");   start an incident and use it\n"

@@ -16,6 +16,7 @@
 #include "core/event_store.hpp"
 #include "query/ast.hpp"
 #include "query/compiler.hpp"
+#include "shell/postmortem.hpp"
 #include "shell/render.hpp"
 #include "shell/splitter.hpp"
 
@@ -109,10 +110,11 @@ class session {
   // Called to show a long result; the REPL installs one that pipes through $PAGER.
   std::function<void(const std::string& text)> pager_sink;
 
-  // Writes the postmortem of an incident as Markdown to the stream given (installed by main;
-  // `report` fails without it). A write failure of the stream is the caller's to find.
+  // Writes the postmortem of an incident, as Markdown or as an HTML page, to the stream given
+  // (installed by main; `report` fails without it). A write failure of the stream is the caller's
+  // to find.
   std::function<std::expected<void, error>(const event_store&, const std::string& incident, const settings&,
-                                           std::ostream& out)>
+                                           report_format format, std::ostream& out)>
       postmortem_sink;
 
  private:

@@ -198,8 +198,8 @@ TEST_SUITE("postmortem") {
     // Three sources place the first reports at the same time: they agree.
     CHECK(md.find("start of impact") == std::string::npos);
     // No end of impact, no resolution: ongoing, from the first report to the report's time.
-    CHECK(md.find("| Customer impact | since 2024-12-11 17:36 UTC |\n| Duration | **ongoing**, 20d6h24m so far |\n") !=
-          std::string::npos);
+    CHECK(md.find("| Customer impact | since 2024-12-11 17:36 UTC |\n| Duration | **ongoing** (no end recorded), 20d6h24m so "
+                  "far; last event 6h45m after the first impact |\n") != std::string::npos);
     CHECK(md.find("its last event is at 2024-12-12 00:21, 6h45m after the first impact.") != std::string::npos);
     CHECK(row_starting(md, "Customer impact (the Duration)") ==
           "| Customer impact (the Duration) | first report · ~2024-12-11 17:36 · Downdetector via worldnl.com | ongoing: "
@@ -207,8 +207,12 @@ TEST_SUITE("postmortem") {
     CHECK(md.find("Resolved |") == std::string::npos);
     // Meta published no postmortem: no lessons, no action items.
     CHECK(md.find("## Lessons learned") == std::string::npos);
-    // Nothing to chart and no action items: no such sections.
-    CHECK(md.find("```mermaid") == std::string::npos);
+    // No status post and no component, but a chart of the reports, the metric values and the
+    // communications, after the summary.
+    CHECK(md.find("## Chart") < md.find("## Impact"));
+    CHECK(md.find("    first metric fixed ≥ 99 (press (seed article)) :milestone, 2024-12-11T22:26, 0m\n") !=
+          std::string::npos);
+    CHECK(md.find("    fixed = 99 percent (securityticks.com) :milestone, 2024-12-12T00:21, 0m\n") != std::string::npos);
     CHECK(md.find("## Action items") == std::string::npos);
     check_no_empty_section(md);
   }
@@ -455,7 +459,7 @@ TEST_SUITE("postmortem") {
     o.now_ms = parse_timestamp("2026-11-30T13:17:00Z")->ms;
     std::string md = render(s, "live", o);
     // The first impact is the component's outage (10:05), not the alert nor the first event.
-    CHECK(md.find("| Customer impact | since 2026-11-30 10:05 UTC |\n| Duration | **ongoing**, 3h12m so far |\n") !=
+    CHECK(md.find("| Customer impact | since 2026-11-30 10:05 UTC |\n| Duration | **ongoing** (no end recorded), 3h12m so far;") !=
           std::string::npos);
     CHECK(md.find("| Duration | 0s") == std::string::npos);
     CHECK(row_starting(md, "Customer impact (the Duration)") ==
@@ -465,7 +469,7 @@ TEST_SUITE("postmortem") {
     CHECK(md.find("| Incident status | investigating |") != std::string::npos);
     // As of 11:00, it was ongoing for 55m.
     o.as_of = parse_timestamp("2026-11-30T11:00:00Z")->ms;
-    CHECK(render(s, "live", o).find("| Duration | **ongoing**, 55m so far |") != std::string::npos);
+    CHECK(render(s, "live", o).find("| Duration | **ongoing** (no end recorded), 55m so far;") != std::string::npos);
     o.as_of.reset();
 
     // The component recovers: the impact ends there, though the status page is not resolved yet.
@@ -497,7 +501,7 @@ TEST_SUITE("postmortem") {
     s = store_of(jsonl + more);
     md = render(s, "live", o);
     // The first impact is now the note (the rule's first kind of evidence).
-    CHECK(md.find("| Customer impact | since 2026-11-30 13:10 UTC |\n| Duration | **ongoing**, 7m so far |\n") !=
+    CHECK(md.find("| Customer impact | since 2026-11-30 13:10 UTC |\n| Duration | **ongoing** (no end recorded), 7m so far;") !=
           std::string::npos);
     // Declared over by a note: the last impact-end note after the last impact-start.
     more += recorded_line("live", "note", "2026-11-30T13:14:00Z", R"({"text":"errors gone","tags":["impact-end"]})") + "\n";

@@ -50,8 +50,7 @@ _pmdb() {
   local commands="import export rebuild verify report help"
   local shell_opts="-c -f --mode --headers --bail --no-bail --readonly --safe --tz --as-of --now
 --source -h --help --version"
-  # Being added alongside: the output mode shorthands and the startup file options.
-  shell_opts+=" --csv --json --markdown --init --no-init"
+  shell_opts+=" --table --box --markdown --csv --tsv --json --jsonl --line --nullvalue --init --no-init"
 
   # The command, and the positional arguments already given after it.
   local cmd="" i word
@@ -63,7 +62,7 @@ _pmdb() {
       continue
     fi
     case $word in
-      -c | -f | --mode | --headers | --tz | --as-of | --now | --source | --init | --format | --prefix | --map | --from | -o)
+      -c | -f | --mode | --headers | --tz | --as-of | --now | --source | --init | --format | --prefix | --map | --from | -o | --nullvalue)
         ((i++)) ;;  # an option and its value
       -*) ;;
       *) pos+=("$word") ;;
@@ -82,7 +81,7 @@ _pmdb() {
     -f) _pmdb_files "$cur" '*.pmq'; return 0 ;;
     -o) _pmdb_files "$cur" ''; return 0 ;;
     --init) _pmdb_files "$cur" ''; return 0 ;;
-    -c | --as-of | --now | --source | --prefix | --map | --from) return 0 ;;
+    -c | --as-of | --now | --source | --prefix | --map | --from | --nullvalue) return 0 ;;
   esac
 
   case $cmd in
