@@ -345,6 +345,31 @@ class report_writer {
     view_now_ = opts.as_of.value_or(now_);
   }
 
+  // The customer impact alone: what the header's Duration says, nothing written.
+  std::expected<std::optional<customer_impact>, error> impact_only() {
+    if (auto r = resolve_milestones(); !r) return std::unexpected(r.error());
+    if (auto r = gather(); !r) return std::unexpected(r.error());
+    if (auto r = compute_impact(); !r) return std::unexpected(r.error());
+    if (!impact_from_) return std::nullopt;
+    // Named as milestone_cell names them, in plain text (the caller escapes it for its format).
+    const auto plain = [](const resolved_milestone& r) {
+      std::string n = fmt::format("{} · {}", r.m.label, r.event ? when(*r.event) : utc(*r.at));
+      return r.event ? n + " · " + r.event->source : n;
+    };
+    customer_impact c;
+    c.from = *impact_from_->at;
+    c.from_label = plain(*impact_from_);
+    if (impact_ms_) {
+      c.to = *impact_to_->at;
+      c.to_label = plain(*impact_to_);
+      c.ms = *impact_ms_;
+    } else {
+      c.ms = std::max<std::int64_t>(0, view_now_ - c.from);
+    }
+    c.statement = impact_statement_;
+    return c;
+  }
+
   std::expected<void, error> run() {
     // Every PMQL query runs before the first byte is written: a failing one writes nothing.
     if (auto r = resolve_milestones(); !r) return r;
@@ -1315,6 +1340,19 @@ std::expected<void, pmdb::error> render_postmortem(const pmdb::event_store& stor
   try {
     report_writer w(store, std::move(*inc), opts, *zone, out);
     return w.run();
+  } catch (const std::exception& e) {
+    return std::unexpected(error(fmt::format("report: {}", e.what())));
+  }
+}
+
+std::expected<std::optional<customer_impact>, pmdb::error> compute_customer_impact(
+    const pmdb::event_store& store, const std::string& incident, const postmortem_options& opts) {
+  auto inc = find_incident(store, incident, opts.as_of);
+  if (!inc) return std::unexpected(inc.error());
+  try {
+    std::ostringstream nothing;
+    report_writer w(store, std::move(*inc), opts, nullptr, nothing);
+    return w.impact_only();
   } catch (const std::exception& e) {
     return std::unexpected(error(fmt::format("report: {}", e.what())));
   }

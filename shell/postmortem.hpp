@@ -112,6 +112,21 @@ struct postmortem_options {
 std::expected<void, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
                                                    const postmortem_options& opts, std::ostream& out);
 
+// The customer impact, as the report's Duration counts it (the rule is render_postmortem's): the
+// first impact and its end, each named as the report names it, in plain text ("first report ·
+// ~2024-12-11 17:36 · source"), the duration when the impact ended, else the time so far (to the report's
+// time, or to `opts.as_of`), and the PMQL statement that asks for it (empty when none can).
+// nullopt when nothing in the incident is an impact. The HTML report shows the same figure.
+struct customer_impact {
+  std::int64_t from = 0;
+  std::optional<std::int64_t> to;       // nullopt: ongoing (no end recorded)
+  std::string from_label, to_label;
+  std::int64_t ms = 0;                  // the impact's duration, or its time so far
+  std::string statement;
+};
+std::expected<std::optional<customer_impact>, pmdb::error> compute_customer_impact(
+    const pmdb::event_store& store, const std::string& incident, const postmortem_options& opts);
+
 // The same report as one string: it is held whole, so this is for small incidents and tests.
 std::expected<std::string, pmdb::error> render_postmortem(const pmdb::event_store& store, const std::string& incident,
                                                           const postmortem_options& opts);

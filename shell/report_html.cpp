@@ -254,6 +254,9 @@ class html_writer {
     auto end = end_of(q_, inc_);
     if (!end) return std::unexpected(end.error());
     end_ = std::move(*end);
+    auto impact = compute_customer_impact(store_, inc_.id, opts_);
+    if (!impact) return std::unexpected(impact.error());
+    impact_ = std::move(*impact);
     auto ms = resolve_milestones(q_, inc_.started);
     if (!ms) return std::unexpected(ms.error());
     milestones_ = std::move(*ms);
@@ -651,7 +654,15 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
     put("</header>\n<section class=\"figures\" id=\"key-figures\">\n");
     figure("Start", utc_and_local(inc_.started), "first event");
     figure("End", utc_and_local(end_.at), end_.label);
-    figure("Duration", dur(end_.total), end_.statement);
+    // Duration is the customer impact, as the Markdown report counts it (render_postmortem).
+    if (impact_ && impact_->to)
+      figure("Duration", dur(impact_->ms),
+             "customer impact: from " + impact_->from_label + " to " + impact_->to_label);
+    else if (impact_)
+      figure("Duration", "ongoing, " + dur(impact_->ms) + " so far",
+             "customer impact since " + impact_->from_label + "; no end recorded");
+    else
+      figure("Duration", dur(end_.total), end_.statement);
     const std::string fixed_from = find_milestone("first report") && find_milestone("first report")->at ? "first report"
                                                                                                          : "start";
     if (const auto* f = find_milestone("first 99% fixed"); f && f->at) {
@@ -1185,6 +1196,7 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
   std::string buf_;
 
   incident_end end_;
+  std::optional<customer_impact> impact_;
   std::vector<resolved_milestone> milestones_;
   std::int64_t t0_ = 0, t1_ = 0, last_ = 0;
   std::int64_t n_total_ = 0, n_sources_ = 0, n_events_ = 0, n_corrections_ = 0, n_retractions_ = 0;

@@ -157,6 +157,20 @@ TEST_SUITE("report_html") {
     CHECK(page.find("default-src 'none'") != std::string::npos);
   }
 
+  TEST_CASE("the page's Duration is the Markdown report's: the customer impact, or ongoing") {
+    const auto s = demo_store();
+    for (const auto& [incident, figure] : {std::pair{"openai-2024-12-11", std::string("4h22m")},
+                                           std::pair{"meta-2024-12-11", std::string("ongoing, 20d6h24m so far")}}) {
+      const std::string md = shell::render_postmortem(s, incident, fixed_now()).value();
+      const std::string cell = figure.starts_with("ongoing") ? "| Duration | **ongoing** (no end recorded), 20d6h24m so far;"
+                                                             : "| Duration | **" + figure + "** |";
+      CHECK_MESSAGE(md.find(cell) != std::string::npos, incident);
+      CHECK_MESSAGE(html_of(s, incident).find("<div class=\"k\">Duration</div><div class=\"v\">" + figure + "</div>") !=
+                        std::string::npos,
+                    incident);
+    }
+  }
+
   TEST_CASE("the demo incidents: a lane per source and per component, the status band, milestones, plots") {
     const auto s = demo_store();
     const std::string openai = html_of(s, "openai-2024-12-11");
