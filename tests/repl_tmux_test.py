@@ -208,6 +208,15 @@ def main():
         wait_exit(".quit")
         os.remove(rc)
 
+        # A store that does not exist: the shell says it creates one, and it is there after.
+        new_store = os.path.join(tmp, "new.pmdb")
+        start(history, args=new_store)
+        text = wait_for(lambda t: "creating a new store" in t, "the shell saying it creates the store")
+        check(f"pmdb: {new_store} does not exist: creating a new store" in text, "the new store's path is named", text)
+        keys(".quit", "Enter")
+        wait_exit(".quit")
+        check(os.path.exists(new_store), "the interactive shell created the store", os.listdir(tmp))
+
         # An 80-column terminal: no row longer than 80 columns, long text cut with `…`.
         start(history, width=80)
         keys("timeline meta-2024-12-11;", "Enter")
