@@ -334,11 +334,11 @@ std::string fact_label(std::int64_t ko, const ev& e) {
 // What is kept across rows is bounded by what the report shows, not by the number of events:
 // per component (its time in each state), per metric name (its peak), per milestone (its event),
 // the five largest report counts, the current status and each component's current state.
-class report_writer {
+class report_writer : report_data::block_writer {
  public:
   report_writer(const event_store& store, incident_row inc, const postmortem_options& opts,
                 const date::time_zone* zone, std::ostream& out)
-      : store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), out_(out), q_(store, inc_.id, opts.as_of) {
+      : block_writer(out), store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), q_(store, inc_.id, opts.as_of) {
     now_ = opts.now_ms.value_or(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
@@ -398,19 +398,6 @@ class report_writer {
  private:
   // ---------------------------------------------------------------- output
 
-  // Text goes to `buf_` and on to the stream in blocks.
-  void put(std::string_view s) {
-    buf_ += s;
-    if (buf_.size() >= 64 * 1024) flush();
-  }
-  void flush() {
-    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-    buf_.clear();
-  }
-  std::expected<void, error> written() const {
-    if (!out_) return std::unexpected(error("report: cannot write the report (the output failed)"));
-    return {};
-  }
 
   void section(std::string_view title) { put(fmt::format("\n## {}\n\n", title)); }
 
@@ -1296,9 +1283,7 @@ class report_writer {
   incident_row inc_;
   const postmortem_options& opts_;
   const date::time_zone* zone_;
-  std::ostream& out_;
   pmql q_;
-  std::string buf_;
   // The report's time: its date and the footer's time; `view_now_` is what "so far" and
   // "overdue" count to: the view's time as of T, else the report's time.
   std::int64_t now_ = 0, view_now_ = 0;

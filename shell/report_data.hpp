@@ -11,6 +11,7 @@
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,6 +122,34 @@ class pmql {
   const event_store& store_;
   query::catalog cat_;
   query::context ctx_;
+};
+
+// ------------------------------------------------------------------ output
+
+// What a report writes goes to a buffer and on to the stream in blocks of 64 KiB. A writer that
+// fails stays failed; `written` says so as the report's error, and the stream keeps its failed
+// state for the caller to say why.
+class block_writer {
+ public:
+  explicit block_writer(std::ostream& out) : out_(out) {}
+
+ protected:
+  void put(std::string_view s) {
+    buf_ += s;
+    if (buf_.size() >= 64 * 1024) flush();
+  }
+  void flush() {
+    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    buf_.clear();
+  }
+  std::expected<void, error> written() const {
+    if (!out_) return std::unexpected(error("report: cannot write the report (the output failed)"));
+    return {};
+  }
+  std::ostream& out_;
+
+ private:
+  std::string buf_;
 };
 
 // ------------------------------------------------------------------ formatting

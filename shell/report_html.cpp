@@ -243,11 +243,11 @@ struct fact {
 
 // ------------------------------------------------------------------ the writer
 
-class html_writer {
+class html_writer : block_writer {
  public:
   html_writer(const event_store& store, incident_row inc, const postmortem_options& opts, const date::time_zone* zone,
               std::ostream& out)
-      : store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), out_(out), q_(store, inc_.id, opts.as_of) {}
+      : block_writer(out), store_(store), inc_(std::move(inc)), opts_(opts), zone_(zone), q_(store, inc_.id, opts.as_of) {}
 
   std::expected<void, error> run() {
     // Every PMQL query and every read before the table comes before the first byte is written.
@@ -276,18 +276,6 @@ class html_writer {
  private:
   // ---------------------------------------------------------------- output
 
-  void put(std::string_view s) {
-    buf_ += s;
-    if (buf_.size() >= 64 * 1024) flush();
-  }
-  void flush() {
-    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-    buf_.clear();
-  }
-  std::expected<void, error> written() const {
-    if (!out_) return std::unexpected(error("report: cannot write the report (the output failed)"));
-    return {};
-  }
 
   // ---------------------------------------------------------------- time axis
 
@@ -1191,9 +1179,7 @@ body{max-width:none;padding:0;font-size:10pt}svg.chart{break-inside:avoid}h2{bre
   incident_row inc_;
   const postmortem_options& opts_;
   const date::time_zone* zone_;
-  std::ostream& out_;
   pmql q_;
-  std::string buf_;
 
   incident_end end_;
   std::optional<customer_impact> impact_;
