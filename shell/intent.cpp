@@ -13,7 +13,7 @@ bool unit_may_write(const unit& u) {
   if (u.what == unit::kind::dot_command) {
     const std::string_view t = u.text;
     const auto name = t.substr(0, t.find_first_of(" \t"));
-    return name == ".import" || name == ".read";
+    return name == ".import" || name == ".read" || name == "\\i";  // `\i FILE` is psql's `.read`
   }
   auto script = query::parse(u.text);
   if (!script) return false;

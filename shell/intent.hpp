@@ -7,8 +7,8 @@
 namespace pmdb::shell {
 
 // True when `text` holds a statement that appends to the store (`record`, `new incident`,
-// `correct`, `retract`), or a dot-command that may (`.import`, and `.read`, whose script is
-// not looked into). A statement that does not parse is not a write: it fails when run.
+// `correct`, `retract`), or a dot-command that may (`.import`, and `.read` or `\i`, whose script
+// is not looked into). A statement that does not parse is not a write: it fails when run.
 bool may_write(std::string_view text);
 
 }  // namespace pmdb::shell

@@ -143,6 +143,10 @@ TEST_SUITE("shell_cli") {
     const auto imported = run_pmdb({d.file("b.pmdb"), "-c", ".import examples/meta-2024-12-11.jsonl"});
     CHECK(imported.status == 0);
     CHECK(std::filesystem::exists(d.file("b.pmdb")));
+    // A script read by `\i` (psql's `.read`) may write: it runs, and what it records is kept.
+    write_file(d.path / "rec.pmq", "new incident t2 title \"T\" org \"O\" services (\"api\");\n");
+    CHECK(run_pmdb({d.file("c.pmdb"), "--now", "2024-12-11T23:00:00Z", "-c", "\\i " + d.file("rec.pmq")}).status == 0);
+    CHECK(std::filesystem::exists(d.file("c.pmdb")));
   }
 
   TEST_CASE("CSV output reads back through Python's csv module to the same cells as JSON output") {
