@@ -152,6 +152,16 @@ measured measure_report(const std::string& path, const std::string& incident) {
   return m;
 }
 
+// Built with AddressSanitizer: gcc says so with __SANITIZE_ADDRESS__, clang with __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PMDB_TEST_ASAN 1
+#endif
+#endif
+#ifndef PMDB_TEST_ASAN
+#define PMDB_TEST_ASAN 0
+#endif
+
 }  // namespace
 
 TEST_SUITE("report_memory") {
@@ -174,6 +184,12 @@ TEST_SUITE("report_memory") {
       WARN_MESSAGE(false, "/proc/self/clear_refs cannot reset the peak resident set here: not measured");
       return;
     }
+#if defined(__SANITIZE_ADDRESS__) || PMDB_TEST_ASAN
+    // AddressSanitizer's allocator (redzones, quarantine, per-size regions) makes the resident set
+    // follow the allocations made and freed, not what is held: measured by the gcc build only.
+    WARN_MESSAGE(false, "AddressSanitizer: the resident set says nothing of what the report holds; not compared");
+    return;
+#endif
     REQUIRE(small.growth_kb >= 0);
     REQUIRE(big.growth_kb >= 0);
     // The big report is 20 times the small one; its peak stays within a few MB of it. Holding
