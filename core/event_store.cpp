@@ -9,6 +9,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -46,6 +47,19 @@ std::string refresh_incident_sql() {
       "version) SELECT * FROM ({}) WHERE events > 0",
       projection::incidents_of("(SELECT ?1 AS incident)", false).sql);
 }
+
+// The columns of a version row the milestones read model is made of (milestone_spans::add).
+constexpr std::string_view key_field_columns = "incident, type, at, seq, status, channel, component, state, metric";
+
+// Merges one (incident, type, key)'s first and last positions into the milestones read model.
+constexpr std::string_view upsert_milestone_sql = R"sql(
+INSERT INTO milestones (incident, type, key, first_at, first_seq, last_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (incident, type, key) DO UPDATE SET
+  first_at  = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_at ELSE first_at END,
+  first_seq = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_seq ELSE first_seq END,
+  last_at   = CASE WHEN (excluded.last_at, excluded.last_seq) > (last_at, last_seq) THEN excluded.last_at ELSE last_at END,
+  last_seq  = CASE WHEN (excluded.last_at, excluded.last_seq) > (last_at, last_seq) THEN excluded.last_seq ELSE last_seq END
+)sql";
 
 // Every column of a version row, in the order of insert_version_sql.
 constexpr std::string_view version_columns =
@@ -293,6 +307,8 @@ struct event_store::impl {
   sqlite::statement insert, find_by_id, stream_version, refresh, hash_at, set_head;
   // The projection's maintenance (see core/projection.hpp).
   sqlite::statement copy_versions, target_of, retraction_of, log_by_id, changes_of, drop_versions, insert_version;
+  // The milestones read model: new events' keys, an incident's believed events, its rows.
+  sqlite::statement new_key_fields, incident_key_fields, drop_milestones, upsert_milestone;
   sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
   std::unordered_map<std::string, sqlite::statement, string_hash, std::equal_to<>> query_cache;
 
@@ -310,6 +326,10 @@ struct event_store::impl {
     changes_of = {};
     drop_versions = {};
     insert_version = {};
+    new_key_fields = {};
+    incident_key_fields = {};
+    drop_milestones = {};
+    upsert_milestone = {};
     has_incident = {};
     query_cache.clear();
     sqlite3_close_v2(db);
@@ -347,7 +367,106 @@ struct event_store::impl {
                                                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"));
         !r)
       return r;
+    if (auto r = prep(new_key_fields, fmt::format("SELECT {} FROM event_versions WHERE seq > ?1 AND valid_to IS NULL",
+                                                  key_field_columns));
+        !r)
+      return r;
+    if (auto r = prep(incident_key_fields, fmt::format("SELECT {} FROM event_versions WHERE incident = ?1 AND valid_to "
+                                                       "IS NULL",
+                                                       key_field_columns));
+        !r)
+      return r;
+    if (auto r = prep(drop_milestones, "DELETE FROM milestones WHERE incident = ?1"); !r) return r;
+    if (auto r = prep(upsert_milestone, upsert_milestone_sql); !r) return r;
     return prep(refresh, refresh_incident_sql());
+  }
+
+  // Folds the rows of a statement selecting key_field_columns into `spans`.
+  static std::expected<void, error> fold_keys(sqlite::statement& st, projection::milestone_spans& spans) {
+    std::optional<std::string> status, channel, component, state, metric;
+    for (;;) {
+      auto row = st.step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return {};
+      status = st.opt_text(4);
+      channel = st.opt_text(5);
+      component = st.opt_text(6);
+      state = st.opt_text(7);
+      metric = st.opt_text(8);
+      spans.add({st.text(0), st.text(1), &status, &channel, &component, &state, &metric}, st.int64(2), st.int64(3));
+    }
+  }
+
+  // Merges `spans` into the milestones read model (first: the earlier position; last: the later).
+  std::expected<void, error> write_milestones(const projection::milestone_spans& spans) {
+    auto& st = upsert_milestone;
+    for (const auto& [k, sp] : spans.spans()) {
+      st.reset();
+      st.bind_static(1, std::string_view(std::get<0>(k)));
+      st.bind_static(2, std::string_view(std::get<1>(k)));
+      st.bind_static(3, std::string_view(std::get<2>(k)));
+      st.bind(4, sp.first.at);
+      st.bind(5, sp.first.seq);
+      st.bind(6, sp.last.at);
+      st.bind(7, sp.last.seq);
+      if (auto r = st.run(); !r) return r;
+    }
+    return {};
+  }
+
+  // The milestones of the events appended after position `after`, merged into the read model.
+  // Only right for incidents none of whose older events changed (see recompute_milestones).
+  std::expected<void, error> add_new_milestones(std::int64_t after) {
+    projection::milestone_spans spans;
+    new_key_fields.reset();
+    new_key_fields.bind(1, after);
+    auto r = fold_keys(new_key_fields, spans);
+    new_key_fields.reset();
+    if (!r) return r;
+    return write_milestones(spans);
+  }
+
+  // Recomputes one incident's milestones from its believed events (after a correction or a
+  // retraction, which can move a first or last position backwards).
+  std::expected<void, error> recompute_milestones(std::string_view incident) {
+    drop_milestones.reset();
+    drop_milestones.bind(1, incident);
+    if (auto r = drop_milestones.run(); !r) return r;
+    projection::milestone_spans spans;
+    incident_key_fields.reset();
+    incident_key_fields.bind(1, incident);
+    auto r = fold_keys(incident_key_fields, spans);
+    incident_key_fields.reset();
+    if (!r) return r;
+    return write_milestones(spans);
+  }
+
+  // Recomputes the whole milestones read model, one incident at a time (memory: one incident).
+  std::expected<void, error> rebuild_milestones() {
+    if (auto r = sqlite::exec(db, "DELETE FROM milestones"); !r) return r;
+    auto st = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM event_versions WHERE valid_to IS NULL "
+                                                         "ORDER BY incident",
+                                                         key_field_columns));
+    if (!st) return std::unexpected(st.error());
+    projection::milestone_spans spans;
+    std::optional<std::string> status, channel, component, state, metric;
+    std::string current;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row || st->text(0) != current) {
+        if (auto r = write_milestones(spans); !r) return r;
+        spans.clear();
+        if (!*row) return {};
+        current = st->text(0);
+      }
+      status = st->opt_text(4);
+      channel = st->opt_text(5);
+      component = st->opt_text(6);
+      state = st->opt_text(7);
+      metric = st->opt_text(8);
+      spans.add({st->text(0), st->text(1), &status, &channel, &component, &state, &metric}, st->int64(2), st->int64(3));
+    }
   }
 
   // The versions of every event appended after position `after`, as appended.
@@ -644,7 +763,7 @@ struct event_store::impl {
     if (!incidents) return std::unexpected(incidents.error());
     for (const auto& i : *incidents)
       if (auto r = refresh_incident(i); !r) return r;
-    return {};
+    return rebuild_milestones();
   }
 
   std::expected<void, error> refresh_incident(std::string_view incident) {
@@ -762,6 +881,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     // Version 2 → 3: the hash chain. The log gains three columns: appended_at and recorded_by
     // (NULL: the old store did not keep them) and hash, computed over the log in store order;
     // the append-only triggers are dropped for that one update and recreated by store.sql.
+    // Version 3 → 4: the milestones read model, computed from the versions.
     if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
     auto again = pragma_int("user_version");
     if (!again) {
@@ -787,6 +907,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
       if (r) r = sqlite::exec(p->db, embedded_files().at("store.sql"));
       if (r) r = p->prepare_writers();
       if (r && *again < 2) r = p->rebuild_read_models();
+      else if (r && *again < 4) r = p->rebuild_milestones();
       if (r && head) r = p->store_head(head->position, head->hash);
       if (!r) {
         (void)sqlite::exec(p->db, "ROLLBACK");
@@ -945,6 +1066,15 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   for (const auto& [incident, _] : versions) {
     if (auto r = s.refresh_incident(incident); !r) return rollback(r.error());
   }
+  // The milestones: the new events' keys merged in; an incident with a new correction or
+  // retraction recomputed whole (its first or last positions may move back).
+  if (result.appended > 0)
+    if (auto r = s.add_new_milestones(*before); !r) return rollback(r.error());
+  std::set<std::string_view> refolded;
+  for (const event& e : batch)
+    if (projection::is_audit_type(e.type) && e.target) refolded.insert(e.incident);
+  for (std::string_view incident : refolded)
+    if (auto r = s.recompute_milestones(incident); !r) return rollback(r.error());
   if (auto r = sqlite::exec(s.db, outer ? "COMMIT" : "RELEASE pmdb_append"); !r) return rollback(r.error());
   result.last_seq = last_seq();
   return result;
@@ -1395,6 +1525,76 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
                                                "column {} differs",
                                                want->text(0), incident_column_names[c]));
     }
+  }
+  // 7. The milestones read model against the milestones recomputed from the versions, one
+  // incident at a time.
+  {
+    auto believed = prepare(fmt::format("SELECT {} FROM event_versions WHERE valid_to IS NULL ORDER BY incident",
+                                        key_field_columns));
+    if (!believed) return std::unexpected(believed.error());
+    auto have = prepare("SELECT type, key, first_at, first_seq, last_at, last_seq FROM milestones WHERE incident = ?1 "
+                        "ORDER BY type, key");
+    if (!have) return std::unexpected(have.error());
+    projection::milestone_spans want;
+    std::optional<std::string> status, channel, component, state, metric;
+    std::string current;
+    const auto compare = [&]() -> std::expected<std::string, error> {
+      have->reset();
+      have->bind(1, std::string_view(current));
+      for (const auto& [k, sp] : want.spans()) {
+        const auto& [incident, type, key] = k;
+        auto row = have->step();
+        if (!row) return std::unexpected(row.error());
+        const std::string what = fmt::format("({}, {:?})", type, key);
+        if (!*row || std::pair(have->text(0), have->text(1)) > std::pair(std::string_view(type), std::string_view(key)))
+          return fmt::format("the read model milestones lacks the row {} of incident {}", what, incident);
+        if (std::pair(have->text(0), have->text(1)) < std::pair(std::string_view(type), std::string_view(key)))
+          return fmt::format("the read model milestones has a row ({}, {:?}) for incident {}, which the log does not "
+                             "make",
+                             have->text(0), have->text(1), incident);
+        if (have->int64(2) != sp.first.at || have->int64(3) != sp.first.seq || have->int64(4) != sp.last.at ||
+            have->int64(5) != sp.last.seq)
+          return fmt::format("the read model milestones disagrees with the log for incident {}: row {}", incident, what);
+      }
+      auto extra = have->step();
+      if (!extra) return std::unexpected(extra.error());
+      if (*extra)
+        return fmt::format("the read model milestones has a row ({}, {:?}) for incident {}, which the log does not make",
+                           have->text(0), have->text(1), current);
+      have->reset();
+      return std::string();
+    };
+    for (;;) {
+      auto row = believed->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row || believed->text(0) != current) {
+        if (!want.empty()) {
+          auto problem = compare();
+          if (!problem) return std::unexpected(problem.error());
+          if (!problem->empty()) return bad(std::nullopt, std::move(*problem));
+        }
+        want.clear();
+        if (!*row) break;
+        current = believed->text(0);
+      }
+      status = believed->opt_text(4);
+      channel = believed->opt_text(5);
+      component = believed->opt_text(6);
+      state = believed->opt_text(7);
+      metric = believed->opt_text(8);
+      want.add({believed->text(0), believed->text(1), &status, &channel, &component, &state, &metric},
+               believed->int64(2), believed->int64(3));
+    }
+    auto orphan = prepare("SELECT incident FROM (SELECT DISTINCT incident FROM milestones) AS m WHERE NOT EXISTS "
+                          "(SELECT 1 FROM event_versions AS v WHERE v.incident = m.incident AND v.valid_to IS NULL) "
+                          "LIMIT 1");
+    if (!orphan) return std::unexpected(orphan.error());
+    auto o = orphan->step();
+    if (!o) return std::unexpected(o.error());
+    if (*o)
+      return bad(std::nullopt, fmt::format("the read model milestones has rows for incident {}, which the log does not "
+                                           "make",
+                                           orphan->text(0)));
   }
   if (!trigger_problem.empty()) {
     const std::string problem = std::exchange(trigger_problem, {});

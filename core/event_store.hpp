@@ -19,7 +19,7 @@ struct sqlite3;
 
 namespace pmdb {
 
-inline constexpr int store_schema_version = 3;
+inline constexpr int store_schema_version = 4;
 
 struct open_options {
   bool create = true;       // create the file (and the schema) when missing

@@ -13,6 +13,42 @@ namespace pmdb::projection {
 
 bool is_audit_type(std::string_view type) { return type == "correction" || type == "retraction"; }
 
+
+std::string component_key(std::string_view name, std::string_view state) {
+  // "n:NAME" for the component, "s:STATE:NAME" for it in a state: a state is a closed word
+  // without ':', so no name makes one key look like another.
+  return state.empty() ? fmt::format("n:{}", name) : fmt::format("s:{}:{}", state, name);
+}
+
+std::string metric_key(std::string_view name) {
+  std::string out(name);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // SQLite's NOCASE: ASCII only
+  return out;
+}
+
+void milestone_spans::add_key(std::string_view incident, std::string_view type, std::string k, position p) {
+  auto [it, fresh] = spans_.try_emplace(key(std::string(incident), std::string(type), std::move(k)), span{p, p});
+  if (fresh) return;
+  it->second.first = std::min(it->second.first, p);
+  it->second.last = std::max(it->second.last, p);
+}
+
+void milestone_spans::add(const key_fields& f, std::int64_t at, std::int64_t seq) {
+  const position p{at, seq};
+  const auto given = [](const std::optional<std::string>* v) { return v && *v; };
+  add_key(f.incident, f.type, {}, p);
+  if (is_audit_type(f.type)) return;
+  add_key(f.incident, any_event_key_type, {}, p);
+  if (f.type == "status" && given(f.status)) add_key(f.incident, f.type, **f.status, p);
+  else if (f.type == "comm" && given(f.channel)) add_key(f.incident, f.type, **f.channel, p);
+  else if (f.type == "metric" && given(f.metric)) add_key(f.incident, f.type, metric_key(**f.metric), p);
+  else if (f.type == "component" && given(f.component)) {
+    add_key(f.incident, f.type, component_key(**f.component, {}), p);
+    if (given(f.state)) add_key(f.incident, f.type, component_key(**f.component, **f.state), p);
+  }
+}
+
 namespace {
 
 // What one correction sets: its data.at and data.data, when present and usable.

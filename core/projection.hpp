@@ -4,11 +4,14 @@
 // detection). The normative text is schemas/README.md, "What the store believes"; this file is
 // that rule in code: the fold of an event's corrections and retraction into versions, each
 // believed during an interval of recorded time, and the SQL that reads those versions.
+#include <compare>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "core/event.hpp"
@@ -77,5 +80,56 @@ sql_text incidents_of(std::string_view ids, bool as_of);
 
 // The incidents relation as of T, over every incident with an event believed at T.
 sql_text incidents_as_of();
+
+
+// ---------------------------------------------------------------- the milestones read model
+
+// For each incident and milestone key, the position (at, seq) of the first and of the last
+// believed event with that key (schemas/store.sql, `milestones`). A key is a (type, key) pair:
+//   ("*", "")               every event that is not a correction or retraction (start, end)
+//   (TYPE, "")              every event of the type
+//   ("status", STATUS)      a status post of that status
+//   ("comm", CHANNEL)       a communication on that channel
+//   ("component", component_key(NAME, "")) and ("component", component_key(NAME, STATE))
+//   ("metric", metric_key(NAME))            any value of the metric (names match in any ASCII case)
+// PMQL's `first P`, `last P`, `start`, `end` and "the first P at or after M" read it instead of
+// walking the incident's events, for every pattern that is one such key (query/compiler.cpp).
+inline constexpr std::string_view milestones_table = "milestones";
+inline constexpr std::string_view any_event_key_type = "*";
+
+std::string component_key(std::string_view name, std::string_view state);
+std::string metric_key(std::string_view name);
+
+// The fields of a believed event that its keys are made of.
+struct key_fields {
+  std::string_view incident, type;
+  const std::optional<std::string>* status = nullptr;
+  const std::optional<std::string>* channel = nullptr;
+  const std::optional<std::string>* component = nullptr;
+  const std::optional<std::string>* state = nullptr;
+  const std::optional<std::string>* metric = nullptr;
+};
+
+// First and last positions per (incident, type, key), folded from believed events in any order.
+class milestone_spans {
+ public:
+  struct position {
+    std::int64_t at = 0, seq = 0;
+    auto operator<=>(const position&) const = default;
+  };
+  struct span {
+    position first, last;
+  };
+  using key = std::tuple<std::string, std::string, std::string>;  // incident, type, key
+
+  void add(const key_fields& f, std::int64_t at, std::int64_t seq);
+  const std::map<key, span>& spans() const { return spans_; }
+  bool empty() const { return spans_.empty(); }
+  void clear() { spans_.clear(); }
+
+ private:
+  void add_key(std::string_view incident, std::string_view type, std::string key, position p);
+  std::map<key, span> spans_;
+};
 
 }  // namespace pmdb::projection

@@ -613,18 +613,107 @@ class compiler {
     frag after;
     const frag* from = nullptr;
     if (!edge && m.after) {
-      after = milestone(m.after->get(), inc, nullptr, "e.at, e.seq");
+      after = milestone(m.after->get(), inc, nullptr, position_columns);
       from = &after;
     } else if (!edge && m.kind == ast::milestone_kind::next) {
       from = ref;
     }
+    const bool last = m.kind == ast::milestone_kind::last || m.kind == ast::milestone_kind::end;
+    if (auto key = read_model_key(m, edge)) return read_model_milestone(m, *key, last, inc, from, what);
+    return log_milestone(m, edge, last, inc, from, what);
+  }
+
+  // The events of `m` walked in the incident's (at, seq) order: the first (or last) match at or
+  // after `from`, when given.
+  frag log_milestone(const ast::milestone& m, bool edge, bool last, const frag& inc, const frag* from,
+                     std::string_view what) {
     frag f("(SELECT ");
-    f.add(what);
+    f.add(what == position_columns ? "e.at AS at, e.seq AS seq" : what);
     if (edge) f.add(events_of(inc, nullptr)).add(" AND ").add(audit_excluded);
     else f.add(events_of(inc, &m.pat));
     if (from) f.add(" AND (e.at, e.seq) >= ").add(*from).within(*from, w_subquery);
-    const bool last = m.kind == ast::milestone_kind::last || m.kind == ast::milestone_kind::end;
     f.add(last ? " ORDER BY e.at DESC, e.seq DESC LIMIT 1)" : " ORDER BY e.at, e.seq LIMIT 1)");
+    f.type = ty::timestamp;
+    return f;
+  }
+
+  // The key of the milestones read model (core/projection.hpp) that `m`'s pattern is, if it is
+  // one and the view is the present (the read model holds what is believed now). Words of closed
+  // sets are checked as pattern_condition checks them.
+  std::optional<std::pair<std::string, std::string>> read_model_key(const ast::milestone& m, bool edge) const {
+    if (as_of_) return std::nullopt;
+    if (edge) return std::pair(std::string(projection::any_event_key_type), std::string());
+    const ast::pattern& p = m.pat;
+    if (p.where) return std::nullopt;
+    std::string type(pattern_type(p.kind));
+    switch (p.kind) {
+      case ast::pattern_kind::any: return std::pair(std::string(projection::any_event_key_type), std::string());
+      case ast::pattern_kind::status:
+        if (p.name.empty()) break;
+        return std::pair(type, closed_word(p.name, words::statuses(), "status", p.offset));
+      case ast::pattern_kind::comm:
+        if (p.author) return std::nullopt;
+        if (p.channel.empty()) break;
+        return std::pair(type, closed_word(p.channel, words::channels(), "channel", p.offset));
+      case ast::pattern_kind::component:
+        if (p.component.empty()) break;
+        return std::pair(type, projection::component_key(p.component, p.state.empty() ? std::string() :
+                                                             closed_word(p.state, words::component_states(), "state", p.offset)));
+      case ast::pattern_kind::metric:
+        if (p.op) return std::nullopt;  // a threshold: the log (the read model keeps no values)
+        return std::pair(type, projection::metric_key(p.metric));
+      default: break;
+    }
+    return std::pair(type, std::string());
+  }
+
+  // What a milestone is asked for when it is a position: a row value (at, seq).
+  static constexpr std::string_view position_columns = "e.at, e.seq";
+
+  // Whether the position `from` is a subquery (one row of columns `at` and `seq`, or none) rather
+  // than a row value of columns computed in an earlier stage.
+  static bool is_position_query(const frag& from) { return from.sql.starts_with("(SELECT "); }
+
+  // `m` read from the milestones row of `key`: one lookup. The first match at or after `from`
+  // is the key's first position when that is at or after `from`, nothing when its last position
+  // is before `from`, and otherwise (`from` between the two) found in the log; the last match
+  // at or after `from` is the key's last position, when that is.
+  frag read_model_milestone(const ast::milestone& m, const std::pair<std::string, std::string>& key, bool last,
+                            const frag& inc, const frag* from, std::string_view what) {
+    const auto column = [&](std::string_view end, std::string_view part) {
+      return fmt::format("mk.{}_{}", end, part.substr(2));  // e.at → mk.first_at
+    };
+    std::vector<std::string_view> parts;
+    for (std::size_t pos = 0; pos <= what.size();) {
+      const std::size_t comma = std::min(what.find(", ", pos), what.size());
+      parts.push_back(what.substr(pos, comma - pos));
+      pos = comma + 2;
+    }
+    // A position subquery is computed once, as a FROM item (no row: the milestone never
+    // happened, and neither does this one); computed columns are used in place.
+    const bool joined = from && is_position_query(*from);
+    const frag at_r("(r.at, r.seq)");
+    const frag* ref = joined ? &at_r : from;
+    frag f("(SELECT ");
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (i) f.add(", ");
+      const std::string_view alias = parts.size() == 2 ? (i ? " AS seq" : " AS at") : "";
+      if (!from || last) {
+        f.add(column(last ? "last" : "first", parts[i])).add(alias);
+        continue;
+      }
+      f.add("CASE WHEN (mk.first_at, mk.first_seq) >= ").add(*ref).add(" THEN ").add(column("first", parts[i]));
+      f.add(" WHEN (mk.last_at, mk.last_seq) >= ").add(*ref).add(" THEN ");
+      f.add(log_milestone(m, false, false, inc, ref, parts[i])).add(" END").add(alias);
+    }
+    f.add(fmt::format(" FROM {} mk", projection::milestones_table));
+    if (joined) f.add(", ").add(*from).add(" AS r");
+    f.add(" WHERE mk.incident = ").add(inc);
+    f.add(" AND mk.type = ").bind(key.first).add(" AND mk.key = ").bind(key.second);
+    if (from && last) f.add(" AND (mk.last_at, mk.last_seq) >= ").add(*ref);
+    f.add(")");
+    f.nest = w_subquery;
+    if (from) f.within(*from, w_subquery);
     f.type = ty::timestamp;
     return f;
   }
@@ -638,7 +727,7 @@ class compiler {
   // `from`, when given, is A already computed (columns), so that it is not computed twice.
   frag span(const ast::time_between& t, const frag& inc, const computed_milestone* computed_from = nullptr) {
     frag from = computed_from ? computed_from->at : milestone(t.from, inc, nullptr, "e.at");
-    frag from_pos = computed_from ? computed_from->position : milestone(t.from, inc, nullptr, "e.at, e.seq");
+    frag from_pos = computed_from ? computed_from->position : milestone(t.from, inc, nullptr, position_columns);
     frag to = milestone(t.to, inc, &from_pos, "e.at");
     frag f("(");
     f.add(to).add(" - ").add(from).add(")").within(to, w_lhs).within(from, w_rhs);

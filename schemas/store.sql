@@ -1,11 +1,11 @@
--- pmdb store schema, version 3 (a store of version 1 or 2 is upgraded in place when opened:
+-- pmdb store schema, version 4 (a store of version 1, 2 or 3 is upgraded in place when opened:
 -- see event_store::open in core/event_store.cpp).
 -- Embedded into the pmdb binary at build time and applied to a new, empty file in one
 -- transaction. `PRAGMA application_id` marks the file as a pmdb store; `PRAGMA user_version`
 -- holds the schema version (a store of a newer version is refused).
 
 PRAGMA application_id = 1886217314; -- 0x706d6462, "pmdb"
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- The log. One row per event, never updated or deleted.
 CREATE TABLE IF NOT EXISTS events (
@@ -129,3 +129,23 @@ CREATE TABLE IF NOT EXISTS incidents (
 
 CREATE INDEX IF NOT EXISTS incidents_by_started ON incidents (started);
 CREATE INDEX IF NOT EXISTS incidents_by_org ON incidents (org, started);
+
+-- Read model (schema 4 on): for each incident and milestone key, the position (at, seq) of the
+-- first and of the last believed event with that key, so that `first report`, `status resolved`,
+-- `start` and `end` are one lookup instead of a walk over the incident's events. The keys
+-- (core/projection.hpp, milestone_spans): type '*' with key '' for every event but corrections
+-- and retractions; each type with key ''; status posts by status, communications by channel,
+-- components by name ('n:NAME') and by state and name ('s:STATE:NAME'), metrics by their
+-- lowercased name. Maintained in the same transaction as every append (from the new events'
+-- versions; an incident whose events were corrected or retracted is recomputed whole),
+-- recomputable from the log alone (`pmdb rebuild`).
+CREATE TABLE IF NOT EXISTS milestones (
+  incident  TEXT    NOT NULL,
+  type      TEXT    NOT NULL,
+  key       TEXT    NOT NULL,
+  first_at  INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_at   INTEGER NOT NULL,
+  last_seq  INTEGER NOT NULL,
+  PRIMARY KEY (incident, type, key)
+) WITHOUT ROWID;

@@ -39,7 +39,9 @@ std::string upgrade_notice(const event_store& store) {
   return fmt::format("pmdb: {}: upgraded the store from schema version {} to {} (the events are unchanged; {} "
                      "computed from them)\n",
                      store.path(), from, store_schema_version,
-                     from < 2 ? "the read models and the hash chain were" : "their hash chain was");
+                     from < 2   ? "the read models and the hash chain were"
+                     : from < 3 ? "their hash chain and the milestones read model were"
+                                : "the milestones read model was");
 }
 
 namespace {

@@ -104,7 +104,7 @@ TEST_SUITE("core_store") {
     { REQUIRE(event_store::open(newer)); }
     CHECK(raw_exec(newer, "PRAGMA user_version = 99") == "");
     CHECK(event_store::open(newer).error().message ==
-          newer + ": store schema version 99 is newer than this pmdb supports (3); upgrade pmdb");
+          newer + ": store schema version 99 is newer than this pmdb supports (4); upgrade pmdb");
 
     CHECK(event_store::open(d.file("missing.pmdb"), {.create = false}).error().message ==
           d.file("missing.pmdb") + ": no such store");

@@ -200,6 +200,26 @@ TEST_SUITE("verify") {
       tamper(path, "UPDATE incidents SET ended = ended + 3600000 WHERE id = 'meta-2024-12-11'");
       fails("the read model incidents disagrees with the log for incident meta-2024-12-11: column ended differs");
     }
+    SUBCASE("the milestones read model edited") {
+      tamper(path, "UPDATE milestones SET first_at = first_at + 60000 WHERE incident = 'openai-2024-12-11' AND type = "
+                   "'status' AND key = 'resolved'");
+      fails("the read model milestones disagrees with the log for incident openai-2024-12-11: row (status, "
+            "\"resolved\")");
+    }
+    SUBCASE("a milestones row removed") {
+      tamper(path, "DELETE FROM milestones WHERE incident = 'meta-2024-12-11' AND type = 'report' AND key = ''");
+      fails("the read model milestones lacks the row (report, \"\") of incident meta-2024-12-11");
+    }
+    SUBCASE("a milestones row added") {
+      tamper(path, "INSERT INTO milestones SELECT incident, 'status', 'postmortem', first_at, first_seq, last_at, "
+                   "last_seq FROM milestones WHERE incident = 'meta-2024-12-11' AND type = '*'");
+      fails("the read model milestones has a row (status, \"postmortem\") for incident meta-2024-12-11, which the log "
+            "does not make");
+    }
+    SUBCASE("milestones of an incident the log does not hold") {
+      tamper(path, "INSERT INTO milestones VALUES ('ghost', '*', '', 1, 1, 2, 2)");
+      fails("the read model milestones has rows for incident ghost, which the log does not make");
+    }
     SUBCASE("the chain head moved back") {
       tamper(path, "DROP TRIGGER chain_head_only_advances; UPDATE chain_head SET position = 60");
       const std::string err = fails("position 61: the chain head is at position 60: the events after it were added "
@@ -219,7 +239,7 @@ TEST_SUITE("verify") {
     const auto info = run_command({"env", "PMDB_USER=ana", "PMDB_SOURCE=war room", PMDB_BINARY, path, "-c",
                                    "use openai-2024-12-11;", "-c", ".info"});
     CHECK(info.status == 0);
-    CHECK(info.out == "store:       " + path + " (schema version 3)\n"
+    CHECK(info.out == "store:       " + path + " (schema version 4)\n"
                       "events:      67 in 2 incidents\n"
                       "chain head:  " + head + " at position 67 (pmdb verify checks it)\n"
                       "recording:   as ana, source \"war room\", into openai-2024-12-11\n");
