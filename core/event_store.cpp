@@ -54,7 +54,7 @@ constexpr std::string_view key_field_columns = "incident, type, at, seq, status,
 // Merges one (incident, type, key)'s first and last positions into the milestones read model.
 constexpr std::string_view upsert_milestone_sql = R"sql(
 INSERT INTO milestones (incident, type, key, first_at, first_seq, last_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-ON CONFLICT (incident, type, key) DO UPDATE SET
+ON CONFLICT (type, key, incident) DO UPDATE SET
   first_at  = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_at ELSE first_at END,
   first_seq = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_seq ELSE first_seq END,
   last_at   = CASE WHEN (excluded.last_at, excluded.last_seq) > (last_at, last_seq) THEN excluded.last_at ELSE last_at END,

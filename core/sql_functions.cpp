@@ -537,6 +537,64 @@ void union_final(sqlite3_context* ctx) {
   sqlite3_result_int64(ctx, total + (run_end - run_start));
 }
 
+// A number of a percentile's group: integers stay integers.
+struct ranked_number {
+  bool integer;
+  int64_t i;
+  double d;
+  bool operator<(const ranked_number& o) const { return integer && o.integer ? i < o.i : as_real() < o.as_real(); }
+  double as_real() const { return integer ? static_cast<double>(i) : d; }
+};
+
+struct percentile_state {
+  std::vector<ranked_number> values;
+  sqlite3_value* percent = nullptr;  // the second argument, as given (integer or real)
+};
+
+percentile_state** percentile_of(sqlite3_context* ctx, bool create) {
+  return static_cast<percentile_state**>(sqlite3_aggregate_context(ctx, create ? sizeof(percentile_state*) : 0));
+}
+
+// pmdb_percentile(X, P): the nearest-rank P-th percentile of the group's non-null X, the value at
+// 1-based rank max(1, ceil(P·n/100)) of the n values in ascending order (P·n computed as SQL
+// does: in integers when P is one); NULL when there is none. One pass and a selection instead of
+// a sort per group and two window passes.
+void percentile_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  guarded(ctx, [&] {
+    percentile_state** state = percentile_of(ctx, true);
+    if (!state) return sqlite3_result_error_nomem(ctx);
+    if (!*state) *state = new percentile_state;
+    if (!(*state)->percent && !((*state)->percent = sqlite3_value_dup(argv[1]))) return sqlite3_result_error_nomem(ctx);
+    switch (sqlite3_value_numeric_type(argv[0])) {
+      case SQLITE_NULL: return;
+      case SQLITE_INTEGER: (*state)->values.push_back({true, sqlite3_value_int64(argv[0]), 0}); return;
+      default: (*state)->values.push_back({false, 0, sqlite3_value_double(argv[0])}); return;
+    }
+  });
+}
+
+void percentile_final(sqlite3_context* ctx) {
+  percentile_state** state = percentile_of(ctx, false);
+  if (!state || !*state) return;  // no row: NULL
+  const std::unique_ptr<percentile_state> owned(std::exchange(*state, nullptr));
+  struct free_percent {
+    sqlite3_value* v;
+    ~free_percent() { sqlite3_value_free(v); }
+  } percent{owned->percent};
+  auto& values = owned->values;
+  if (values.empty()) return;
+  const auto n = static_cast<int64_t>(values.size());
+  const double target = sqlite3_value_type(owned->percent) == SQLITE_INTEGER
+                            ? static_cast<double>(n * sqlite3_value_int64(owned->percent)) / 100.0
+                            : static_cast<double>(n) * sqlite3_value_double(owned->percent) / 100.0;
+  const auto whole = static_cast<int64_t>(target);
+  const int64_t rank = std::clamp<int64_t>(whole + (target > static_cast<double>(whole) ? 1 : 0), 1, n);
+  const auto nth = values.begin() + (rank - 1);
+  std::nth_element(values.begin(), nth, values.end());
+  if (nth->integer) sqlite3_result_int64(ctx, nth->i);
+  else sqlite3_result_double(ctx, nth->d);
+}
+
 struct best {
   sqlite3_value* value;  // nullptr until a row with a key came
   int64_t key;
@@ -588,6 +646,7 @@ std::expected<void, error> register_functions(sqlite3* db) {
       {"pmdb_union_length", 2, nullptr, union_step, union_final},
       {"pmdb_first_by", 2, nullptr, by_step<false>, by_final},
       {"pmdb_last_by", 2, nullptr, by_step<true>, by_final},
+      {"pmdb_percentile", 2, nullptr, percentile_step, percentile_final},
   };
   for (const auto& f : functions)
     if (sqlite3_create_function_v2(db, f.name, f.args, flags, nullptr, f.scalar, f.step, f.final, nullptr) !=

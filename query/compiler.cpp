@@ -231,8 +231,6 @@ struct aggregation {
   scope* rows = nullptr;                                // what the aggregates' arguments are evaluated over
   std::vector<std::pair<std::string, frag>> computed;   // columns computed before grouping (name, expr)
   std::vector<std::string> groups;                      // the group columns among them
-  struct rank { std::string value, row, target; frag percent; };
-  std::vector<rank> ranks;                              // window columns for percentiles
   std::string ordinal;                                  // the rows' position in the current order (first, last)
 };
 
@@ -1519,16 +1517,9 @@ class compiler {
         percent.bind(std::int64_t{name == "median" ? 50 : std::stoi(name.substr(1))});
       }
       // Nearest rank: the value at 1-based rank ceil(p/100 · n) (at least 1) of the n non-null
-      // values in ascending order. `target` holds p·n/100 (exact for integral p).
-      aggregation::rank r{a, "", fresh('t'), std::move(percent)};
-      for (const auto& prev : agg_->ranks)
-        if (prev.value == a) r.row = prev.row;
-      if (r.row.empty()) r.row = fresh('r');
-      f.add("max(CASE WHEN ").add(r.row).add(" = max(1, CAST(").add(r.target).add(" AS INTEGER) + (").add(r.target)
-          .add(" > CAST(").add(r.target).add(" AS INTEGER))) THEN ").add(a).add(" END)");
+      // values in ascending order (core/sql_functions.cpp).
+      f.add("pmdb_percentile(").add(a).add(", ").add(percent).add(")");
       f.type = t == ty::boolean ? ty::integer : t;
-      f.nest = w_cast_round + w_rhs;
-      agg_->ranks.push_back(std::move(r));
     }
     return f;
   }
@@ -1869,22 +1860,6 @@ class compiler {
       for (const auto& [name, f] : ag.computed) pre.add(", ").add(f).add(" AS ").add(name);
       pre.add(" FROM ").add(ch.last).add(" AS p");
       ch.stage(pre);
-    }
-    std::string partition;
-    for (const auto& g : ag.groups) partition += (partition.empty() ? "PARTITION BY " : ", ") + g;
-    if (!ag.ranks.empty()) {
-      frag win("SELECT w.*");
-      std::vector<std::string> numbered;  // one row_number() per distinct value
-      for (const auto& r : ag.ranks) {
-        if (std::ranges::find(numbered, r.row) == numbered.end()) {
-          numbered.push_back(r.row);
-          win.add(fmt::format(", row_number() OVER ({}{}ORDER BY {} IS NULL, {}) AS {}", partition,
-                              partition.empty() ? "" : " ", r.value, r.value, r.row));
-        }
-        win.add(fmt::format(", count({}) OVER ({}) * ", r.value, partition)).add(r.percent).add(" / 100.0 AS ").add(r.target);
-      }
-      win.add(" FROM ").add(ch.last).add(" AS w");
-      ch.stage(win);
     }
     frag body("SELECT ");
     body.add(select).add(" FROM ").add(ch.last);

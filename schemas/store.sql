@@ -147,5 +147,9 @@ CREATE TABLE IF NOT EXISTS milestones (
   first_seq INTEGER NOT NULL,
   last_at   INTEGER NOT NULL,
   last_seq  INTEGER NOT NULL,
-  PRIMARY KEY (incident, type, key)
+  PRIMARY KEY (type, key, incident)
 ) WITHOUT ROWID;
+
+-- The key first: a question over every incident reads one contiguous range of the table (all
+-- the `report` rows, say), in incident order; an incident's own rows are found by the index.
+CREATE INDEX IF NOT EXISTS milestones_by_incident ON milestones (incident);

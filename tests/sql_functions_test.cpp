@@ -429,6 +429,44 @@ TEST_SUITE("sql_functions") {
                 "AS l FROM r WHERE g < 3 GROUP BY g)") == "2/z");
   }
 
+  TEST_CASE("pmdb_percentile is the nearest rank the window formula computes") {
+    // The formula PMQL compiled percentiles to before the aggregate: row_number() over the
+    // group's values in ascending order (NULLs last), and the value at rank
+    // max(1, ceil(count · p / 100)).
+    conn c;
+    c.exec("CREATE TABLE r(g, v)");
+    lcg rng{7};
+    std::string values;
+    for (int g = 0; g < 60; ++g) {
+      const auto n = rng(12);  // 0 to 11 rows, some groups with none
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const auto kind = rng(10);
+        const std::string v = kind == 0   ? "NULL"
+                              : kind == 1 ? fmt::format("{}.5", rng(50))
+                                          : std::to_string(static_cast<std::int64_t>(rng(100)) - 20);
+        values += fmt::format("{}({}, {})", values.empty() ? "" : ", ", g, v);
+      }
+    }
+    c.exec("INSERT INTO r VALUES " + values);
+    c.exec("INSERT INTO r VALUES (100, NULL), (100, NULL)");  // only NULLs
+    for (const std::string p : {"0", "1", "25", "50", "90", "99", "100", "12.5", "99.9", "0.1"}) {
+      CAPTURE(p);
+      const std::string want = c.one(fmt::format(
+          "SELECT group_concat(g || ':' || coalesce(x, 'null') || ':' || coalesce(typeof(x), ''), ' ') FROM (SELECT g, "
+          "max(CASE WHEN rn = max(1, CAST(t AS INTEGER) + (t > CAST(t AS INTEGER))) THEN v END) AS x FROM (SELECT g, v, "
+          "row_number() OVER (PARTITION BY g ORDER BY v IS NULL, v) AS rn, count(v) OVER (PARTITION BY g) * {} / 100.0 "
+          "AS t FROM r) GROUP BY g ORDER BY g)",
+          p));
+      const std::string got = c.one(fmt::format(
+          "SELECT group_concat(g || ':' || coalesce(x, 'null') || ':' || coalesce(typeof(x), ''), ' ') FROM (SELECT g, "
+          "pmdb_percentile(v, {}) AS x FROM r GROUP BY g ORDER BY g)",
+          p));
+      CHECK(got == want);
+      CHECK(got.find(":null") != std::string::npos);  // a group of NULLs
+    }
+    CHECK(c.one("SELECT pmdb_percentile(v, 50) FROM r WHERE g < 0") == "NULL");  // no row
+  }
+
   TEST_CASE("pmdb_regexp: PCRE2, UTF-8, bounded") {
     conn c;
     CHECK(c.one("SELECT pmdb_regexp('^a.c$', 'abc')") == "1");
