@@ -665,6 +665,32 @@ class compiler {
     return std::pair(type, std::string());
   }
 
+  // A milestone with no reference position (start, end, first P, last P) whose pattern is a key of
+  // the milestones read model, as a LEFT JOIN of that row to the incidents of a stage (`inc`
+  // names their id): one lookup for its at and its position together.
+  struct joined_row {
+    std::string alias;
+    std::string_view end;  // "first" or "last": the columns to read
+    frag join;             // " LEFT JOIN milestones alias ON ..."
+  };
+  std::optional<joined_row> joined_milestone(const ast::milestone& m, const frag& inc) {
+    const bool edge = m.kind == ast::milestone_kind::start || m.kind == ast::milestone_kind::end;
+    if (!edge && m.after) return std::nullopt;
+    auto key = read_model_key(m, edge);
+    if (!key) return std::nullopt;
+    depth_guard g(*this, m.offset);
+    joined_row out;
+    out.alias = fresh('m');
+    out.end = m.kind == ast::milestone_kind::last || m.kind == ast::milestone_kind::end ? "last" : "first";
+    out.join.add(fmt::format(" LEFT JOIN {0} {1} ON {1}.type = ", projection::milestones_table, out.alias))
+        .bind(key->first)
+        .add(fmt::format(" AND {}.key = ", out.alias))
+        .bind(key->second)
+        .add(fmt::format(" AND {}.incident = ", out.alias))
+        .add(inc);
+    return out;
+  }
+
   // What a milestone is asked for when it is a position: a row value (at, seq).
   static constexpr std::string_view position_columns = "e.at, e.seq";
 
@@ -1679,10 +1705,19 @@ class compiler {
           // A's at and position in a stage of their own: B's lookup and the subtraction read them.
           const std::string at_col = fresh('f'), seq_col = fresh('f');
           frag pre("SELECT p.*, ");
-          pre.add(milestone(span_.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
-          pre.add(milestone(span_.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
-          pre.add(" FROM ").add(ch.last).add(" AS p");
-          ch.stage(pre, true);
+          if (auto joined = joined_milestone(span_.from, inc)) {
+            // One row of the milestones read model, joined: its columns are plain columns, so
+            // the stage needs no materializing.
+            pre.add(joined->alias).add(".").add(joined->end).add("_at AS ").add(at_col).add(", ");
+            pre.add(joined->alias).add(".").add(joined->end).add("_seq AS ").add(seq_col);
+            pre.add(" FROM ").add(ch.last).add(" AS p").add(joined->join);
+            ch.stage(pre);
+          } else {
+            pre.add(milestone(span_.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
+            pre.add(milestone(span_.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
+            pre.add(" FROM ").add(ch.last).add(" AS p");
+            ch.stage(pre, true);
+          }
           computed_milestone from{frag("p." + at_col, ty::timestamp), frag(fmt::format("(p.{}, p.{})", at_col, seq_col))};
           v = span(span_, inc, &from);
         } else {
