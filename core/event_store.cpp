@@ -49,7 +49,9 @@ std::string refresh_incident_sql() {
 }
 
 // The columns of a version row the milestones read model is made of (milestone_spans::add).
-constexpr std::string_view key_field_columns = "incident, type, at, seq, status, channel, component, state, metric";
+// (milestone_fields reads them.)
+constexpr std::string_view key_field_columns =
+    "incident, type, at, seq, status, channel, component, state, metric, recorded_at, valid_to IS NULL";
 
 // Merges one (incident, type, key)'s first and last positions into the milestones read model.
 constexpr std::string_view upsert_milestone_sql = R"sql(
@@ -114,6 +116,14 @@ void bind_typed(sqlite::statement& st, int first, const event& e) {
   st.bind_static(first + 8, e.state);
   st.bind_static(first + 9, e.kind);
   st.bind_static(first + 10, e.target);
+}
+
+// Adds a row of key_field_columns to `spans`.
+void add_milestone_fields(const sqlite::statement& st, projection::milestone_spans& spans) {
+  const std::optional<std::string> status = st.opt_text(4), channel = st.opt_text(5), component = st.opt_text(6),
+                                   state = st.opt_text(7), metric = st.opt_text(8);
+  spans.add({st.text(0), st.text(1), &status, &channel, &component, &state, &metric}, st.int64(2), st.int64(3),
+            st.int64(9), st.int64(10) != 0);
 }
 
 stored_event read_event(const sqlite::statement& s) {
@@ -367,12 +377,10 @@ struct event_store::impl {
                                                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"));
         !r)
       return r;
-    if (auto r = prep(new_key_fields, fmt::format("SELECT {} FROM event_versions WHERE seq > ?1 AND valid_to IS NULL",
-                                                  key_field_columns));
+    if (auto r = prep(new_key_fields, fmt::format("SELECT {} FROM event_versions WHERE seq > ?1", key_field_columns));
         !r)
       return r;
-    if (auto r = prep(incident_key_fields, fmt::format("SELECT {} FROM event_versions WHERE incident = ?1 AND valid_to "
-                                                       "IS NULL",
+    if (auto r = prep(incident_key_fields, fmt::format("SELECT {} FROM event_versions WHERE incident = ?1",
                                                        key_field_columns));
         !r)
       return r;
@@ -383,17 +391,11 @@ struct event_store::impl {
 
   // Folds the rows of a statement selecting key_field_columns into `spans`.
   static std::expected<void, error> fold_keys(sqlite::statement& st, projection::milestone_spans& spans) {
-    std::optional<std::string> status, channel, component, state, metric;
     for (;;) {
       auto row = st.step();
       if (!row) return std::unexpected(row.error());
       if (!*row) return {};
-      status = st.opt_text(4);
-      channel = st.opt_text(5);
-      component = st.opt_text(6);
-      state = st.opt_text(7);
-      metric = st.opt_text(8);
-      spans.add({st.text(0), st.text(1), &status, &channel, &component, &state, &metric}, st.int64(2), st.int64(3));
+      add_milestone_fields(st, spans);
     }
   }
 
@@ -444,12 +446,10 @@ struct event_store::impl {
   // Recomputes the whole milestones read model, one incident at a time (memory: one incident).
   std::expected<void, error> rebuild_milestones() {
     if (auto r = sqlite::exec(db, "DELETE FROM milestones"); !r) return r;
-    auto st = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM event_versions WHERE valid_to IS NULL "
-                                                         "ORDER BY incident",
+    auto st = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM event_versions ORDER BY incident",
                                                          key_field_columns));
     if (!st) return std::unexpected(st.error());
     projection::milestone_spans spans;
-    std::optional<std::string> status, channel, component, state, metric;
     std::string current;
     for (;;) {
       auto row = st->step();
@@ -460,12 +460,7 @@ struct event_store::impl {
         if (!*row) return {};
         current = st->text(0);
       }
-      status = st->opt_text(4);
-      channel = st->opt_text(5);
-      component = st->opt_text(6);
-      state = st->opt_text(7);
-      metric = st->opt_text(8);
-      spans.add({st->text(0), st->text(1), &status, &channel, &component, &state, &metric}, st->int64(2), st->int64(3));
+      add_milestone_fields(*st, spans);
     }
   }
 
@@ -1529,14 +1524,12 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
   // 7. The milestones read model against the milestones recomputed from the versions, one
   // incident at a time.
   {
-    auto believed = prepare(fmt::format("SELECT {} FROM event_versions WHERE valid_to IS NULL ORDER BY incident",
-                                        key_field_columns));
-    if (!believed) return std::unexpected(believed.error());
+    auto rows = prepare(fmt::format("SELECT {} FROM event_versions ORDER BY incident", key_field_columns));
+    if (!rows) return std::unexpected(rows.error());
     auto have = prepare("SELECT type, key, first_at, first_seq, last_at, last_seq FROM milestones WHERE incident = ?1 "
                         "ORDER BY type, key");
     if (!have) return std::unexpected(have.error());
     projection::milestone_spans want;
-    std::optional<std::string> status, channel, component, state, metric;
     std::string current;
     const auto compare = [&]() -> std::expected<std::string, error> {
       have->reset();
@@ -1565,9 +1558,9 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
       return std::string();
     };
     for (;;) {
-      auto row = believed->step();
+      auto row = rows->step();
       if (!row) return std::unexpected(row.error());
-      if (!*row || believed->text(0) != current) {
+      if (!*row || rows->text(0) != current) {
         if (!want.empty()) {
           auto problem = compare();
           if (!problem) return std::unexpected(problem.error());
@@ -1575,18 +1568,12 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
         }
         want.clear();
         if (!*row) break;
-        current = believed->text(0);
+        current = rows->text(0);
       }
-      status = believed->opt_text(4);
-      channel = believed->opt_text(5);
-      component = believed->opt_text(6);
-      state = believed->opt_text(7);
-      metric = believed->opt_text(8);
-      want.add({believed->text(0), believed->text(1), &status, &channel, &component, &state, &metric},
-               believed->int64(2), believed->int64(3));
+      add_milestone_fields(*rows, want);
     }
     auto orphan = prepare("SELECT incident FROM (SELECT DISTINCT incident FROM milestones) AS m WHERE NOT EXISTS "
-                          "(SELECT 1 FROM event_versions AS v WHERE v.incident = m.incident AND v.valid_to IS NULL) "
+                          "(SELECT 1 FROM event_versions AS v WHERE v.incident = m.incident) "
                           "LIMIT 1");
     if (!orphan) return std::unexpected(orphan.error());
     auto o = orphan->step();

@@ -34,7 +34,10 @@ void milestone_spans::add_key(std::string_view incident, std::string_view type, 
   it->second.last = std::max(it->second.last, p);
 }
 
-void milestone_spans::add(const key_fields& f, std::int64_t at, std::int64_t seq) {
+void milestone_spans::add(const key_fields& f, std::int64_t at, std::int64_t seq, std::int64_t recorded_at,
+                          bool believed) {
+  add_key(f.incident, recorded_key_type, {}, position{recorded_at, seq});
+  if (!believed) return;
   const position p{at, seq};
   const auto given = [](const std::optional<std::string>* v) { return v && *v; };
   add_key(f.incident, f.type, {}, p);

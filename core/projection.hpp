@@ -92,10 +92,16 @@ sql_text incidents_as_of();
 //   ("comm", CHANNEL)       a communication on that channel
 //   ("component", component_key(NAME, "")) and ("component", component_key(NAME, STATE))
 //   ("metric", metric_key(NAME))            any value of the metric (names match in any ASCII case)
+// and one row that is no milestone: ("@recorded", ""), whose first and last positions are the
+// earliest and latest (recorded_at, seq) of all the incident's events in the log (corrections,
+// retractions and retracted events included). When its last recorded_at is at or before T,
+// nothing about the incident changed after T: what was believed as of T is what is believed now,
+// and an `as of T` question reads the read models for it.
 // PMQL's `first P`, `last P`, `start`, `end` and "the first P at or after M" read it instead of
 // walking the incident's events, for every pattern that is one such key (query/compiler.cpp).
 inline constexpr std::string_view milestones_table = "milestones";
 inline constexpr std::string_view any_event_key_type = "*";
+inline constexpr std::string_view recorded_key_type = "@recorded";
 
 std::string component_key(std::string_view name, std::string_view state);
 std::string metric_key(std::string_view name);
@@ -122,7 +128,9 @@ class milestone_spans {
   };
   using key = std::tuple<std::string, std::string, std::string>;  // incident, type, key
 
-  void add(const key_fields& f, std::int64_t at, std::int64_t seq);
+  // One version row of the incident's event at log position `seq`: its keys when it is believed
+  // now, and its recorded time always.
+  void add(const key_fields& f, std::int64_t at, std::int64_t seq, std::int64_t recorded_at, bool believed);
   const std::map<key, span>& spans() const { return spans_; }
   bool empty() const { return spans_.empty(); }
   void clear() { spans_.clear(); }

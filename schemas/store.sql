@@ -136,7 +136,11 @@ CREATE INDEX IF NOT EXISTS incidents_by_org ON incidents (org, started);
 -- (core/projection.hpp, milestone_spans): type '*' with key '' for every event but corrections
 -- and retractions; each type with key ''; status posts by status, communications by channel,
 -- components by name ('n:NAME') and by state and name ('s:STATE:NAME'), metrics by their
--- lowercased name. Maintained in the same transaction as every append (from the new events'
+-- lowercased name. One more row per incident, type '@recorded' with key '', is no milestone: its
+-- first and last "at" are the earliest and latest recorded_at of the incident's events (all of
+-- them, corrections, retractions and retracted events included): an incident last recorded at
+-- or before T is believed as of T as it is now, and `as of T` questions read the read models for
+-- it. Maintained in the same transaction as every append (from the new events'
 -- versions; an incident whose events were corrected or retracted is recomputed whole),
 -- recomputable from the log alone (`pmdb rebuild`).
 CREATE TABLE IF NOT EXISTS milestones (
