@@ -140,7 +140,7 @@ std::string quoted_list(std::span<const std::string_view> words) {
 
 }  // namespace
 
-sql_text incidents_of(std::string_view ids, bool as_of) {
+sql_text incidents_of(std::string_view ids, bool as_of, bool lazy) {
   int n = 0;
   // The versions of incident x.incident believed in the view, as `alias`.
   const auto rows = [&](std::string_view alias) {
@@ -180,20 +180,35 @@ sql_text incidents_of(std::string_view ids, bool as_of) {
     inner += fmt::format("(SELECT max(l.version) FROM {} l WHERE l.incident = x.incident) AS version", log_table);
   }
   inner += fmt::format(" FROM {} AS x", ids);
-  // Materialized: the description `d` is looked up once, not once per field read from it.
-  return {fmt::format("WITH r AS MATERIALIZED ({}) SELECT id, json_extract(d, '$.title') AS title, "
+  // Materialized: the description `d` is looked up once, not once per field read from it. Lazy:
+  // not materialized, so that a query reading only some columns computes only those.
+  return {fmt::format("WITH r AS {}({}) SELECT id, json_extract(d, '$.title') AS title, "
                       "json_extract(d, '$.org') AS org, json_extract(d, '$.services') AS services, "
                       "json_extract(d, '$.severity') AS severity, json_extract(d, '$.summary') AS summary, started, "
                       "ended, status, events, version FROM r",
-                      inner),
+                      lazy ? "" : "MATERIALIZED ", inner),
           n};
 }
 
-sql_text incidents_as_of() {
+sql_text incidents_as_of(std::string_view columns) {
+  // An incident last recorded at or before T is believed as of T as it is now: its row of the
+  // read model. One recorded both before and after T is computed as of T (and is in the relation
+  // when some version of it is believed then); one first recorded after T is not in it.
+  const std::string recorded = fmt::format("rk.type = '{}' AND rk.key = ''", recorded_key_type);
+  // The computed rows are lazy: a pipeline that reads the id, org and start of each incident
+  // does not count its events.
   const sql_text b = believed("v", true);
-  sql_text r = incidents_of(fmt::format("(SELECT DISTINCT v.incident FROM {} v WHERE {})", versions_table, b.sql), true);
-  r.as_of_params += b.as_of_params;
-  return r;
+  const sql_text computed = incidents_of(fmt::format("(SELECT rk.incident AS incident FROM {} rk WHERE {} AND "
+                                                    "rk.first_at <= ? AND rk.last_at > ? AND EXISTS (SELECT 1 FROM {} v "
+                                                    "WHERE v.incident = rk.incident AND {}))",
+                                                    milestones_table, recorded, versions_table, b.sql),
+                                        true, true);
+  // (No column of the incidents table is also one of milestones: the names need no alias.)
+  if (columns.empty()) columns = "id, title, org, services, severity, summary, started, ended, status, events, version";
+  return {fmt::format("SELECT {0} FROM {1} rk JOIN {2} i ON i.id = rk.incident WHERE {3} AND rk.last_at <= ? "
+                      "UNION ALL SELECT {0} FROM ({4})",
+                      columns, milestones_table, incidents_table, recorded, computed.sql),
+          computed.as_of_params + b.as_of_params + 3};
 }
 
 }  // namespace pmdb::projection

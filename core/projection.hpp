@@ -75,11 +75,15 @@ sql_text believed(std::string_view alias, bool as_of);
 // corrections and retractions. title, org, services, severity, summary: the latest `incident`
 // event; status: the latest `status` event (occurred order: at, seq). events: the believed
 // events, corrections and retractions included. version: the stream's version (as of T: the
-// number of its events recorded by T).
-sql_text incidents_of(std::string_view ids, bool as_of);
+// number of its events recorded by T). `lazy`: a query that reads some columns only computes
+// those (each field of the description is then looked up on its own).
+sql_text incidents_of(std::string_view ids, bool as_of, bool lazy = false);
 
-// The incidents relation as of T, over every incident with an event believed at T.
-sql_text incidents_as_of();
+// The incidents relation as of T, over every incident with an event believed at T: the read
+// model's rows of the incidents last recorded at or before T (milestones' @recorded row), the
+// relation computed from the versions for the others.
+// `columns`: the columns to compute (a comma-separated list of its column names; empty: all).
+sql_text incidents_as_of(std::string_view columns = {});
 
 
 // ---------------------------------------------------------------- the milestones read model

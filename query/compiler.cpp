@@ -328,6 +328,7 @@ class compiler {
   std::vector<std::pair<std::string, frag>> windows_;  // prev()/next() columns waiting for their stage
   std::vector<std::pair<std::string, frag>> side_stages_;  // named CTEs a measure reads (`count of overlapping`)
   std::vector<case_hint> case_hints_;                  // text equalities the shell checks (case_hint)
+  std::optional<std::string> settled_column_;          // as of T, in a `let` span: see settled()
 
   // Binds the statement's view: its own `as of`, else the session's.
   void view(const std::optional<ast::timestamp_lit>& t) {
@@ -351,10 +352,11 @@ class compiler {
   frag believed(std::string_view alias) const { return at_view(projection::believed(alias, as_of_.has_value())); }
 
   // The incidents relation of the view, as a FROM item.
-  frag incidents_rel() const {
+  // `source`: the pipeline's source, computing only the columns it reads (source_columns_mark).
+  frag incidents_rel(bool source = false) const {
     if (!as_of_) return frag(std::string(projection::incidents_table));
     frag f("(");
-    f.add(at_view(projection::incidents_as_of())).add(")");
+    f.add(at_view(projection::incidents_as_of(source ? source_columns_mark : std::string_view()))).add(")");
     return f;
   }
 
@@ -617,8 +619,28 @@ class compiler {
       from = ref;
     }
     const bool last = m.kind == ast::milestone_kind::last || m.kind == ast::milestone_kind::end;
-    if (auto key = read_model_key(m, edge)) return read_model_milestone(m, *key, last, inc, from, what);
-    return log_milestone(m, edge, last, inc, from, what);
+    auto key = read_model_key(m, edge);
+    if (key && !as_of_) return read_model_milestone(m, *key, last, inc, from, what);
+    if (!key || what == position_columns) return log_milestone(m, edge, last, inc, from, what);
+    // As of T: the read model for an incident last recorded by T (believed then as now), the
+    // versions as of T for the others.
+    frag f("(CASE WHEN ");
+    f.add(settled(inc)).add(" THEN ").add(read_model_milestone(m, *key, last, inc, from, what));
+    f.add(" ELSE ").add(log_milestone(m, edge, last, inc, from, what)).add(" END)");
+    f.nest = w_subquery;
+    if (from) f.within(*from, w_subquery);
+    f.type = ty::timestamp;
+    return f;
+  }
+
+  // "Incident `inc` was last recorded at or before the view's time": the column of the stage
+  // that computed it, else a lookup of its @recorded row (core/projection.hpp).
+  frag settled(const frag& inc) const {
+    if (settled_column_) return frag(*settled_column_);
+    frag f(fmt::format("(SELECT rk.last_at FROM {} rk WHERE rk.type = '{}' AND rk.key = '' AND rk.incident = ",
+                       projection::milestones_table, projection::recorded_key_type));
+    f.add(inc).add(") <= ").bind(timestamp{*as_of_});
+    return f;
   }
 
   // The events of `m` walked in the incident's (at, seq) order: the first (or last) match at or
@@ -636,10 +658,9 @@ class compiler {
   }
 
   // The key of the milestones read model (core/projection.hpp) that `m`'s pattern is, if it is
-  // one and the view is the present (the read model holds what is believed now). Words of closed
-  // sets are checked as pattern_condition checks them.
+  // one (the read model holds what is believed now: as of T, it serves the incidents last
+  // recorded by T). Words of closed sets are checked as pattern_condition checks them.
   std::optional<std::pair<std::string, std::string>> read_model_key(const ast::milestone& m, bool edge) const {
-    if (as_of_) return std::nullopt;
     if (edge) return std::pair(std::string(projection::any_event_key_type), std::string());
     const ast::pattern& p = m.pat;
     if (p.where) return std::nullopt;
@@ -1623,7 +1644,7 @@ class compiler {
         sc = scope_of(fields::incident_fields);
         sc.has_key = true;
         sc.order = {{"started", false}, {"id", false}};
-        body.add("SELECT ").add(source_columns_mark).add(" FROM ").add(incidents_rel()).add(" AS i");
+        body.add("SELECT ").add(source_columns_mark).add(" FROM ").add(incidents_rel(true)).add(" AS i");
         if (s.incident || s.overlapping) {
           const auto inc = incident_of(s.incident, s.offset);  // `overlapping` alone: the current one
           if (!inc) fail(std::string(no_incident), s.offset);
@@ -1705,13 +1726,36 @@ class compiler {
           // A's at and position in a stage of their own: B's lookup and the subtraction read them.
           const std::string at_col = fresh('f'), seq_col = fresh('f');
           frag pre("SELECT p.*, ");
-          if (auto joined = joined_milestone(span_.from, inc)) {
+          std::optional<std::string> settled_col;
+          if (auto joined = joined_milestone(span_.from, inc); joined && !as_of_) {
             // One row of the milestones read model, joined: its columns are plain columns, so
             // the stage needs no materializing.
             pre.add(joined->alias).add(".").add(joined->end).add("_at AS ").add(at_col).add(", ");
             pre.add(joined->alias).add(".").add(joined->end).add("_seq AS ").add(seq_col);
             pre.add(" FROM ").add(ch.last).add(" AS p").add(joined->join);
             ch.stage(pre);
+          } else if (joined) {
+            // As of T: the row when the incident was last recorded by T (its @recorded row,
+            // joined too, says so in a column the `to` milestone reads), else the versions.
+            settled_col = fresh('k');
+            const std::string rk = fresh('m');
+            frag is_settled(fmt::format("{}.last_at <= ", rk));
+            is_settled.bind(timestamp{*as_of_});
+            pre.add(is_settled).add(" AS ").add(*settled_col);
+            for (const auto& [part, col] : {std::pair("e.at", at_col), std::pair("e.seq", seq_col)}) {
+              pre.add(", CASE WHEN ").add(is_settled).add(" THEN ").add(joined->alias).add(".").add(joined->end);
+              pre.add("_").add(std::string_view(part).substr(2)).add(" ELSE ");
+              pre.add(log_milestone(span_.from, span_.from.kind == ast::milestone_kind::start ||
+                                                    span_.from.kind == ast::milestone_kind::end,
+                                    joined->end == "last", inc, nullptr, part));
+              pre.add(" END AS ").add(col);
+            }
+            pre.add(" FROM ").add(ch.last).add(" AS p");
+            pre.add(fmt::format(" LEFT JOIN {0} {1} ON {1}.type = '{2}' AND {1}.key = '' AND {1}.incident = ",
+                                projection::milestones_table, rk, projection::recorded_key_type))
+                .add(inc)
+                .add(joined->join);
+            ch.stage(pre, true);
           } else {
             pre.add(milestone(span_.from, inc, nullptr, "e.at")).add(" AS ").add(at_col).add(", ");
             pre.add(milestone(span_.from, inc, nullptr, "e.seq")).add(" AS ").add(seq_col);
@@ -1719,7 +1763,9 @@ class compiler {
             ch.stage(pre, true);
           }
           computed_milestone from{frag("p." + at_col, ty::timestamp), frag(fmt::format("(p.{}, p.{})", at_col, seq_col))};
+          if (settled_col) settled_column_ = "p." + *settled_col;
           v = span(span_, inc, &from);
+          settled_column_.reset();
         } else {
           v = event_measure(b.kind, b.pat, inc);
         }
@@ -1931,12 +1977,14 @@ class compiler {
     source(p.from, ch, sc);
     for (const auto& op : p.ops)
       boost::apply_visitor([&](const auto& o) { step(o, ch, sc); }, op.get());
-    if (const auto mark = ch.with.sql.find(source_columns_mark); mark != std::string::npos)
-      ch.with.sql.replace(mark, source_columns_mark.size(),
-                          source_columns(p.from.kind == ast::source_kind::incidents ? std::span<const fields::field>(fields::incident_fields)
-                                         : p.from.kind == ast::source_kind::log ? fields::log_fields
-                                                                                : std::span<const fields::field>(fields::event_fields),
-                                         sc));
+    const std::string columns =
+        source_columns(p.from.kind == ast::source_kind::incidents ? std::span<const fields::field>(fields::incident_fields)
+                       : p.from.kind == ast::source_kind::log     ? fields::log_fields
+                                                                  : std::span<const fields::field>(fields::event_fields),
+                       sc);
+    for (auto mark = ch.with.sql.find(source_columns_mark); mark != std::string::npos;
+         mark = ch.with.sql.find(source_columns_mark, mark + columns.size()))
+      ch.with.sql.replace(mark, source_columns_mark.size(), columns);
     compiled_query q;
     frag f = std::move(ch.with);
     f.add(" SELECT ");

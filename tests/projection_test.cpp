@@ -473,6 +473,30 @@ std::optional<std::int64_t> duration_of(const event_store& store, std::string_vi
   return std::get<duration>(v).ms;
 }
 
+// The same question asked of every incident in a pipeline (`incidents | let d = time from … |
+// …`): the span's `from` milestone is computed in a stage of its own, joined to the milestones
+// read model when it is one of its keys, as of T too.
+std::optional<std::int64_t> let_duration_of(const event_store& store, std::string_view question,
+                                            const std::string& incident,
+                                            std::optional<std::int64_t> as_of = std::nullopt) {
+  const std::string text = fmt::format("incidents | where id = \"{}\" | let d = {} | select d", incident, question);
+  auto script = query::parse(text);
+  REQUIRE_MESSAGE(script, (script ? "" : script.error().message));
+  query::context ctx;
+  ctx.as_of = as_of;
+  auto act = query::compile(script->statements.front(), shell::catalog_of(store), ctx, text);
+  REQUIRE_MESSAGE(act, (act ? "" : act.error().message));
+  const auto* run = std::get_if<query::run_query>(&*act);
+  REQUIRE(run);
+  auto rs = store.query(run->query.sql, run->query.params, run->query.columns);
+  REQUIRE_MESSAGE(rs, (rs ? "" : rs.error().message));
+  REQUIRE(rs->rows.size() == 1);
+  const value& v = rs->rows[0][0];
+  if (std::holds_alternative<null_value>(v)) return std::nullopt;
+  REQUIRE(std::holds_alternative<duration>(v));
+  return std::get<duration>(v).ms;
+}
+
 // The incidents relation's started, ended and status of `incidents` (now, or as of `when`),
 // each row named by the incident without `prefix`.
 std::vector<std::string> spans_of(const event_store& store, const std::vector<std::string>& incidents,
@@ -523,7 +547,7 @@ constexpr std::string_view questions[] = {
 };
 
 // Far after every recorded time of the generated logs: `as of` it, every event is believed as
-// now, but through the log instead of the milestones read model.
+// now, and every incident was last recorded before it (the read models answer for it).
 const std::int64_t far_future = parse_timestamp("2100-01-01T00:00:00Z").value().ms;
 
 }  // namespace
@@ -585,6 +609,10 @@ TEST_CASE("property: a log fixed by corrections and retractions answers like the
         const auto want = duration_of(clean, q, incident);
         CHECK(duration_of(messy, q, incident) == want);
         CHECK(duration_of(messy, q, incident, far_future) == want);
+        if (it % 4 == 0) {  // (compiling and preparing a pipeline costs more: every fourth case)
+          CHECK(let_duration_of(messy, q, incident) == want);
+          CHECK(let_duration_of(messy, q, incident, far_future) == want);
+        }
         if (want) ++answered[q];
         if (duration_of(uncorrected, q, incident) != want) ++fixed_answers;
         ++asked;
@@ -610,7 +638,9 @@ TEST_CASE("property: a log fixed by corrections and retractions answers like the
         for (const auto q : questions) {
           CAPTURE(incident);
           CAPTURE(q);
-          CHECK(duration_of(messy, q, incident, when) == duration_of(reference, q, prefix + incident));
+          const auto then_answer = duration_of(reference, q, prefix + incident);
+          CHECK(duration_of(messy, q, incident, when) == then_answer);
+          if (it % 4 == 0) CHECK(let_duration_of(messy, q, incident, when) == then_answer);
           ++as_of_asked;
         }
     }
