@@ -221,9 +221,22 @@ class table {
  private:
   // An empty data cell shows `—`; an empty header cell stays empty.
   static std::string cells_line(const std::vector<std::string>& cells, bool data) {
-    std::string out = "|";
-    for (const auto& c : cells) out += c.empty() ? (data ? std::string(" — |") : std::string(" |")) : " " + c + " |";
-    return out + "\n";
+    std::size_t size = 2;
+    for (const auto& c : cells) size += c.size() + 5;
+    std::string out;
+    out.reserve(size);
+    out += '|';
+    for (const auto& c : cells) {
+      if (c.empty()) {
+        out += data ? " — |" : " |";
+        continue;
+      }
+      out += ' ';
+      out += c;
+      out += " |";
+    }
+    out += '\n';
+    return out;
   }
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
