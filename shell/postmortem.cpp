@@ -221,9 +221,22 @@ class table {
  private:
   // An empty data cell shows `—`; an empty header cell stays empty.
   static std::string cells_line(const std::vector<std::string>& cells, bool data) {
-    std::string out = "|";
-    for (const auto& c : cells) out += c.empty() ? (data ? std::string(" — |") : std::string(" |")) : " " + c + " |";
-    return out + "\n";
+    std::size_t size = 2;
+    for (const auto& c : cells) size += c.size() + 5;
+    std::string out;
+    out.reserve(size);
+    out += '|';
+    for (const auto& c : cells) {
+      if (c.empty()) {
+        out += data ? " — |" : " |";
+        continue;
+      }
+      out += ' ';
+      out += c;
+      out += " |";
+    }
+    out += '\n';
+    return out;
   }
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
@@ -961,13 +974,14 @@ class report_writer : report_data::block_writer {
       put(bullet(e, what));
     };
     const auto with_text = [](const ev& e) { return e.text.empty() ? std::string() : ": " + escape_markdown(e.text); };
-    // Only notes and the first event of the other types are read: an index seek each.
+    // Only notes and the first event of the other types are read. The first of each type is one
+    // index seek, made once: a NOT EXISTS per event would seek again for every report and status.
     const projection::sql_text b = projection::believed("w", opts_.as_of.has_value());
-    std::vector<value> params;
+    std::vector<value> params = {inc_.id};
     bind_as_of(params, b, opts_.as_of);
     const std::string cond = fmt::format(
-        "v.type = 'note' OR (v.type IN ('report', 'alert', 'status', 'comm') AND NOT EXISTS (SELECT 1 FROM {} w "
-        "WHERE w.incident = v.incident AND w.type = v.type AND (w.at, w.seq) < (v.at, v.seq) AND {}))",
+        "v.type = 'note' OR v.seq IN (SELECT (SELECT w.seq FROM {} w WHERE w.incident = ? AND w.type = t.column1 AND "
+        "{} ORDER BY w.at, w.seq LIMIT 1) FROM (VALUES ('report'), ('alert'), ('status'), ('comm')) t)",
         projection::versions_table, b.sql);
     return each_event(cond, std::move(params), [&](const ev& e) {
       if (e.type == "report" && !std::exchange(report, true)) fact(e, "first outside report" + with_text(e));

@@ -604,7 +604,23 @@ std::string escape_markdown(std::string_view s) {
       }
     }
   }
+  // Bytes that need nothing are copied a run at a time: most text has none of the others, and
+  // a report escapes every event's text.
+  const auto plain = [](char ch) {
+    switch (ch) {
+      case '\\': case '|': case '`': case '*': case '[': case ']': case '~': case '_': case '<': case '>': case '&':
+        return false;
+      default: return static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f;
+    }
+  };
   for (std::size_t i = 0; i < s.size(); ++i) {
+    if (plain(s[i])) {
+      std::size_t j = i + 1;
+      while (j < s.size() && plain(s[j])) ++j;
+      out.append(s.substr(i, j - i));
+      i = j - 1;
+      continue;
+    }
     const char ch = s[i];
     const char prev = i ? s[i - 1] : ' ';
     const char next = i + 1 < s.size() ? s[i + 1] : ' ';

@@ -392,9 +392,12 @@ std::string disagreement_sql(std::string_view believed) {
       "(type = 'note' AND json_valid(data) AND json_type(data, '$.tags') = 'array' AND EXISTS "
       "(SELECT 1 FROM json_each(f.data, '$.tags') t WHERE t.type = 'text' AND t.value = 'impact-start'))), "
       "obs AS (SELECT *, row_number() OVER (PARTITION BY k, a, b, c, src ORDER BY at, seq) AS nth FROM keys), "
-      "firsts AS (SELECT *, count(*) OVER g AS n, min(at) OVER g AS lo, max(at) OVER g AS hi, "
-      "first_value(seq) OVER (g ORDER BY at, seq) AS first_seq FROM obs WHERE nth = 1 "
-      "WINDOW g AS (PARTITION BY k, a, b, c)) "
+      // One window over each key's observations in occurred order, its frame the whole key: one
+      // sort where `min(at) OVER key` beside `first_value(seq) OVER (key ORDER BY at, seq)` took two.
+      "firsts AS (SELECT *, count(*) OVER g AS n, first_value(at) OVER g AS lo, max(at) OVER g AS hi, "
+      "first_value(seq) OVER g AS first_seq FROM obs WHERE nth = 1 "
+      "WINDOW g AS (PARTITION BY k, a, b, c ORDER BY at, seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+      "FOLLOWING)) "
       "SELECT {2}, x.ko, x.lo, x.first_seq FROM firsts x JOIN {0} v ON v.seq = x.seq AND v.made_by = x.made_by "
       "WHERE x.n >= 2 AND x.lo <> x.hi ORDER BY x.lo, x.first_seq, x.ko, x.at, x.seq",
       projection::versions_table, believed, version_columns);
