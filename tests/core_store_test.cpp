@@ -251,6 +251,20 @@ TEST_SUITE("core_store") {
         for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "\n";
       return out;
     };
+    // Every column but the times taken from the clock (an event without recorded_at gets now).
+    const auto versions = [](const event_store& s) {
+      const std::vector<column> cols(9, column{"c"});
+      auto rs = s.query("SELECT seq, made_by, rank, valid_to IS NULL, corrected, id, type, at, data FROM event_versions "
+                        "ORDER BY seq, made_by",
+                        {}, cols);
+      REQUIRE(rs);
+      std::string out;
+      for (const auto& row : rs->rows) {
+        for (const auto& cell : row) out += std::get<std::string>(cell) + "|";
+        out += "\n";
+      }
+      return out;
+    };
     const std::string fresh = indexes(event_store::open(d.file("fresh.pmdb")).value());
     CHECK(fresh.find("versions_by_id") != std::string::npos);
     // Appended one event at a time (never deferred), and imported in one go (deferred).
@@ -269,7 +283,8 @@ TEST_SUITE("core_store") {
     REQUIRE_MESSAGE(r, (r ? "" : format_import_error(r.error().front())));
     CHECK(indexes(b) == fresh);
     CHECK(incident_rows(b) == incident_rows(a));
-    CHECK(dump(b, "event_versions", "seq, made_by") == dump(a, "event_versions", "seq, made_by"));
+    CHECK(versions(b) == versions(a));
+    CHECK(versions(b).size() > 1000);
     CHECK(b.verify()->ok);
     // The same file again: all there, nothing deferred (the import is no larger than the store).
     std::istringstream again(all);
@@ -279,7 +294,7 @@ TEST_SUITE("core_store") {
     CHECK(indexes(b) == fresh);
 
     // A bad line after many batches, into a store of fewer events: the drop is undone with the rest.
-    const std::string before = dump(b, "event_versions", "seq, made_by");
+    const std::string before = versions(b);
     std::string text;
     for (int i = 0; i < 10'000; ++i)
       text += line("x", "note", "2024-12-11T23:16:00Z", fmt::format(R"({{"text":"n{}"}})", i)) + "\n";
@@ -287,7 +302,7 @@ TEST_SUITE("core_store") {
     std::istringstream bad(text);
     REQUIRE_FALSE(import_jsonl(b, bad, "big.jsonl"));
     CHECK(indexes(b) == fresh);
-    CHECK(dump(b, "event_versions", "seq, made_by") == before);
+    CHECK(versions(b) == before);
     CHECK(incident_rows(b) == incident_rows(a));
     // And the store takes the next import as usual.
     std::istringstream good(text.substr(0, text.size() - 6));
