@@ -321,6 +321,10 @@ struct event_store::impl {
   sqlite::statement new_key_fields, incident_key_fields, drop_milestones, upsert_milestone;
   sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
   std::unordered_map<std::string, sqlite::statement, string_hash, std::equal_to<>> query_cache;
+  // While a bulk import defers the secondary indexes (defer_indexes): the statements that
+  // recreate them, and the incidents whose read models are refreshed once they are back.
+  std::vector<std::string> deferred_indexes;
+  std::set<std::string, std::less<>> deferred_incidents;
 
   ~impl() {
     insert = {};
@@ -1059,6 +1063,11 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   for (const auto& target : refold)
     if (auto r = s.refold(target); !r) return rollback(r.error());
   for (const auto& [incident, _] : versions) {
+    // Without the versions' indexes a refresh would scan them: it waits for restore_indexes.
+    if (!s.deferred_indexes.empty()) {
+      s.deferred_incidents.insert(incident);
+      continue;
+    }
     if (auto r = s.refresh_incident(incident); !r) return rollback(r.error());
   }
   // The milestones: the new events' keys merged in; an incident with a new correction or
@@ -1078,8 +1087,67 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
 std::expected<void, error> event_store::begin() {
   return sqlite::exec(impl_->db, "BEGIN IMMEDIATE");
 }
-std::expected<void, error> event_store::commit() { return sqlite::exec(impl_->db, "COMMIT"); }
-void event_store::rollback() { (void)sqlite::exec(impl_->db, "ROLLBACK"); }
+std::expected<void, error> event_store::commit() {
+  if (!impl_->deferred_indexes.empty())
+    if (auto r = restore_indexes(); !r) return r;
+  return sqlite::exec(impl_->db, "COMMIT");
+}
+void event_store::rollback() {
+  // The rollback brings the dropped indexes back with everything else.
+  impl_->deferred_indexes.clear();
+  impl_->deferred_incidents.clear();
+  (void)sqlite::exec(impl_->db, "ROLLBACK");
+}
+
+std::expected<void, error> event_store::defer_indexes() {
+  impl& s = *impl_;
+  if (!s.insert.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
+  if (sqlite3_get_autocommit(s.db) != 0)
+    return std::unexpected(error("defer_indexes: only inside a transaction (begin)"));
+  if (!s.deferred_indexes.empty()) return {};
+  // Every index of the log and the projection that the appends themselves do not read: not
+  // the unique ones (the constraints' own), nor events_by_target (a correction's checks and
+  // refold look its target's changes up by it). The store's own statements recreate them, so
+  // the file ends up as it would have without the deferral.
+  auto st = sqlite::statement::prepare(
+      s.db,
+      "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('events', 'event_versions') "
+      "AND sql IS NOT NULL AND name <> 'events_by_target' ORDER BY name");
+  if (!st) return std::unexpected(st.error());
+  std::vector<std::pair<std::string, std::string>> found;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    found.emplace_back(st->text(0), st->text(1));
+  }
+  *st = {};
+  for (const auto& [name, sql] : found) {
+    if (auto r = sqlite::exec(s.db, fmt::format("DROP INDEX \"{}\"", name)); !r) {
+      // Those already dropped come back with the caller's rollback.
+      s.deferred_indexes.clear();
+      return r;
+    }
+    s.deferred_indexes.push_back(sql);
+  }
+  return {};
+}
+
+std::expected<void, error> event_store::restore_indexes() {
+  impl& s = *impl_;
+  // Built by sorting the whole table once, instead of one random insert per row and index.
+  // SQLite's sorter keeps as much in memory as the page cache may hold, on top of the cache:
+  // both are cut to a quarter meanwhile, so that the import's resident memory stays flat.
+  if (auto r = sqlite::exec(s.db, "PRAGMA cache_size=-8192"); !r) return r;
+  for (const auto& sql : s.deferred_indexes)
+    if (auto r = sqlite::exec(s.db, sql); !r) return r;
+  if (auto r = sqlite::exec(s.db, "PRAGMA cache_size=-32768"); !r) return r;
+  s.deferred_indexes.clear();
+  for (const auto& incident : s.deferred_incidents)
+    if (auto r = s.refresh_incident(incident); !r) return r;
+  s.deferred_incidents.clear();
+  return {};
+}
 
 std::expected<void, error> event_store::rebuild() {
   impl& s = *impl_;

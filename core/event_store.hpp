@@ -112,6 +112,12 @@ class event_store {
   std::expected<void, error> begin();
   std::expected<void, error> commit();
   void rollback();
+  // For an import large relative to the store, inside its transaction: drops the secondary
+  // indexes of the log and the projection that appends do not read, and defers the read
+  // models' refresh. restore_indexes() (or commit()) recreates them, each by one sort, and
+  // refreshes every incident appended to meanwhile; rollback() undoes the drop.
+  std::expected<void, error> defer_indexes();
+  std::expected<void, error> restore_indexes();
 
   // Recomputes every read model from the log, in one transaction.
   std::expected<void, error> rebuild();

@@ -237,6 +237,82 @@ TEST_SUITE("core_store") {
     CHECK(incident_rows(b) == incident_rows(a));
   }
 
+  // An import at least as large as the store drops the secondary indexes in its transaction
+  // and recreates them at the commit (and refreshes the read models then): the store must end
+  // up as appending without the deferral leaves it, and a failing import must leave it as it was.
+  TEST_CASE("an import that defers the indexes leaves the same store, and a failing one leaves it untouched") {
+    temp_dir d;
+    const auto indexes = [](const event_store& s) {
+      auto rs = s.query("SELECT name, sql FROM sqlite_schema WHERE type = 'index' ORDER BY name", {},
+                        std::vector<column>{{"name"}, {"sql"}});
+      REQUIRE(rs);
+      std::string out;
+      for (const auto& row : rs->rows)
+        for (const auto& cell : row) out += (std::holds_alternative<null_value>(cell) ? "NULL" : std::get<std::string>(cell)) + "\n";
+      return out;
+    };
+    // Every column but the times taken from the clock (an event without recorded_at gets now).
+    const auto versions = [](const event_store& s) {
+      const std::vector<column> cols(9, column{"c"});
+      auto rs = s.query("SELECT seq, made_by, rank, valid_to IS NULL, corrected, id, type, at, data FROM event_versions "
+                        "ORDER BY seq, made_by",
+                        {}, cols);
+      REQUIRE(rs);
+      std::string out;
+      for (const auto& row : rs->rows) {
+        for (const auto& cell : row) out += std::get<std::string>(cell) + "|";
+        out += "\n";
+      }
+      return out;
+    };
+    const std::string fresh = indexes(event_store::open(d.file("fresh.pmdb")).value());
+    CHECK(fresh.find("versions_by_id") != std::string::npos);
+    // Appended one event at a time (never deferred), and imported in one go (deferred).
+    auto a = event_store::open(d.file("a.pmdb")).value();
+    auto b = event_store::open(d.file("b.pmdb")).value();
+    std::string all;
+    for (const char* f : {"examples/openai-2024-12-11.jsonl", "examples/meta-2024-12-11.jsonl"}) {
+      const std::string text = test::read_file(test::source_dir() / f);
+      all += text;
+      std::istringstream lines(text);
+      for (std::string l; std::getline(lines, l);)
+        if (!l.empty()) REQUIRE(a.append(std::vector<event>{parse_event(l).value()}));
+    }
+    std::istringstream in(all);
+    auto r = import_jsonl(b, in, "all.jsonl");
+    REQUIRE_MESSAGE(r, (r ? "" : format_import_error(r.error().front())));
+    CHECK(indexes(b) == fresh);
+    CHECK(incident_rows(b) == incident_rows(a));
+    CHECK(versions(b) == versions(a));
+    CHECK(versions(b).size() > 1000);
+    CHECK(b.verify()->ok);
+    // The same file again: all there, nothing deferred (the import is no larger than the store).
+    std::istringstream again(all);
+    r = import_jsonl(b, again, "all.jsonl");
+    REQUIRE(r);
+    CHECK(r->appended == 0);
+    CHECK(indexes(b) == fresh);
+
+    // A bad line after many batches, into a store of fewer events: the drop is undone with the rest.
+    const std::string before = versions(b);
+    std::string text;
+    for (int i = 0; i < 10'000; ++i)
+      text += line("x", "note", "2024-12-11T23:16:00Z", fmt::format(R"({{"text":"n{}"}})", i)) + "\n";
+    text += "{oops\n";
+    std::istringstream bad(text);
+    REQUIRE_FALSE(import_jsonl(b, bad, "big.jsonl"));
+    CHECK(indexes(b) == fresh);
+    CHECK(versions(b) == before);
+    CHECK(incident_rows(b) == incident_rows(a));
+    // And the store takes the next import as usual.
+    std::istringstream good(text.substr(0, text.size() - 6));
+    r = import_jsonl(b, good, "good.jsonl");
+    REQUIRE(r);
+    CHECK(r->appended == 10'000);
+    CHECK(indexes(b) == fresh);
+    CHECK(b.verify()->ok);
+  }
+
   TEST_CASE("rebuild recomputes the same read model from the log") {
     temp_dir d;
     const auto path = d.file("a.pmdb");
