@@ -325,6 +325,7 @@ struct event_store::impl {
   // recreate them, and the incidents whose read models are refreshed once they are back.
   std::vector<std::string> deferred_indexes;
   std::set<std::string, std::less<>> deferred_incidents;
+  std::set<std::string, std::less<>> deferred_milestones;  // incidents whose milestones are recomputed whole
 
   ~impl() {
     insert = {};
@@ -1077,8 +1078,13 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   std::set<std::string_view> refolded;
   for (const event& e : batch)
     if (projection::is_audit_type(e.type) && e.target) refolded.insert(e.incident);
-  for (std::string_view incident : refolded)
+  for (std::string_view incident : refolded) {
+    if (!s.deferred_indexes.empty()) {  // it reads the incident's versions by their index: later
+      s.deferred_milestones.emplace(incident);
+      continue;
+    }
     if (auto r = s.recompute_milestones(incident); !r) return rollback(r.error());
+  }
   if (auto r = sqlite::exec(s.db, outer ? "COMMIT" : "RELEASE pmdb_append"); !r) return rollback(r.error());
   result.last_seq = last_seq();
   return result;
@@ -1096,6 +1102,7 @@ void event_store::rollback() {
   // The rollback brings the dropped indexes back with everything else.
   impl_->deferred_indexes.clear();
   impl_->deferred_incidents.clear();
+  impl_->deferred_milestones.clear();
   (void)sqlite::exec(impl_->db, "ROLLBACK");
 }
 
@@ -1146,6 +1153,9 @@ std::expected<void, error> event_store::restore_indexes() {
   for (const auto& incident : s.deferred_incidents)
     if (auto r = s.refresh_incident(incident); !r) return r;
   s.deferred_incidents.clear();
+  for (const auto& incident : s.deferred_milestones)
+    if (auto r = s.recompute_milestones(incident); !r) return r;
+  s.deferred_milestones.clear();
   return {};
 }
 
