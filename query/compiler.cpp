@@ -1577,11 +1577,15 @@ class compiler {
     frag with;
     std::string last;
     int n = 0;
-    // A materialized stage is computed once: SQLite would otherwise flatten it and copy its
-    // correlated subqueries into every later reference (a percentile's window, its count, ...).
-    void stage(const frag& body, bool materialized = false) {
+    // A stage `computed_once` is not flattened into the next: SQLite would copy its correlated
+    // subqueries into every later reference (each aggregate of a measure, a `where` and a
+    // `select` of it...). An OFFSET keeps it whole (SQLite never flattens a subquery with one):
+    // read once, it runs as a co-routine whose rows the next stage reads as they come; read
+    // twice (a side stage reads it too), SQLite materializes it. Either way each row's values
+    // are computed once, and a co-routine stores none of them.
+    void stage(const frag& body, bool computed_once = false) {
       last = fmt::format("s{}", n++);
-      with.add(n == 1 ? "WITH " : ", ").add(last).add(materialized ? " AS MATERIALIZED (" : " AS (").add(body).add(")");
+      with.add(n == 1 ? "WITH " : ", ").add(last).add(" AS (").add(body).add(computed_once ? " LIMIT -1 OFFSET 0)" : ")");
     }
     // A CTE of its own name that later stages read, computed once; the rows stay `last`'s.
     void side(const std::string& name, const frag& body) {
