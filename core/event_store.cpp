@@ -423,12 +423,16 @@ struct event_store::impl {
 
   // The milestones of the events appended after position `after`, merged into the read model.
   // Only right for incidents none of whose older events changed (see recompute_milestones).
-  std::expected<void, error> add_new_milestones(std::int64_t after) {
+  std::expected<void, error> add_new_milestones(std::int64_t after) { return merge_milestones(new_key_fields, after); }
+
+  // Merges the milestones of the rows `st` selects with parameter `param` into the read model.
+  template <class Param>
+  std::expected<void, error> merge_milestones(sqlite::statement& st, const Param& param) {
     projection::milestone_spans spans;
-    new_key_fields.reset();
-    new_key_fields.bind(1, after);
-    auto r = fold_keys(new_key_fields, spans);
-    new_key_fields.reset();
+    st.reset();
+    st.bind(1, param);
+    auto r = fold_keys(st, spans);
+    st.reset();
     if (!r) return r;
     return write_milestones(spans);
   }
@@ -439,13 +443,7 @@ struct event_store::impl {
     drop_milestones.reset();
     drop_milestones.bind(1, incident);
     if (auto r = drop_milestones.run(); !r) return r;
-    projection::milestone_spans spans;
-    incident_key_fields.reset();
-    incident_key_fields.bind(1, incident);
-    auto r = fold_keys(incident_key_fields, spans);
-    incident_key_fields.reset();
-    if (!r) return r;
-    return write_milestones(spans);
+    return merge_milestones(incident_key_fields, incident);
   }
 
   // Recomputes the whole milestones read model, one incident at a time (memory: one incident).

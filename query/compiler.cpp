@@ -16,11 +16,16 @@
 //   e.valid_to IS NULL AND e.type = ? ... ORDER BY e.at, e.seq LIMIT 1)`. `start`/`end` are the
 //   first/last event that is not a correction or retraction. "At or after" a milestone compares
 //   positions (at, seq), so two events of one moment keep the store's order.
+// * A milestone whose pattern is a key of the milestones read model (a type; a status, channel,
+//   component [and state] or metric name; `start`/`end`) reads that row instead: one lookup for
+//   its first or last position, the walk above only when an "at or after" reference falls
+//   between the two. As of T, it serves the incidents last recorded by T (their @recorded row),
+//   the walk the others. In a `let` span, the `from` milestone's row is a LEFT JOIN.
 // * A pipeline is a chain of CTEs, one per step: `WITH s0 AS (source), s1 AS (step over s0),
 //   ... SELECT <shown columns> FROM sN ORDER BY <order>`. Row order is a list of columns of the
 //   current CTE (the source's natural order, then `order by` terms ahead of it, so sorting is
 //   stable); `select` carries those columns along unseen, `limit` and the final SELECT apply
-//   them. Percentiles are nearest-rank, computed with row_number()/count() windows.
+//   them. Percentiles are nearest-rank, computed by the aggregate pmdb_percentile.
 //
 // Choices the language leaves open
 // --------------------------------

@@ -252,11 +252,9 @@ TEST_SUITE("core_store") {
       return out;
     };
     // Every column but the times taken from the clock (an event without recorded_at gets now).
-    const auto versions = [](const event_store& s) {
-      const std::vector<column> cols(9, column{"c"});
-      auto rs = s.query("SELECT seq, made_by, rank, valid_to IS NULL, corrected, id, type, at, data FROM event_versions "
-                        "ORDER BY seq, made_by",
-                        {}, cols);
+    // The rows of `sql` (`n` columns, none NULL), as text.
+    const auto rows = [](const event_store& s, const char* sql, std::size_t n) {
+      auto rs = s.query(sql, {}, std::vector<column>(n, column{"c"}));
       REQUIRE(rs);
       std::string out;
       for (const auto& row : rs->rows) {
@@ -264,6 +262,10 @@ TEST_SUITE("core_store") {
         out += "\n";
       }
       return out;
+    };
+    const auto versions = [&](const event_store& s) {
+      return rows(s, "SELECT seq, made_by, rank, valid_to IS NULL, corrected, id, type, at, data FROM event_versions "
+                  "ORDER BY seq, made_by", 9);
     };
     const std::string fresh = indexes(event_store::open(d.file("fresh.pmdb")).value());
     CHECK(fresh.find("versions_by_id") != std::string::npos);
@@ -289,16 +291,8 @@ TEST_SUITE("core_store") {
     CHECK(versions(b) == versions(a));
     CHECK(versions(b).size() > 1000);
     // The milestones (the @recorded rows aside: the events without recorded_at take the clock's).
-    const auto milestones = [](const event_store& s) {
-      const std::vector<column> cols(7, column{"c"});
-      auto rs = s.query("SELECT * FROM milestones WHERE type <> '@recorded' ORDER BY type, key, incident", {}, cols);
-      REQUIRE(rs);
-      std::string out;
-      for (const auto& row : rs->rows) {
-        for (const auto& cell : row) out += std::get<std::string>(cell) + "|";
-        out += "\n";
-      }
-      return out;
+    const auto milestones = [&](const event_store& s) {
+      return rows(s, "SELECT * FROM milestones WHERE type <> '@recorded' ORDER BY type, key, incident", 7);
     };
     CHECK(milestones(b) == milestones(a));
     CHECK(milestones(b).size() > 1000);

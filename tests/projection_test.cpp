@@ -449,8 +449,9 @@ void write_clean(event_store& store, std::vector<fact> facts, const std::vector<
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
 }
 
-// The one duration cell of a `time from … to …` statement about `incident`, through the shell's
-// path: parse, compile against the store's catalog, run.
+// The one duration cell of statement `text` (a `time from … to …` statement about `incident`)
+// through the shell's path: parse, compile against the store's catalog (`incident` the current
+// one, `as_of` the session's view), run.
 std::optional<std::int64_t> duration_of(const event_store& store, std::string_view text, const std::string& incident,
                                         std::optional<std::int64_t> as_of = std::nullopt) {
   auto script = query::parse(text);
@@ -479,22 +480,8 @@ std::optional<std::int64_t> duration_of(const event_store& store, std::string_vi
 std::optional<std::int64_t> let_duration_of(const event_store& store, std::string_view question,
                                             const std::string& incident,
                                             std::optional<std::int64_t> as_of = std::nullopt) {
-  const std::string text = fmt::format("incidents | where id = \"{}\" | let d = {} | select d", incident, question);
-  auto script = query::parse(text);
-  REQUIRE_MESSAGE(script, (script ? "" : script.error().message));
-  query::context ctx;
-  ctx.as_of = as_of;
-  auto act = query::compile(script->statements.front(), shell::catalog_of(store), ctx, text);
-  REQUIRE_MESSAGE(act, (act ? "" : act.error().message));
-  const auto* run = std::get_if<query::run_query>(&*act);
-  REQUIRE(run);
-  auto rs = store.query(run->query.sql, run->query.params, run->query.columns);
-  REQUIRE_MESSAGE(rs, (rs ? "" : rs.error().message));
-  REQUIRE(rs->rows.size() == 1);
-  const value& v = rs->rows[0][0];
-  if (std::holds_alternative<null_value>(v)) return std::nullopt;
-  REQUIRE(std::holds_alternative<duration>(v));
-  return std::get<duration>(v).ms;
+  return duration_of(store, fmt::format("incidents | where id = \"{}\" | let d = {} | select d", incident, question),
+                       incident, as_of);
 }
 
 // The incidents relation's started, ended and status of `incidents` (now, or as of `when`),
