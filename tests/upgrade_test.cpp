@@ -10,11 +10,13 @@
 //     tests/golden/scripts/data/corrections.jsonl, its answers to store-v2-questions.pmq (now and
 //     as of before the corrections) and its postmortem of openai-2024-12-11;
 //   tests/data/store-v3.pmdb, store-v3.answers, store-v3.report.md: the release before the
-//     analysts' questions (schema 3, the store format of today): the same imports, then an
-//     incident recorded live (store-v3-record.pmq); its answers to store-v3-questions.pmq and its
-//     postmortem. Today's pmdb must open it as it is, write nothing, and answer as it did; the
-//     questions that release could not ask (store-v3-new-questions.pmq) get the answers they get
-//     on a store today's pmdb builds from the same inputs.
+//     analysts' questions (schema 3: the hash chain, before the milestones read model): the same
+//     imports, then an incident recorded live (store-v3-record.pmq); its answers to
+//     store-v3-questions.pmq and its postmortem. Today's pmdb upgrades it to schema 4 once, in one
+//     transaction (the milestones computed; the log, chain, versions and incidents untouched),
+//     and answers as it did; the questions that release could not ask
+//     (store-v3-new-questions.pmq) get the answers they get on a store today's pmdb builds from
+//     the same inputs.
 // The postmortems (store-v2.report.md, store-v3.report.md) are today's report of each store:
 // its format changed since (the customer impact as Duration, the document header), so they are
 // rewritten when the report's format changes; the stores, their logs and answers are not.
@@ -388,6 +390,35 @@ TEST_SUITE("upgrade") {
     const auto report = run_pmdb({"report", v3, "openai-2024-12-11", "--now", "2025-01-01T00:00:00Z"});
     CHECK(report.status == 0);
     CHECK(report.out == read_file(data / "store-v3.report.md"));
+  }
+
+  TEST_CASE("an upgrade of a version-3 store that fails leaves it as it was, and a later one succeeds") {
+    temp_dir d;
+    const std::string v3 = fixture_copy(d, 3);
+    // A table of the milestones' name but another shape, in the way: CREATE TABLE IF NOT EXISTS
+    // keeps it, and its index (and the read model's computing) fail inside the transaction.
+    REQUIRE(raw_exec(v3, "CREATE TABLE milestones (x)") == "");
+    const std::string schema_before = schema(v3);
+    const std::string everything_before = raw_dump(v3, "SELECT * FROM events ORDER BY seq") +
+                                          raw_dump(v3, "SELECT * FROM event_versions ORDER BY seq, made_by") +
+                                          raw_dump(v3, "SELECT * FROM incidents ORDER BY id") +
+                                          raw_dump(v3, "SELECT * FROM chain_head");
+
+    auto failed = event_store::open(v3, {.create = false});
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().message.starts_with(v3 + ": "));
+    CHECK(schema(v3) == schema_before);
+    CHECK(raw_dump(v3, "SELECT * FROM events ORDER BY seq") + raw_dump(v3, "SELECT * FROM event_versions ORDER BY seq, made_by") +
+              raw_dump(v3, "SELECT * FROM incidents ORDER BY id") + raw_dump(v3, "SELECT * FROM chain_head") ==
+          everything_before);
+    CHECK(raw_dump(v3, "PRAGMA user_version") == "3|\n");
+
+    REQUIRE(raw_exec(v3, "DROP TABLE milestones") == "");
+    auto up = event_store::open(v3, {.create = false});
+    REQUIRE(up);
+    CHECK(up->upgraded_from() == 3);
+    CHECK(raw_dump(v3, "PRAGMA user_version") == "4|\n");
+    CHECK(up->verify()->ok);
   }
 
   TEST_CASE("the questions that release could not ask: on its store as on one today's pmdb builds") {
