@@ -94,6 +94,7 @@ Shell options (each also as --NAME=VALUE; `pmdb DB --help` describes them all):
                                    --csv, --tsv, --json, --jsonl, --markdown, --box, --table, --line
   --headers on|off                 column names in table, csv and tsv output (default: on)
   --bail / --no-bail               stop at the first error (default: on in scripts)
+  --echo                           print each statement and dot-command before its result
   --readonly                       open the store read-only (implies --safe)
   --safe                           refuse what writes files, opens another store, reads a script or
                                    appends to the store (.output FILE, .once, .export, report ... to,
@@ -537,6 +538,7 @@ Options:
   --init FILE           run FILE (dot-commands and statements) before the first statement
   --no-init, -X         read no startup file
   --bail / --no-bail    stop at the first error (default: on in scripts, off interactively)
+  --echo                print each statement and dot-command before its result (as .echo on)
   --readonly            open the store read-only (implies --safe)
   --safe                for a script from elsewhere: refuse every statement and dot-command that
                         writes a file, opens another store, reads a script or appends to the
@@ -645,6 +647,8 @@ int cmd_shell(const std::vector<std::string>& args) {
       auto v = value();
       if (!v) return shell_usage_error("--nullvalue needs a text");
       cfg.render.null_text = *v;
+    } else if (a == "--echo") {
+      cfg.echo = true;
     } else if (a == "--bail") {
       bail = true;
     } else if (a == "--no-bail") {

@@ -102,7 +102,7 @@ inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& 
 }
 
 // The command line for a golden script: its first line may be `-- args: ...` (options such as
-// `--mode csv`), then `-f SCRIPT`.
+// `--mode csv`), then `--echo -f SCRIPT`.
 inline std::vector<std::string> script_args(const std::filesystem::path& script) {
   std::vector<std::string> args;
   const std::string text = read_file(source_dir() / script);
@@ -111,6 +111,9 @@ inline std::vector<std::string> script_args(const std::filesystem::path& script)
     std::istringstream words(text.substr(tag.size(), text.find('\n') - tag.size()));
     for (std::string w; words >> w;) args.push_back(w);
   }
+  // Each statement is printed before its result: the golden file keeps the question beside
+  // the answer.
+  args.push_back("--echo");
   args.push_back("-f");
   args.push_back(script.string());
   return args;

@@ -48,7 +48,7 @@ _pmdb() {
 
   local modes="table box markdown csv tsv json jsonl line"
   local commands="import export rebuild verify report help"
-  local shell_opts="-c -f --mode --headers --bail --no-bail --readonly --safe --tz --as-of --now
+  local shell_opts="-c -f --mode --headers --bail --no-bail --echo --readonly --safe --tz --as-of --now
 --source -h --help --version"
   shell_opts+=" --table --box --markdown --csv --tsv --json --jsonl --line --nullvalue --init --no-init"
 
