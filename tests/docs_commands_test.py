@@ -25,6 +25,10 @@ so a new block cannot go unchecked):
   the help of its command.
 - a JSON event: `pmdb import` accepts it.
 
+The GitHub table (median, p90 and max time to resolve by severity) is also computed from the
+archive alone, with tests/tools/github_answers.py's reading of it and its nearest-rank
+percentiles, and must equal the README's.
+
 Event ids and chain heads (hexadecimal words of 8 or more characters) depend on who records and
 when; in the shown output each stands for one real id, the same one wherever it appears, and an
 id typed later (or its prefix) is replaced by the real one.
@@ -347,6 +351,38 @@ def usage(body: list[str], what: str):
                   f"{what}: {option} (in `{l.strip()}`) is not in the help of pmdb {command}")
 
 
+def check_github_table(text: str):
+    """The README's GitHub table against an answer computed from the archive without pmdb."""
+    sys.path.insert(0, str(SOURCE / "tests" / "tools"))
+    import github_answers as oracle
+    archive = SOURCE / "tests" / "data" / "github-statuses" / "incidents.jsonl"
+    impact = {}
+    for line in archive.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            a = json.loads(line)
+            impact[a["url"].rstrip("/").rsplit("/", 1)[-1]] = a["impact"]
+    by_severity: dict[str, list] = {}
+    for inc in oracle.load(archive):
+        # time from first status investigating to status resolved: the first resolved post at
+        # or after the first investigating one, in (at, seq) order; null without either.
+        start = next((k for k, (_, status) in enumerate(inc.posts) if status == "investigating"), None)
+        end = None if start is None else next((at for at, status in inc.posts[start:] if status == "resolved"), None)
+        by_severity.setdefault(impact[inc.code], []).append(None if end is None else end - inc.posts[start][0])
+
+    def shown(ms):
+        return "" if ms is None else oracle.duration_text(ms)
+
+    want = []
+    for severity, ttrs in sorted(by_severity.items(), key=lambda kv: -len(kv[1])):
+        known = [t for t in ttrs if t is not None]
+        want.append([severity, str(len(ttrs)), shown(oracle.nearest_rank(known, 50)),
+                     shown(oracle.nearest_rank(known, 90)), shown(max(known) if known else None)])
+    table = text.split("| severity", 1)[1].split("\n")[2:]
+    got = [[c.strip() for c in l.strip().strip("|").split("|")]
+           for l in table[:next(i for i, l in enumerate(table) if not l.startswith("| "))]]
+    check(got == want, f"README.md: the GitHub table is not what the archive says:\n  shown:    {got}\n  archive:  {want}")
+
+
 # --- the manual pages ---------------------------------------------------------------------------
 
 def man_examples(page: Path) -> list[list[str]]:
@@ -405,6 +441,7 @@ def main():
         readme_dir.mkdir()
         man_dir.mkdir()
         kinds = run_readme(Scratch(readme_dir))
+        check_github_table((SOURCE / "README.md").read_text(encoding="utf-8"))
         examples = run_man(Scratch(man_dir))
     for f in failures:
         print("FAIL:", f, file=sys.stderr)
