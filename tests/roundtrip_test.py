@@ -89,6 +89,8 @@ HOSTILE.update({
     "quotes": "She said \"stop\" and 'go'; \"\" '' \"unbalanced ' “smart” ‘single’",
     "backslashes": "C:\\temp\\new \\\\server\\share \\\" \\n \\t \\u0041 \\x1b \\",
     "csv": "a,b,\"c\",d,\n\"e\", ,",
+    "commas": "one, two,three,,",
+    "semicolons": "a;b; c",
     "leading-space": "  two spaces around  ",
     "tabs": "\tcol1\tcol2\t",
     "one-space": " ",
@@ -302,14 +304,23 @@ def expected_rows(events, ids):
     return rows
 
 
+def differ(got, want):
+    """Where two strings first differ, shown short."""
+    if not isinstance(got, str) or not isinstance(want, str):
+        return f"{short(got)} != {short(want)}"
+    k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    return f"{short(got[max(0, k - 20):k + 40])} != {short(want[max(0, k - 20):k + 40])} at character {k} " \
+           f"(lengths {len(got)}, {len(want)})"
+
+
 def compare_cells(mode, got_rows, want):
     check(len(got_rows) == len(want), f"{mode}: {len(got_rows)} rows, expected {len(want)}")
     for got, (eid, source, text) in zip(got_rows, want):
         if not check(len(got) == 4, f"{mode}: row of {len(got)} cells: {short(got)}"):
             continue
-        check(got[0] == eid, f"{mode}: id {short(got[0])} != {short(eid)}")
-        check(got[2] == source, f"{mode}: source {short(got[2])} != {short(source)}")
-        check(got[3] == text, f"{mode}: text {short(got[3])} != {short(text)}")
+        check(got[0] == eid, f"{mode}: id {differ(got[0], eid)}")
+        check(got[2] == source, f"{mode}: source {differ(got[2], source)}")
+        check(got[3] == text, f"{mode}: text {differ(got[3], text)}")
 
 
 TSV_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
@@ -324,17 +335,25 @@ def tsv_unescape(cell, what):
     return re.sub(r"\\(.)", one, cell, flags=re.S)
 
 
+def read_separated(mode, out, **dialect):
+    try:
+        return list(csv.reader(io.StringIO(out, newline=""), strict=True, **dialect))
+    except csv.Error as e:
+        check(False, f"{mode}: Python's csv module cannot read the output: {e}")
+        return []
+
+
 def machine_modes(db, inc, want):
     # csv: RFC 4180, read by the csv module; records end with \n, a \r or \n inside a cell is quoted.
     out = shell(db, "csv", query(inc))
-    rows = list(csv.reader(io.StringIO(out, newline=""), strict=True))
+    rows = read_separated("csv", out)
     check(rows[:1] == [["id", "at", "source", "text"]], f"csv: header {rows[:1]}")
     compare_cells("csv", rows[1:], want)
 
     # tsv: one record per \n-terminated line, cells split at \t, `\t \n \r \\` escaped in cells.
     out = shell(db, "tsv", query(inc))
     check("\r" not in out, "tsv: a raw carriage return")
-    rows = list(csv.reader(io.StringIO(out, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE, strict=True))
+    rows = read_separated("tsv", out, delimiter="\t", quoting=csv.QUOTE_NONE)
     check(len(rows) == out.count("\n"), f"tsv: {len(rows)} records for {out.count(chr(10))} lines")
     check(rows[:1] == [["id", "at", "source", "text"]], f"tsv: header {rows[:1]}")
     compare_cells("tsv", [[tsv_unescape(c, f"row {k} cell {j}") for j, c in enumerate(r)]
