@@ -485,6 +485,7 @@ def terminal_escape(s, keep_newlines=False):
     return TERMINAL_ESCAPES.sub(one, s)
 
 
+BORDER = re.compile(r"[-+┌┬┐├┼┤└┴┘─]+")
 BOX_OR_ASCII = re.compile(r"[\x00-\x7f\u2500-\u257f]*")
 UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -499,10 +500,11 @@ def terminal_modes(db, inc, want):
         for k, line in enumerate(lines):
             if line.isascii() or mode == "box" and BOX_OR_ASCII.fullmatch(line):
                 check(len(line) == len(frame), f"{mode}: line {k} is {len(line)} wide, the frame {len(frame)}")
-            check(line.startswith(vertical) or line.startswith(frame[0]) or k in (0, 2, len(lines) - 1),
-                  f"{mode}: line {k} does not start with the frame")
-            check(line.endswith(vertical) or line == lines[0] or line == lines[-1] or k == 2,
-                  f"{mode}: line {k} does not end with the frame")
+            if k in (0, 2, len(lines) - 1):
+                check(BORDER.fullmatch(line) is not None, f"{mode}: line {k} is not a border: {short(line)}")
+            else:
+                check(line.startswith(vertical) and line.endswith(vertical) and not BORDER.fullmatch(line),
+                      f"{mode}: line {k} does not start and end with the frame: {short(line)}")
         body = lines[3:-1]
         for line, (eid, source, text) in zip(body, want):
             cells = [c.strip(" ") for c in line[1:-1].split(f" {vertical} ")] if vertical not in terminal_escape(
