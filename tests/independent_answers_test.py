@@ -519,16 +519,18 @@ def aggregates(w):
 def show_types(w):
     """tests/golden/queries/show.pmq: the number of events of each type, and Meta's sources."""
     g = Golden("tests/golden/queries/show.expected")
-    g.next()  # show incidents: checked with overview.expected
+    g.rows("show incidents", incident_rows_human(w, w.incidents))
     types = ["incident", "status", "report", "alert", "change", "metric", "comm", "component", "cause", "action",
              "note", "correction", "retraction"]
     g.rows("events per type", [[t, str(len(w.of_type(t)))] for t in types])
-    srcs = {}
-    for e in w.facts(META):
-        srcs.setdefault(e["source"], []).append(e["at_ms"])
-    want = sorted(([s, str(len(v)), human_time(min(v)), human_time(max(v))] for s, v in srcs.items()),
-                  key=lambda r: (-int(r[1]), r[0]))
-    g.rows("Meta's sources", want)
+    for inc in (META, OPENAI):
+        srcs = {}
+        for e in w.facts(inc):
+            srcs.setdefault(e["source"], []).append(e["at_ms"])
+        want = sorted(([s, str(len(v)), human_time(min(v)), human_time(max(v))] for s, v in srcs.items()),
+                      key=lambda r: (-int(r[1]), r[0]))
+        g.rows(f"{inc}'s sources", want)
+    g.done()
 
 
 def per_incident_counts(w):
