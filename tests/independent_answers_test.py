@@ -542,7 +542,7 @@ def per_incident_counts(w):
         groups.setdefault((e["incident"], e["type"]), []).append(e["at_ms"])
     want = sorted(([i, t, str(len(v)), human_time(min(v)), human_time(max(v))] for (i, t), v in groups.items()),
                   key=lambda r: (-int(r[2]), r[1], r[0]))[:5]
-    # The 11th table of pipelines.expected is this question's (the 11th statement of the script).
+    # The table of pipelines.expected with this header is this question's.
     tables = golden_tables("tests/golden/queries/pipelines.expected")
     t = next((t for t in tables if t and t[0] == ["incident", "type", "n", "first", "last"]), [])
     check(t[1:] == want, f"pipelines.expected: events per incident and type:\n golden   {t[1:]}\n computed {want}")

@@ -27,7 +27,6 @@ overrides, Arabic and Hebrew, C1 controls, U+2028/U+2029 and a 100 KB line go th
 Usage: roundtrip_test.py PATH_TO_PMDB
 """
 import csv
-import html
 import html.parser
 import io
 import json
