@@ -240,6 +240,14 @@ inline std::optional<json_problem> parse_json(rapidjson::Document& doc, std::str
   auto problem = parse_json_stream(doc, in);
   const auto nul = [&](std::size_t at) { return at < text.size() && text[at] == '\0'; };
   if (problem && problem->syntax && nul(problem->offset)) problem->message = "a NUL byte.";
+  // A raw control character in a string: rapidjson calls it an invalid escape, though there
+  // is no backslash; say what it is and how JSON writes it.
+  if (problem && problem->syntax && problem->offset < text.size() &&
+      problem->message == rapidjson::GetParseError_En(rapidjson::kParseErrorStringEscapeInvalid)) {
+    const auto c = static_cast<unsigned char>(text[problem->offset]);
+    if (c > 0 && c < 0x20)
+      problem->message = fmt::format("a control character (U+{:04X}) in a string, which JSON writes escaped (\\u{:04x}).", c, c);
+  }
   // The reader tells where it found a bad byte (the first that cannot follow); the offset
   // given is where the ill-formed character starts (all before it was checked).
   if (problem && problem->message == "not valid UTF-8")

@@ -28,8 +28,8 @@
 //
 // Escaping: text from events is untrusted. In Markdown text and table cells, `\ | * _ [ ] ~ ``
 // are backslash-escaped, `< > &` become entities (no HTML can be injected), line breaks become
-// `<br>`, other control characters a space, and a line-start marker (`#`, `>`, `-`, `+`, `=`,
-// `1.`) is escaped. In the Mermaid block, names keep only characters Mermaid cannot misread.
+// `<br>`, other control characters a space, and a line-start marker (`#`, `-`, `+`, `=`,
+// `1.`) is escaped (`>` is already `&gt;`). In the Mermaid block, names keep only characters Mermaid cannot misread.
 #include "shell/postmortem.hpp"
 
 #include "shell/render.hpp"

@@ -292,9 +292,12 @@ std::string render_line(const result_set& rs, const render_options& o) {
 
 // ---- markdown ----------------------------------------------------------------------------------
 
+// An ASCII letter or digit. A `_` between two of them cannot open or close emphasis, so it is
+// kept. Next to any other character it is escaped: next to non-ASCII punctuation (`“_em_”`,
+// `«_em_»`, `（_em_）`) CommonMark would take it for emphasis, and telling punctuation from
+// letters beyond ASCII takes Unicode's tables (an escaped `\_` renders as `_` all the same).
 bool word_byte(char ch) {
-  const auto u = static_cast<unsigned char>(ch);
-  return u >= 0x80 || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
 std::string render_markdown(const result_set& rs, const render_options& o) {
@@ -592,7 +595,8 @@ std::string escape_markdown(std::string_view s) {
   while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
   s.remove_prefix(start);
   if (!s.empty()) {
-    if (s[0] == '#' || s[0] == '>' || s[0] == '-' || s[0] == '+' || s[0] == '=') {
+    // (A leading `>` needs nothing: it becomes `&gt;`, which opens no block quote.)
+    if (s[0] == '#' || s[0] == '-' || s[0] == '+' || s[0] == '=') {
       out += '\\';
     } else {
       std::size_t d = 0;

@@ -92,7 +92,8 @@ std::string escape_terminal(std::string_view text, bool keep_newlines = false);
 // Untrusted text as inline Markdown that renders as the text itself, in a GFM table cell, a
 // list item or a paragraph: inline syntax and a leading block marker are backslash-escaped,
 // `<`, `>` and `&` become entities (no HTML gets through), line breaks become `<br>`, other
-// control characters spaces. `_` inside a word is kept (`api_gateway` stays readable).
+// control characters spaces. `_` between ASCII letters or digits is kept (`api_gateway` stays
+// readable); elsewhere it is escaped.
 std::string escape_markdown(std::string_view text);
 
 // Width of text on a terminal: code points, with East Asian wide and fullwidth characters
