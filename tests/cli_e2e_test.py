@@ -291,6 +291,11 @@ def test_import_tz(d):
     r = pmdb("import", db0, path)
     check(r.returncode == 1, f"CSV with local times, no --tz: exit {r.returncode}")
     check(f"{path}: nothing imported" in r.stderr, f"no --tz: {r.stderr!r}")
+    local_rows = [i + 2 for i, row in enumerate(csv.DictReader(io.StringIO(CSV_TZ)))
+                  if not re.search(r"[+-]\d\d:\d\d$", row["Time"])]  # lines (the header is line 1)
+    named = [int(n) for n in re.findall(rf"^{re.escape(path)}:(\d+): row \d+, column \"Time\": no time zone: add --tz ZONE",
+                                        r.stderr, re.M)]
+    check(named == local_rows, f"no --tz: the rows named {named}, local times on lines {local_rows}")
     check(not os.path.exists(db0), "no --tz: the failed import left a store")
     for zone in ("America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe"):
         db = os.path.join(d, f"tz-{zone.replace('/', '-')}.pmdb")
