@@ -17,13 +17,14 @@ import io
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -39,11 +40,15 @@ checks = 0
 ENV = {}
 
 
+LOCK = threading.Lock()
+
+
 def check(cond, what):
     global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
+    with LOCK:
+        checks += 1
+        if not cond:
+            failures.append(what)
     return cond
 
 
@@ -52,7 +57,8 @@ RUNS = [0]
 
 def pmdb(*args, stdin=None, cwd=None):
     """Runs the real pmdb; stdin is a text (None: /dev/null)."""
-    RUNS[0] += 1
+    with LOCK:
+        RUNS[0] += 1
     return subprocess.run([PMDB, *args], input=stdin if stdin is not None else "",
                           capture_output=True, text=True, env=ENV, cwd=cwd, timeout=120)
 
@@ -828,20 +834,28 @@ def main():
         home = os.path.join(d, "home")
         os.mkdir(home)
         ENV.update({k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZDIR", "ASAN_OPTIONS",
-                                                                  "UBSAN_OPTIONS", "LSAN_OPTIONS")})
+                                                                  "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH",
+                                                                  "UBSAN_SYMBOLIZER_PATH")})
         ENV.update({"NO_COLOR": "1", "HOME": home, "TZ": "UTC"})
-        for test in (test_import_jsonl, test_no_trailing_newline, test_import_format, test_import_prefix, test_import_tz,
-                     test_import_map, test_bad_file, test_rebuild, test_report, test_verify, test_shell_options,
-                     test_dot_commands):
+        # The parts are independent (each in its own directory): two at a time, the longest first.
+        tests = (test_shell_options, test_dot_commands, test_rebuild, test_report, test_import_jsonl, test_import_tz,
+                 test_import_format, test_verify, test_no_trailing_newline, test_import_prefix, test_import_map,
+                 test_bad_file)
+
+        def run(test):
             sub = os.path.join(d, test.__name__)
             os.mkdir(sub)
             t0 = time.monotonic()
             try:
                 test(sub)
             except Exception:  # a crash of one part is a failure; the others still run
-                failures.append(f"{test.__name__} raised:\n{traceback.format_exc()}")
+                with LOCK:
+                    failures.append(f"{test.__name__} raised:\n{traceback.format_exc()}")
             if os.environ.get("PMDB_E2E_TIMES"):
-                print(f"  {test.__name__}: {time.monotonic() - t0:.1f}s")
+                print(f"  {test.__name__}: {time.monotonic() - t0:.1f}s", flush=True)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(run, tests))
     took = time.monotonic() - start
     if failures:
         print(f"cli_e2e: {len(failures)} of {checks} checks failed ({RUNS[0]} runs of pmdb, {took:.1f}s):")
