@@ -539,6 +539,21 @@ def test_shell_options(d):
     check(ok(shell(db, "--mode", "json", "-c", q), "--mode json") == js, "--mode json differs from --json")
     check(ok(shell(db, "--mode=json", "-c", q), "--mode=json") == js, "--mode=json differs from --json")
     check(ok(shell(db, "-c", q), "table") not in (js, out), "the default mode is csv or json")
+    # The table modes by their own flags: each as --mode MODE, and each its own.
+    by_flag = {}
+    for m in ("table", "box", "markdown", "line"):
+        by_flag[m] = ok(shell(db, f"--{m}", "-c", q), f"--{m}")
+        check(by_flag[m] == ok(shell(db, "--mode", m, "-c", q), f"--mode {m}"), f"--{m} differs from --mode {m}")
+    check(len(set(by_flag.values())) == len(by_flag), "two of --table, --box, --markdown, --line print the same")
+    # Without DB: the demo store, every event of examples/*.jsonl (counted per incident).
+    out_demo = ok(shell("--csv", "--headers", "off", "-c", "incidents | select id, events;"), "the demo store")
+    counts = {}
+    for n in sorted(os.listdir(EXAMPLES)):
+        if n.endswith(".jsonl"):
+            for e in jsonl_events(os.path.join(EXAMPLES, n)):
+                counts[e["incident"]] = counts.get(e["incident"], 0) + 1
+    check({r[0]: int(r[1]) for r in csv.reader(io.StringIO(out_demo))} == counts,
+          f"the demo store: {out_demo!r}, the example files hold {counts}")
     # -f FILE, -f -, piped stdin, several -c in order.
     script = write(os.path.join(d, "q.pmq"), f".mode csv\n{q}\n")
     check(ok(shell(db, "-f", script), "-f") == out, "-f FILE")
