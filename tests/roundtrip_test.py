@@ -599,8 +599,8 @@ def main():
     global ENV
     start = time.monotonic()
     if not shutil.which("cmark-gfm"):
-        print("SKIP: cmark-gfm not installed")
-        return 77
+        print("FAIL: cmark-gfm is not installed (scripts/setup installs it)", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         ENV = dict(os.environ, NO_COLOR="1", HOME=tmp)
         ENV.pop("PMDB_INIT", None)

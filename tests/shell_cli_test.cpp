@@ -10,15 +10,22 @@ using namespace pmdb::test;
 
 namespace {
 
-std::string run_cmd(const std::string& cmd) {
+// Runs a shell command; its stdout, and its exit status (-1 when it did not exit normally).
+struct cmd_result {
   std::string out;
+  int status = -1;
+};
+
+cmd_result run_cmd(const std::string& cmd) {
+  cmd_result r;
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p);
   char buf[4096];
   std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 }  // namespace
@@ -157,22 +164,45 @@ TEST_SUITE("shell_cli") {
     REQUIRE(json.status == 0);
     temp_dir d;
     write_file(d.path / "out.csv", csv.out);
-    const std::string cells = run_cmd(
+    const auto cells = run_cmd(
         "python3 -c 'import csv,json,sys; rows=list(csv.reader(open(sys.argv[1], newline=\"\")));"
         " print(json.dumps(rows))' " + shell_quote(d.file("out.csv")));
+    REQUIRE(cells.status == 0);
     rapidjson::Document from_csv, from_json;
-    from_csv.Parse(cells.c_str());
+    from_csv.Parse(cells.out.c_str());
     from_json.Parse(json.out.c_str());
     REQUIRE(from_csv.IsArray());
     REQUIRE(from_json.IsArray());
     REQUIRE(from_csv.Size() == from_json.Size() + 1);  // + the header
-    CHECK(std::string(from_csv[0][4].GetString()) == "text");
+    const std::vector<std::string> columns{"incident", "at", "type", "source", "text", "value"};
+    REQUIRE(from_csv[0].Size() == columns.size());
+    for (rapidjson::SizeType c = 0; c < columns.size(); ++c) CHECK(std::string(from_csv[0][c].GetString()) == columns[c]);
+    bool some_value = false, some_null_value = false;
     for (rapidjson::SizeType i = 0; i < from_json.Size(); ++i) {
       const auto& obj = from_json[i];
-      CHECK(std::string(from_csv[i + 1][0].GetString()) == obj["incident"].GetString());
-      CHECK(std::string(from_csv[i + 1][1].GetString()) == obj["at"].GetString());
-      CHECK(std::string(from_csv[i + 1][4].GetString()) == (obj["text"].IsNull() ? "" : obj["text"].GetString()));
+      const auto& row = from_csv[i + 1];
+      REQUIRE(row.Size() == columns.size());
+      REQUIRE(obj.MemberCount() == columns.size());
+      for (rapidjson::SizeType c = 0; c < columns.size(); ++c) {
+        CAPTURE(i);
+        CAPTURE(columns[c]);
+        const std::string cell = row[c].GetString();
+        REQUIRE(obj.HasMember(columns[c].c_str()));
+        const auto& v = obj[columns[c].c_str()];
+        if (v.IsNull()) {
+          CHECK(cell.empty());
+        } else if (v.IsNumber()) {  // value: the CSV cell is the same number
+          REQUIRE(!cell.empty());
+          CHECK(std::stod(cell) == v.GetDouble());
+        } else {
+          REQUIRE(v.IsString());
+          CHECK(cell == v.GetString());
+        }
+      }
+      (obj["value"].IsNull() ? some_null_value : some_value) = true;
     }
+    CHECK(some_value);  // the rows compared hold both a number and a null in `value`
+    CHECK(some_null_value);
   }
 
   TEST_CASE("markdown output is a table for cmark-gfm") {
@@ -180,9 +210,10 @@ TEST_SUITE("shell_cli") {
     REQUIRE(md.status == 0);
     temp_dir d;
     write_file(d.path / "out.md", md.out);
-    const std::string html = run_cmd("cmark-gfm -e table " + shell_quote(d.file("out.md")));
-    CHECK(html.find("<table>") != std::string::npos);
-    CHECK(html.find("<td>openai-2024-12-11</td>") != std::string::npos);
+    const auto html = run_cmd("cmark-gfm -e table " + shell_quote(d.file("out.md")));
+    REQUIRE(html.status == 0);
+    CHECK(html.out.find("<table>") != std::string::npos);
+    CHECK(html.out.find("<td>openai-2024-12-11</td>") != std::string::npos);
   }
 
   TEST_CASE("scripts: quit stops them, \\q too; help and .show print; hints for .tables and \\dt") {
