@@ -15,6 +15,7 @@
 #include "core/jsonl.hpp"
 #include "core/sql_functions.hpp"
 #include "core/time.hpp"
+#include "shell/postmortem.hpp"
 #include "shell_harness.hpp"
 #include "test_util.hpp"
 
@@ -254,5 +255,28 @@ TEST_SUITE("mutants_core") {
     CHECK(format_short(parse_timestamp("2024-12-11T12:00:30Z").value()) == "2024-12-11 12:00:30Z");
     CHECK(format_duration(duration{(2 * 24 + 3) * hour}) == "2d3h");
     CHECK(format_duration(duration{(24 + 23) * hour + 59 * 60'000}) == "1d23h59m");
+  }
+
+  TEST_CASE("the postmortem adds up every span a component spent in a state") {
+    auto s = test::memory_store();
+    const auto comp = [](std::string_view id, std::string_view at, std::string_view state) {
+      return ev(id, "component", at, fmt::format(R"({{"component":"API","state":"{}"}})", state));
+    };
+    // Down 10:00 to 10:30 and 11:00 to 12:00: 1h30m in major_outage, back at 12:00.
+    REQUIRE(import_lines(s, {incident_event(), comp("c1", "2024-12-11T10:00:00Z", "major_outage"),
+                             comp("c2", "2024-12-11T10:30:00Z", "operational"),
+                             comp("c3", "2024-12-11T11:00:00Z", "major_outage"),
+                             comp("c4", "2024-12-11T12:00:00Z", "operational"),
+                             ev("s1", "status", "2024-12-11T12:10:00Z", R"({"status":"resolved"})")}));
+    shell::postmortem_options o;
+    o.now_ms = parse_timestamp("2024-12-20T00:00:00Z")->ms;
+    auto md = shell::render_postmortem(s, "x", o);
+    REQUIRE(md);
+    const auto row = md->find("\n| API |");
+    REQUIRE_MESSAGE(row != std::string::npos, *md);
+    const std::string line = md->substr(row + 1, md->find('\n', row + 1) - row - 1);
+    INFO(line);
+    CHECK(line.find("| 1h30m |") != std::string::npos);
+    CHECK(line.find("12:00") != std::string::npos);
   }
 }
