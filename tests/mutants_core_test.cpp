@@ -279,4 +279,32 @@ TEST_SUITE("mutants_core") {
     CHECK(line.find("| 1h30m |") != std::string::npos);
     CHECK(line.find("12:00") != std::string::npos);
   }
+
+  TEST_CASE("verify names an extra version of an event where it is, the log's last event too") {
+    constexpr std::string_view columns =
+        "seq, made_by, rank, valid_from, valid_to, corrected, id, incident, version, type, at, recorded_at, source, "
+        "approx, data, text, status, channel, author, metric, value, unit, component, state, kind, target";
+    // Positions 1 (the incident event) and 2 (the note, the last event).
+    for (const auto& [id, position] : {std::pair{"x/incident", 1}, std::pair{"x/n", 2}}) {
+      CAPTURE(id);
+      test::temp_dir dir;
+      const std::string path = dir.file("v.pmdb");
+      {
+        auto s = event_store::open(path, {.durable = false}).value();
+        REQUIRE(import_lines(s, {incident_event(), ev("n", "note", "2024-12-11T10:00:00Z", R"({"text":"v0"})")}));
+      }
+      std::string copy(columns);
+      copy.replace(copy.find("made_by"), 7, "999");
+      CHECK(test::raw_exec(path, fmt::format("INSERT INTO event_versions ({}) SELECT {} FROM event_versions WHERE id = '{}'",
+                                             columns, copy, id)) == "");
+      auto s = event_store::open(path, {.read_only = true}).value();
+      auto rep = s.verify({});
+      REQUIRE(rep);
+      CHECK_FALSE(rep->ok);
+      CHECK(rep->position == position);
+      CHECK(rep->problem == fmt::format("the read model event_versions has a version of event {} (made by position 999) "
+                                        "the log does not make",
+                                        id));
+    }
+  }
 }
