@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from tally import Tally
+
 PMDB = os.path.abspath(sys.argv[1])
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 EXAMPLES = os.path.join(SOURCE, "examples")
@@ -35,21 +37,12 @@ META = os.path.join(EXAMPLES, "meta-2024-12-11.jsonl")
 OPENAI = os.path.join(EXAMPLES, "openai-2024-12-11.jsonl")
 STATUSPAGE = os.path.join(SOURCE, "tests", "data", "statuspage-sample.json")
 
-failures = []
-checks = 0
+TALLY = Tally()
+check, failures = TALLY.check, TALLY.failures
 ENV = {}
 
 
 LOCK = threading.Lock()
-
-
-def check(cond, what):
-    global checks
-    with LOCK:
-        checks += 1
-        if not cond:
-            failures.append(what)
-    return cond
 
 
 RUNS = [0]
@@ -872,13 +865,7 @@ def main():
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(run, tests))
     took = time.monotonic() - start
-    if failures:
-        print(f"cli_e2e: {len(failures)} of {checks} checks failed ({RUNS[0]} runs of pmdb, {took:.1f}s):")
-        for f in failures:
-            print(f"  FAIL: {f}")
-        return 1
-    print(f"cli_e2e: all {checks} checks passed ({RUNS[0]} runs of pmdb, {took:.1f}s)")
-    return 0
+    return TALLY.report("cli_e2e", f"{RUNS[0]} runs of pmdb, {took:.1f}s")
 
 
 if __name__ == "__main__":

@@ -50,19 +50,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from tally import Tally
+
 PMDB = os.path.abspath(sys.argv[1])
 SOURCE = Path(sys.argv[2]).resolve()
 NOW = "2026-11-30T11:00:00Z"
-failures: list[str] = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-    return cond
+TALLY = Tally()
+check, failures = TALLY.check, TALLY.failures
 
 
 # --- the scratch directory and how commands run in it ------------------------------------------
@@ -443,11 +437,7 @@ def main():
         kinds = run_readme(Scratch(readme_dir))
         check_github_table((SOURCE / "README.md").read_text(encoding="utf-8"))
         examples = run_man(Scratch(man_dir))
-    for f in failures:
-        print("FAIL:", f, file=sys.stderr)
-    print(f"docs_commands: README blocks {dict(sorted(kinds.items()))}, {examples} manual page examples; "
-          f"{checks - len(failures)} checks passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return TALLY.report("docs_commands", f"README blocks {dict(sorted(kinds.items()))}, {examples} manual page examples")
 
 
 if __name__ == "__main__":

@@ -29,24 +29,18 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
+from tally import Tally
+
 PMDB = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-failures = []
-checks = 0
+TALLY = Tally()
+check, failures = TALLY.check, TALLY.failures
 ENV = None
 
 OPENAI, META = "openai-2024-12-11", "meta-2024-12-11"
 OPEN_STATUSES = {"investigating", "identified", "monitoring", "scheduled", "in_progress", "verifying"}
 DONE_STATUSES = {"resolved", "completed"}
 NOT_FACTS = {"correction", "retraction"}
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 # ---- the events and what the store believes --------------------------------------------------
@@ -692,13 +686,7 @@ def main():
               "computed: OpenAI's customer impact is 4h22m (docs/pmql.md section 7)")
         corrected_store(tmp)
     took = time.monotonic() - start
-    if failures:
-        for f in failures:
-            print("FAIL:", f)
-        print(f"independent answers: {len(failures)} of {checks} checks failed ({took:.1f}s)")
-        return 1
-    print(f"independent answers: {checks} checks passed ({took:.1f}s)")
-    return 0
+    return TALLY.report("independent answers", f"{took:.1f}s")
 
 
 if __name__ == "__main__":

@@ -38,24 +38,18 @@ import sys
 import tempfile
 import time
 
+from tally import Tally
+
 csv.field_size_limit(1 << 24)
 
 PMDB = sys.argv[1]
-failures = []
-checks = 0
+TALLY = Tally()
+check, failures = TALLY.check, TALLY.failures
 ENV = None  # set in main: NO_COLOR, HOME in the temporary directory
 
 INC = "hostile-2026-01-01"
 TWIN = "tame-2026-01-01"
 LONG = "hostile-long-2026-01-01"  # the 100 KB line, apart so that the other grids stay narrow
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def short(s, n=160):
@@ -618,13 +612,7 @@ def main():
         check(r.returncode == 0, f"import of the plain twin: {r.stderr!r}")
         reports(db)
     took = time.monotonic() - start
-    if failures:
-        for f in failures:
-            print("FAIL:", f)
-        print(f"roundtrip: {len(failures)} of {checks} checks failed ({took:.1f}s)")
-        return 1
-    print(f"roundtrip: {checks} checks passed ({took:.1f}s)")
-    return 0
+    return TALLY.report("roundtrip", f"{took:.1f}s")
 
 
 if __name__ == "__main__":
