@@ -338,6 +338,14 @@ def test_import_map(d):
     check([e["data"].get("text") for e in events] == [r["Words"] for r in rows], "--map Words=text: texts")
     check([utc(e["at"]) for e in events] == [utc(r["Happened"]) for r in rows], "--map Happened=at: times")
     check("secret" not in text, "--map Internal= did not ignore the column")
+    # --map wins over a header that is itself a field: two columns named after fields, swapped.
+    swapped = write(os.path.join(d, "swapped.csv"),
+                    "incident,at,type,text,source\nswap,2024-12-11T10:00:00Z,note,ops-team,what happened\n")
+    db = os.path.join(d, "swapped.pmdb")
+    ok(pmdb("import", db, swapped, "--map", "text=source", "--map", "source=text"), "import --map over field names")
+    events = jsonl_events(export(db), True)
+    check([(e["source"], e["data"].get("text")) for e in events] == [("ops-team", "what happened")],
+          f"--map text=source --map source=text: {[(e['source'], e['data']) for e in events]}")
 
 
 def test_bad_file(d):
@@ -697,6 +705,16 @@ def test_dot_commands(d):
     inner = write(os.path.join(d, "inner.pmq"), f"{qa}\n")
     out = ok(run_script(db, f"{csv_off}.read {inner}\n{qb}\n", d=d), ".read")
     check(csv_instants(out) == A + B, f".read: {out!r}")
+    # A statement failing in a .read script fails the script that read it: named at its own
+    # line, exit 1, and (bail) nothing after the .read runs; with --no-bail the rest runs.
+    bad = write(os.path.join(d, "inner-bad.pmq"), f"{qa}\nevents | select nosuchfield;\n")
+    r = run_script(db, f"{csv_off}.read {bad}\n{qb}\n", d=d)
+    check(r.returncode == 1, f".read of a failing script: exit {r.returncode}")
+    check(re.search(rf"^{re.escape(bad)}:2:\d+: error: unknown field 'nosuchfield'", r.stderr, re.M) is not None,
+          f".read of a failing script: stderr {r.stderr!r}")
+    check(csv_instants(r.stdout) == A, f".read of a failing script: the script went on: {r.stdout!r}")
+    r = run_script(db, f"{csv_off}.read {bad}\n{qb}\n", "--no-bail", d=d)
+    check(r.returncode == 1 and csv_instants(r.stdout) == A + B, f".read with --no-bail: exit {r.returncode}, {r.stdout!r}")
     # .open DB: the other store's answers.
     other = os.path.join(d, "other.pmdb")
     ok(pmdb("import", other, META), "other store")
