@@ -77,6 +77,8 @@ class Scratch:
         assert r.returncode == 0, r.stderr
         self.env = {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1", "PAGER": "cat",
                     "TERM": "xterm", "LC_ALL": "C.UTF-8", "USER": "analyst"}
+        # A sanitized build's settings (tests/fuzz/sanitizers.sh: its suppressions among them).
+        self.env.update({k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS") or k.endswith("SYMBOLIZER_PATH")})
 
     def sh(self, command: str):
         """Runs COMMAND with bash; stdout and stderr merged, as a terminal shows them."""
