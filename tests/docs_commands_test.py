@@ -253,6 +253,10 @@ def terminal_session(scratch: Scratch, argv: list[str], shown: list[str], ids: I
             compare(shown[:upto], got, ids, f"{what} (after typing {line.strip()!r})")
             if failures and failures[-1].startswith(what):
                 return
+        # Nothing more than the block shows: after its last line, the shell waits at a prompt.
+        lines = screen()
+        check(len(lines) == len(shown) + 1 and PROMPT.match(lines[-1] + " ") is not None,
+              f"{what}: the screen goes on after the block:\n" + "\n".join(lines[len(shown):]))
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
