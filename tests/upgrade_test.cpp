@@ -2,7 +2,7 @@
 // keeps its log byte for byte, and answers as that release did wherever the new schema did not
 // change a meaning.
 //
-// The fixtures were made by those releases themselves (scripts/make-store-fixture 1|2|3):
+// The fixtures were made by those releases themselves (scripts/make-store-fixture 1|2|3|4):
 //   tests/data/store-v1.pmdb, store-v1.answers: pmdb 0.1 (schema 1): the demo incidents plus
 //     tests/data/store-v1-legacy.jsonl, and its answers to tests/data/store-v1-questions.pmq;
 //   tests/data/store-v2.pmdb, store-v2.answers, store-v2.report.md: the last release of schema 2
@@ -17,6 +17,10 @@
 //     and answers as it did; the questions that release could not ask
 //     (store-v3-new-questions.pmq) get the answers they get on a store today's pmdb builds from
 //     the same inputs.
+//   tests/data/store-v4.pmdb, store-v4.answers, store-v4.report.md: the first release of schema
+//     4 (the milestones read model), the same inputs as 3; its answers to store-v3-questions.pmq
+//     and store-v3-new-questions.pmq and its postmortem. Today's pmdb opens it as it is: no
+//     upgrade, nothing said, not a byte of it rewritten, the same answers and the same report.
 // The postmortems (store-v2.report.md, store-v3.report.md) are today's report of each store:
 // its format changed since (the customer impact as Duration, the document header), so they are
 // rewritten when the report's format changes; the stores, their logs and answers are not.
@@ -447,5 +451,45 @@ TEST_SUITE("upgrade") {
     CHECK(on_old.out == on_new.out);
     // Not vacuous: every statement answered (12 result tables).
     CHECK(std::count(on_old.out.begin(), on_old.out.end(), '\n') > 12 * 4);
+  }
+
+  TEST_CASE("a version-4 store the previous release wrote: opened as it is, the same answers and report") {
+    temp_dir d;
+    const std::string v4 = fixture_copy(d, 4);
+    // What that release made: the imports in order, then the live records, on its own chain.
+    CHECK(raw_dump(v4, "PRAGMA user_version") == "4|\n");
+    CHECK(raw_dump(v4, std::string(fixture_log_sql))
+              .starts_with(events_of({"examples/meta-2024-12-11.jsonl", "examples/openai-2024-12-11.jsonl",
+                                      "tests/golden/scripts/data/corrections.jsonl"})));
+    CHECK(raw_dump(v4, "SELECT count(*) FROM events WHERE recorded_by = 'fixture'") == "8|\n");
+    CHECK(independent_chain(v4) == "77 " + raw_dump(v4, "SELECT lower(hex(hash)) FROM chain_head").substr(0, 64) + "\n");
+
+    std::vector<std::string> before;
+    const char* tables[] = {"SELECT * FROM events ORDER BY seq", "SELECT * FROM event_versions ORDER BY seq, made_by",
+                            "SELECT * FROM incidents ORDER BY id", "SELECT * FROM milestones ORDER BY incident, type, key",
+                            "SELECT position, lower(hex(hash)) FROM chain_head"};
+    for (const char* t : tables) before.push_back(raw_dump(v4, t));
+    const std::string answers = read_file(data / "store-v4.answers");
+    REQUIRE(std::count(answers.begin(), answers.end(), '\n') > 200);
+    for (int i = 0; i < 2; ++i) {
+      const auto asked = run_pmdb({v4, "-f", (data / "store-v3-questions.pmq").string(), "-f",
+                                   (data / "store-v3-new-questions.pmq").string()});
+      CHECK(asked.status == 0);
+      CHECK(asked.err == "");  // no upgrade to announce
+      CHECK(asked.out == answers);
+    }
+    const auto report = run_pmdb({"report", v4, "openai-2024-12-11", "--now", "2025-01-01T00:00:00Z"});
+    CHECK(report.status == 0);
+    CHECK(report.out == read_file(data / "store-v4.report.md"));
+    {
+      auto opened = event_store::open(v4, {.create = false});
+      REQUIRE(opened);
+      CHECK_FALSE(opened->upgraded_from());
+    }
+    for (std::size_t i = 0; i < std::size(tables); ++i) CHECK_MESSAGE(raw_dump(v4, tables[i]) == before[i], tables[i]);
+    CHECK(raw_dump(v4, "PRAGMA user_version") == "4|\n");
+    REQUIRE(event_store::open(d.file("new.pmdb")));
+    CHECK(objects(v4) == objects(d.file("new.pmdb")));
+    CHECK(run_pmdb({"verify", v4}).status == 0);
   }
 }
