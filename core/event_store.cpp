@@ -436,7 +436,12 @@ struct event_store::impl {
     };
     if (auto r = prep(insert, dialect == sql_dialect::postgresql ? insert_server_sql : insert_sql); !r) return r;
     if (auto r = prep(hash_at, "SELECT hash FROM events WHERE seq = ?"); !r) return r;
-    if (auto r = prep(set_head, set_head_sql); !r) return r;
+    // A server store's head row exists from the start (schemas/postgresql.sql).
+    if (auto r = prep(set_head, dialect == sql_dialect::postgresql
+                                    ? "UPDATE chain_head SET position = ?1, hash = ?2 WHERE one = 1"
+                                    : set_head_sql);
+        !r)
+      return r;
     if (auto r = prep(find_by_id, "SELECT incident, type, at, source, approx, data FROM events WHERE id = ?"); !r)
       return r;
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
@@ -914,7 +919,9 @@ std::expected<event_store, error> event_store::open_server(const std::string& ta
     if (!opts.create || opts.read_only)
       return std::unexpected(error(errc::not_found, fmt::format("{}: no pmdb store in this database (`pmdb init {}` "
                                                                 "makes one)",
-                                                                name, name)));
+                                                                name, name.find_first_of(" &?'\"$") == std::string::npos
+                                                                          ? name
+                                                                          : "'" + name + "'")));
     // One transaction, under a lock that serialises two clients making the same store.
     std::expected<void, error> r = conn.exec("BEGIN");
     if (r) r = conn.exec("SELECT pg_advisory_xact_lock(7020137458216658018)");  // "pmdb" and "make"

@@ -793,7 +793,18 @@ int cmd_shell(const std::vector<std::string>& args) {
                                       "interactive shell creates one)", db));
     }
   }
-  auto store = db.empty() ? demo_store() : open_store(db, {.read_only = cfg.read_only}, !cfg.read_only);
+  // A database without a store gets one from the shell and from a script that writes, as a path
+  // that does not exist does.
+  bool create = true;
+  if (event_store::is_server(db) && !interactive) {
+    if (inputs.empty()) {
+      auto text = shell::read_stdin();
+      if (!text) return user_error(text.error());
+      inputs.emplace_back("<stdin>", std::move(*text));
+    }
+    create = std::ranges::any_of(inputs, [](const auto& in) { return shell::may_write(in.second); });
+  }
+  auto store = db.empty() ? demo_store() : open_store(db, {.create = create, .read_only = cfg.read_only}, !cfg.read_only);
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
   s.postmortem_sink = postmortem;
