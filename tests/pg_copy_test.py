@@ -98,7 +98,7 @@ def main():
             v = same_store({"file": src, "server": url_a, "file from server": back, "server from server": url_b,
                             "file from server from server": back2}, label)
             print(f"{label}: {v.strip()}")
-            (n,), = [tuple(server.psql("SELECT count(*) FROM pmdb.events", db).split())]
+            n = server.psql("SELECT count(*) FROM pmdb.events", a, check=False).strip()
             check(v.startswith(f"ok: {n} events"), f"{label}: pmdb.events holds {n} rows; verify says {v.strip()}")
 
             # Onto a store that holds events: refused, nothing written.
@@ -107,11 +107,13 @@ def main():
             check(again.returncode != 0 and again.stderr.strip() != "",
                   f"{label}: a copy onto a store that holds events: exit {again.returncode}, {again.stderr.strip()!r}")
             check(pmdb("export", url_b).stdout == before, f"{label}: the refused copy changed the destination")
-        return TALLY.report("pg_copy")
+    except (RuntimeError, subprocess.SubprocessError, OSError) as e:  # a step that could not run: said, and failed
+        check(False, f"stopped: {e}")
     finally:
         server.drop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(TALLY.report("pg_copy"))
