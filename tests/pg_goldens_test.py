@@ -160,7 +160,11 @@ def compare(expected, actual):
     diff = list(difflib.unified_diff(e.splitlines(keepends=True), a.splitlines(keepends=True), "expected", "actual"))
     if not diff:  # a difference the line diff does not show (e.g. a final newline)
         diff = [f"expected {len(e)} bytes, got {len(a)} bytes\n"]
-    return "".join(diff[:60]) + ("…\n" if len(diff) > 60 else "")
+    # What pmdb said on stderr, when the expected transcript did not say it: often the whole story.
+    said = a.split("--- stderr\n", 1)[1].rsplit("--- exit", 1)[0] if "--- stderr\n" in a else ""
+    unexpected = [l for l in said.splitlines(keepends=True) if l not in e]
+    head = "".join(["stderr (not in the golden file):\n"] + unexpected[:6] + ["\n"]) if unexpected else ""
+    return head + "".join(diff[:60]) + ("…\n" if len(diff) > 60 else "")
 
 
 def golden_script(b, script, golden, form):
