@@ -19,6 +19,8 @@ the same files (chain hashes as `<hash>`, as check_golden compares them).
                                             and store-v3-new-questions.pmq (now and `as of`),
                                             and its postmortem
 
+(tests/golden/render and tests/golden/parse_errors ask no store: nothing there depends on it.)
+
 Each script gets a database of its own (CREATE DATABASE on the server of PMDB_TEST_PG, dropped
 at the end), so that a script that writes sees what it would see on a fresh demo store. Where
 the output names the store, the connection string is read as the name the file store has there
