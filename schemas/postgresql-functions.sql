@@ -10,7 +10,7 @@
 -- are. A zone is looked up as 'posix/NAME': a bare NAME (CET, EET, MET, WET) would first be
 -- read as PostgreSQL's fixed-offset abbreviation of the same spelling.
 --
--- Differences that remain (documented in schemas/README.md):
+-- Differences that remain:
 -- * pmdb_regexp: PostgreSQL's regular expressions (ARE) are not PCRE2. The common syntax is
 --   mapped (\b \B \z \Z $, named groups, \p{L} \p{N} \p{Lu} \p{Ll}, \x{HH}); atomic groups,
 --   possessive quantifiers, \K, recursion and inline options after the start are not supported
@@ -63,18 +63,21 @@ BEGIN
 END $$;
 
 -- The zone to ask PostgreSQL for, or NULL for UTC ('' and 'UTC'). An unknown name is an error;
--- the last name checked is remembered for the session.
+-- the names known are read once per session.
 CREATE OR REPLACE FUNCTION pmdb.pmdb_zone(name text) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+  known text := current_setting('pmdb.zone_names', true);
 BEGIN
   IF name IS NULL THEN RETURN NULL; END IF;
   IF name = '' OR name = 'UTC' THEN RETURN NULL; END IF;
-  IF current_setting('pmdb.zone_checked', true) IS DISTINCT FROM name THEN
-    IF name = 'localtime' OR name !~ '^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$'
-       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names t WHERE t.name = pmdb_zone.name) THEN
-      RAISE EXCEPTION 'unknown time zone ''%''', name;
-    END IF;
-    PERFORM set_config('pmdb.zone_checked', name, false);
+  IF known IS NULL OR known = '' THEN  -- the tz database's names, read once per session
+    SELECT '|' || string_agg(t.name, '|') || '|' INTO known FROM pg_catalog.pg_timezone_names t
+     WHERE t.name <> 'localtime' AND t.name !~ '^(posix|right)/';
+    PERFORM set_config('pmdb.zone_names', known, false);
+  END IF;
+  IF position('|' || name || '|' IN known) = 0 THEN
+    RAISE EXCEPTION 'unknown time zone ''%''', name;
   END IF;
   RETURN 'posix/' || name;
 END $$;
@@ -170,6 +173,12 @@ BEGIN
   END IF;
 END $$;
 
+-- A year as fmt's {:04} writes it: at least four digits, the sign first.
+CREATE OR REPLACE FUNCTION pmdb.pmdb_year_text(y bigint) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT CASE WHEN y < 0 THEN '-' || lpad((-y)::text, 3, '0') ELSE lpad(y::text, greatest(4, length(y::text)), '0') END
+$$;
+
 CREATE OR REPLACE FUNCTION pmdb.pmdb_in_years(ms bigint) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ms >= -62167219200000 AND ms < 253402300800000 $$;
 
@@ -208,12 +217,12 @@ BEGIN
     WHEN 'month_of_year' THEN c.m::text
     WHEN 'quarter_of_year' THEN ((c.m - 1) / 3 + 1)::text
     WHEN 'year_number' THEN c.y::text
-    WHEN 'year' THEN lpad(c.y::text, 4, '0')
-    WHEN 'quarter' THEN lpad(c.y::text, 4, '0') || '-Q' || ((c.m - 1) / 3 + 1)::text
-    WHEN 'month' THEN lpad(c.y::text, 4, '0') || '-' || lpad(c.m::text, 2, '0')
-    WHEN 'week' THEN lpad(ty.y::text, 4, '0') || '-W' || lpad(((th - pmdb.pmdb_days(ty.y, 1, 1)) / 7 + 1)::text, 2, '0')
-    WHEN 'day' THEN lpad(c.y::text, 4, '0') || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0')
-    ELSE lpad(c.y::text, 4, '0') || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0') || ' ' ||
+    WHEN 'year' THEN pmdb.pmdb_year_text(c.y)
+    WHEN 'quarter' THEN pmdb.pmdb_year_text(c.y) || '-Q' || ((c.m - 1) / 3 + 1)::text
+    WHEN 'month' THEN pmdb.pmdb_year_text(c.y) || '-' || lpad(c.m::text, 2, '0')
+    WHEN 'week' THEN pmdb.pmdb_year_text(ty.y) || '-W' || lpad(((th - pmdb.pmdb_days(ty.y, 1, 1)) / 7 + 1)::text, 2, '0')
+    WHEN 'day' THEN pmdb.pmdb_year_text(c.y) || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0')
+    ELSE pmdb.pmdb_year_text(c.y) || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0') || ' ' ||
          lpad(((lms - day * 86400000) / 3600000)::text, 2, '0') || ':00'
   END;
 END $$;
@@ -254,7 +263,7 @@ DECLARE
   secs bigint := rem / 1000;
 BEGIN
   c := pmdb.pmdb_civil(day);
-  RETURN lpad(c.y::text, 4, '0') || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0') || 'T' ||
+  RETURN pmdb.pmdb_year_text(c.y) || '-' || lpad(c.m::text, 2, '0') || '-' || lpad(c.d::text, 2, '0') || 'T' ||
          lpad((secs / 3600)::text, 2, '0') || ':' || lpad((secs / 60 % 60)::text, 2, '0') || ':' ||
          lpad((secs % 60)::text, 2, '0') ||
          CASE WHEN rem % 1000 <> 0 THEN '.' || lpad((rem % 1000)::text, 3, '0') ELSE '' END || 'Z';
@@ -427,10 +436,10 @@ BEGIN
       EXECUTE format('CREATE TYPE pmdb.%I AS (k bigint, v %s)', n, t);
     END IF;
     EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_first_step(s pmdb.%1$I, v %2$s, k bigint) RETURNS pmdb.%1$I
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN k IS NULL OR (s IS NOT NULL AND k >= s.k) THEN s
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN k IS NULL OR (s.k IS NOT NULL AND k >= s.k) THEN s
         ELSE ROW(k, v)::pmdb.%1$I END'$f$, n, t);
     EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_last_step(s pmdb.%1$I, v %2$s, k bigint) RETURNS pmdb.%1$I
-      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN k IS NULL OR (s IS NOT NULL AND k <= s.k) THEN s
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT CASE WHEN k IS NULL OR (s.k IS NOT NULL AND k <= s.k) THEN s
         ELSE ROW(k, v)::pmdb.%1$I END'$f$, n, t);
     EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_by_final(s pmdb.%1$I) RETURNS %2$s
       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT (s).v'$f$, n, t);
@@ -469,14 +478,14 @@ BEGIN
     END IF;
     EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_pct_final(s pmdb.%1$I) RETURNS %2$s
       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $b$
-        SELECT CASE WHEN s IS NULL OR cardinality(s.vals) = 0 THEN NULL ELSE
+        SELECT CASE WHEN s.started IS NULL OR cardinality(s.vals) = 0 THEN NULL ELSE
           (SELECT x FROM unnest(s.vals) AS x ORDER BY x
            OFFSET pmdb.pmdb_rank(cardinality(s.vals), s.p_int, s.p_real) - 1 LIMIT 1) END $b$$f$, n, t);
     FOREACH pt IN ARRAY ARRAY['bigint', 'double precision'] LOOP
       EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_pct_step(s pmdb.%1$I, v %2$s, p %3$s) RETURNS pmdb.%1$I
         LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $b$
         BEGIN
-          IF s IS NULL THEN
+          IF s.started IS NULL THEN
             s := ROW(true, %4$s, %5$s, '{}')::pmdb.%1$I;
           END IF;
           IF v IS NOT NULL THEN s.vals := s.vals || v; END IF;
@@ -556,13 +565,37 @@ BEGIN
   RETURN btrim(j::text, E' \t\n\r');
 END $$;
 
+-- A real as SQLite writes it as text (printf's %!.15g: 15 significant digits, '.0' on whole numbers).
+CREATE OR REPLACE FUNCTION pmdb.pmdb_real_text(v double precision) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+  e integer;
+  t text;
+BEGIN
+  IF v = 0 THEN RETURN CASE WHEN v::text LIKE '-%' THEN '-0.0' ELSE '0.0' END; END IF;
+  IF v::text IN ('Infinity', '-Infinity', 'NaN') THEN RETURN replace(replace(v::text, 'Infinity', 'Inf'), 'NaN', 'NULL'); END IF;
+  e := floor(log(abs(v::numeric)))::integer;
+  IF e < -4 OR e >= 15 THEN
+    t := btrim(to_char(v::numeric, '9.99999999999999EEEE'));
+    t := regexp_replace(t, '\.?0*e', 'e');
+    t := regexp_replace(t, '^(-?[0-9]+)e', '\1.0e');
+    RETURN t;
+  END IF;
+  t := round(v::numeric, 14 - e)::text;
+  IF position('.' IN t) > 0 THEN t := rtrim(rtrim(t, '0'), '.'); END IF;
+  IF position('.' IN t) = 0 THEN t := t || '.0'; END IF;
+  RETURN t;
+END $$;
+
 -- A JSON value as SQLite's json_extract and json_each give it: text unescaped, true and false
 -- as 1 and 0, null as NULL, numbers as written, arrays and objects minified.
 CREATE OR REPLACE FUNCTION pmdb.pmdb_json_sql(j json) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   SELECT CASE json_typeof(j) WHEN 'string' THEN j #>> '{}'
                              WHEN 'boolean' THEN CASE WHEN btrim(j::text, E' \t\n\r') = 'true' THEN '1' ELSE '0' END
-                             WHEN 'null' THEN NULL WHEN 'number' THEN btrim(j::text, E' \t\n\r')
+                             WHEN 'null' THEN NULL
+                             WHEN 'number' THEN CASE WHEN j::text ~ '[.eE]' THEN pmdb.pmdb_real_text((j::text)::double precision)
+                                                     ELSE btrim(j::text, E' \t\n\r') END
                              ELSE pmdb.pmdb_json_min(j) END
 $$;
 
@@ -578,7 +611,7 @@ $$;
 CREATE OR REPLACE FUNCTION pmdb.json_valid(x text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 1 AS $$
 BEGIN
-  IF x IS NULL THEN RETURN NULL; END IF;
+  IF x IS NULL THEN RETURN false; END IF;  -- as SQLite's
   PERFORM x::json;
   RETURN true;
 EXCEPTION WHEN others THEN
