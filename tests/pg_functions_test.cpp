@@ -8,7 +8,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <variant>
 #include <random>
 #include <sstream>
 #include <string>
@@ -19,7 +24,13 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "core/event_store.hpp"
+#include "core/jsonl.hpp"
+#include "core/time.hpp"
 #include "core/sql_functions.hpp"
+#include "query/compiler.hpp"
+#include "query/parser.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -383,5 +394,300 @@ TEST_SUITE("pg_functions") {
         d.same(fmt::format("SELECT instr({})", s));
     }
     MESSAGE(d.cases, " expressions compared, ", d.differences, " differ");
+  }
+}
+
+namespace {
+
+// A copy of a SQLite store's tables in PostgreSQL's schema pmdb: the same columns, INTEGER as
+// bigint, REAL as double precision, TEXT as text COLLATE "C", BLOB as bytea.
+void copy_tables(sqlite3* from, const pg& to) {
+  std::vector<std::string> tables;
+  {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(from, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                               -1, &s, nullptr) == SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+    sqlite3_finalize(s);
+  }
+  for (const auto& t : tables) {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(from, fmt::format("PRAGMA table_info({})", t).c_str(), -1, &s, nullptr) == SQLITE_OK);
+    std::string ddl;
+    std::vector<std::string> types;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+      const std::string type = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
+      const std::string pt = type == "INTEGER" ? "bigint" : type == "REAL" ? "double precision"
+                             : type == "BLOB"  ? "bytea" : "text COLLATE \"C\"";
+      ddl += fmt::format("{}\"{}\" {}", ddl.empty() ? "" : ", ", name, pt);
+      types.push_back(type);
+    }
+    sqlite3_finalize(s);
+    std::string message;
+    REQUIRE_MESSAGE(to.exec(fmt::format("DROP TABLE IF EXISTS pmdb.{0}; CREATE TABLE pmdb.{0} ({1})", t, ddl), &message), message);
+    REQUIRE(sqlite3_prepare_v2(from, fmt::format("SELECT * FROM {}", t).c_str(), -1, &s, nullptr) == SQLITE_OK);
+    std::string values;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        std::string v;
+        switch (sqlite3_column_type(s, i)) {
+          case SQLITE_NULL: v = "NULL"; break;
+          case SQLITE_INTEGER: v = std::to_string(sqlite3_column_int64(s, i)); break;
+          case SQLITE_FLOAT: v = fmt::format("{}", sqlite3_column_double(s, i)); break;
+          case SQLITE_BLOB: {
+            const auto* b = static_cast<const unsigned char*>(sqlite3_column_blob(s, i));
+            v = "'\\x";
+            for (int k = 0; k < sqlite3_column_bytes(s, i); ++k) v += fmt::format("{:02x}", b[k]);
+            v += "'";
+            break;
+          }
+          default: v = sql_quote(reinterpret_cast<const char*>(sqlite3_column_text(s, i)));
+        }
+        row += (row.empty() ? "" : ", ") + v;
+      }
+      values += fmt::format("{}({})", values.empty() ? "" : ", ", row);
+    }
+    sqlite3_finalize(s);
+    if (!values.empty())
+      REQUIRE_MESSAGE(to.exec(fmt::format("INSERT INTO pmdb.{} VALUES {}", t, values), &message), message);
+  }
+}
+
+// A cell as text, the same on both sides for the column's declared type.
+std::string cell(const std::string& text, pmdb::value_type t, bool boolean) {
+  if (boolean && (text == "t" || text == "f")) return text == "t" ? "1" : "0";
+  if (t == pmdb::value_type::real) return real_text(std::stod(text));
+  if (t == pmdb::value_type::integer || t == pmdb::value_type::timestamp || t == pmdb::value_type::duration) {
+    const double d = std::stod(text);
+    if (text.find_first_not_of("-0123456789") != std::string::npos && d == std::floor(d))
+      return std::to_string(static_cast<int64_t>(d));
+  }
+  return text;
+}
+
+using rows_or_error = std::vector<std::vector<std::string>>;
+
+rows_or_error lite_rows(sqlite3* db, const pmdb::query::compiled_query& q) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, q.sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return {{"error", sqlite3_errmsg(db)}};
+  for (std::size_t i = 0; i < q.params.size(); ++i) {
+    const int k = static_cast<int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, pmdb::null_value>) sqlite3_bind_null(s, k);
+          else if constexpr (std::is_same_v<T, std::int64_t>) sqlite3_bind_int64(s, k, v);
+          else if constexpr (std::is_same_v<T, double>) sqlite3_bind_double(s, k, v);
+          else if constexpr (std::is_same_v<T, std::string>) sqlite3_bind_text(s, k, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+          else sqlite3_bind_int64(s, k, v.ms);
+        },
+        q.params[i]);
+  }
+  rows_or_error out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(s); ++i) {
+      const auto t = i < static_cast<int>(q.columns.size()) ? q.columns[i].type : pmdb::value_type::text;
+      const bool b = i < static_cast<int>(q.booleans.size()) && q.booleans[i];
+      switch (sqlite3_column_type(s, i)) {
+        case SQLITE_NULL: row.emplace_back("NULL"); break;
+        case SQLITE_FLOAT: row.push_back(cell(fmt::format("{}", sqlite3_column_double(s, i)), t, b)); break;
+        default: row.push_back(cell(reinterpret_cast<const char*>(sqlite3_column_text(s, i)), t, b));
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) out = {{"error", sqlite3_errmsg(db)}};
+  sqlite3_finalize(s);
+  return out;
+}
+
+// The statement with `?` as $1, $2... outside quoted text, its parameters typed as the
+// PostgreSQL store binds them.
+rows_or_error pg_rows(const pg& p, const pmdb::query::compiled_query& q) {
+  std::string sql;
+  int n = 0;
+  char quote = 0;
+  for (char c : q.sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      sql += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      sql += c;
+    } else if (c == '?') {
+      sql += fmt::format("${}", ++n);
+    } else {
+      sql += c;
+    }
+  }
+  std::vector<std::string> texts;
+  std::vector<Oid> types;
+  for (const auto& v : q.params) {
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, pmdb::null_value>) { texts.emplace_back(); types.push_back(0); }
+          else if constexpr (std::is_same_v<T, std::int64_t>) { texts.push_back(std::to_string(x)); types.push_back(20); }
+          else if constexpr (std::is_same_v<T, double>) { texts.push_back(fmt::format("{}", x)); types.push_back(701); }
+          else if constexpr (std::is_same_v<T, std::string>) { texts.push_back(x); types.push_back(25); }
+          else { texts.push_back(std::to_string(x.ms)); types.push_back(20); }
+        },
+        v);
+  }
+  std::vector<const char*> values;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    values.push_back(std::holds_alternative<pmdb::null_value>(q.params[i]) ? nullptr : texts[i].c_str());
+  PGresult* r = PQexecParams(p.c, sql.c_str(), static_cast<int>(values.size()), types.data(), values.data(), nullptr,
+                             nullptr, 0);
+  rows_or_error out;
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    out = {{"error", PQresultErrorMessage(r)}};
+  } else {
+    for (int i = 0; i < PQntuples(r); ++i) {
+      std::vector<std::string> row;
+      for (int j = 0; j < PQnfields(r); ++j) {
+        const auto t = j < static_cast<int>(q.columns.size()) ? q.columns[j].type : pmdb::value_type::text;
+        const bool b = j < static_cast<int>(q.booleans.size()) && q.booleans[j];
+        row.push_back(PQgetisnull(r, i, j) ? "NULL" : cell(PQgetvalue(r, i, j), t, b));
+      }
+      out.push_back(std::move(row));
+    }
+  }
+  PQclear(r);
+  return out;
+}
+
+std::string shown(const rows_or_error& rows) {
+  std::string out;
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) out += (i ? "|" : "") + r[i];
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// The statements of one PMQL file (queries, or a script: `.asof` and `.import` are followed,
+// other dot-commands skipped) compiled for both dialects, run on both, their rows compared.
+struct golden_run {
+  pmdb::event_store& store;
+  sqlite3* db;
+  const pg& p;
+  int statements = 0, differences = 0;
+
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT id FROM incidents ORDER BY id", -1, &s, nullptr) == SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+    sqlite3_finalize(s);
+    return out;
+  }
+
+  void statements_of(const std::string& name, const std::string& text, pmdb::query::context& lite_ctx,
+                     pmdb::query::context& pg_ctx) {
+    auto script = pmdb::query::parse(text);
+    if (!script) return;  // parse errors, or statements that write
+    const auto cat = pmdb::query::catalog::of(ids());
+    for (const auto& stmt : script->statements) {
+      auto a = pmdb::query::compile(stmt, cat, lite_ctx, text);
+      auto b = pmdb::query::compile(stmt, cat, pg_ctx, text);
+      if (!a || !b) {
+        CHECK(!a == !b);
+        continue;
+      }
+      if (auto* use = std::get_if<pmdb::query::set_incident>(&*a)) {
+        lite_ctx.current_incident = pg_ctx.current_incident = use->incident;
+        continue;
+      }
+      const auto* qa = std::get_if<pmdb::query::run_query>(&*a);
+      const auto* qb = std::get_if<pmdb::query::run_query>(&*b);
+      if (!qa || !qb) continue;
+      ++statements;
+      const auto ra = lite_rows(db, qa->query), rb = pg_rows(p, qb->query);
+      if (ra == rb) continue;
+      ++differences;
+      FAIL_CHECK(fmt::format("{}: a statement gives other rows on PostgreSQL\n  SQLite rows:\n{}\n  PostgreSQL rows:\n{}\n"
+                             "  SQLite SQL: {}\n  PostgreSQL SQL: {}",
+                             name, shown(ra), shown(rb), qa->query.sql, qb->query.sql));
+    }
+  }
+
+  void file(const std::filesystem::path& path) {
+    pmdb::query::context lite_ctx, pg_ctx;
+    lite_ctx.now = pg_ctx.now = 1'735'689'600'000;  // 2025-01-01: `now` the same on both
+    pg_ctx.dialect = pmdb::sql_dialect::postgresql;
+    std::istringstream in(read_file(path.string()));
+    std::string line, chunk;
+    const std::string name = path.filename().string();
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] != '.') {
+        chunk += line + "\n";
+        continue;
+      }
+      statements_of(name, chunk, lite_ctx, pg_ctx);
+      chunk.clear();
+      std::istringstream words(line);
+      std::string command, arg;
+      words >> command >> arg;
+      if (command == ".asof") {
+        const auto t = pmdb::parse_timestamp(arg);
+        lite_ctx.as_of = pg_ctx.as_of = t ? std::optional<int64_t>(t->ms) : std::nullopt;
+      } else if (command == ".import") {
+        std::ifstream data(pmdb::test::source_dir() / arg);
+        (void)pmdb::import_jsonl(store, data, arg);  // a refused file writes nothing, on both
+        copy_tables(db, p);
+      }
+    }
+    statements_of(name, chunk, lite_ctx, pg_ctx);
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("pg_functions") {
+  TEST_CASE("the golden queries and scripts give SQLite's rows on PostgreSQL") {
+    const std::string url = server();
+    if (url.empty()) return;
+    fixture fx(url);
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("pmdb-pg-golden-{}", std::random_device{}());
+    std::filesystem::create_directories(dir);
+    std::vector<std::filesystem::path> files;
+    for (const char* d : {"tests/golden/queries", "tests/golden/scripts"})
+      for (const auto& e : std::filesystem::directory_iterator(pmdb::test::source_dir() / d))
+        if (e.path().extension() == ".pmq") files.push_back(e.path());
+    for (const auto& e : std::filesystem::directory_iterator(pmdb::test::source_dir() / "examples"))
+      if (e.path().extension() == ".pmq") files.push_back(e.path());
+    files.push_back(pmdb::test::source_dir() / "tests/data/pg-dialect.pmq");
+    std::sort(files.begin(), files.end());
+    int statements = 0, differences = 0;
+    for (const auto& f : files) {
+      // Each file on a fresh demo store: scripts import into it.
+      const std::string path = (dir / fmt::format("{}.pmdb", f.stem().string())).string();
+      auto st = pmdb::event_store::open(path, {}).value();
+      for (const char* jsonl : {"examples/openai-2024-12-11.jsonl", "examples/meta-2024-12-11.jsonl"}) {
+        std::ifstream in(pmdb::test::source_dir() / jsonl);
+        REQUIRE(pmdb::import_jsonl(st, in, jsonl));
+      }
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+      REQUIRE(pmdb::sqlfn::register_functions(db));
+      copy_tables(db, *fx.db);
+      golden_run run{st, db, *fx.db};
+      run.file(f);
+      statements += run.statements;
+      differences += run.differences;
+      sqlite3_close(db);
+    }
+    MESSAGE(statements, " statements run on both, ", differences, " differ");
+    CHECK(statements > 50);
+    std::filesystem::remove_all(dir);
   }
 }

@@ -1,0 +1,2 @@
+#pragma once
+namespace pmdb { enum class sql_dialect { sqlite, postgresql }; }
