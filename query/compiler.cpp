@@ -603,7 +603,7 @@ class compiler {
         break;
       case ast::pattern_kind::metric:
         // `99% Fixed` is `99% fixed` (ASCII case folding: NOCASE, lower() under COLLATE "C")
-        if (pg()) f.add(" AND lower(e.metric) = lower(").bind(p.metric).add(")");
+        if (pg()) f.add(" AND lower(e.metric) = lower(").bind(p.metric).add(" COLLATE \"C\")");
         else f.add(" AND e.metric = ").bind(p.metric).add(" COLLATE NOCASE");
         if (p.op) {
           if (!is_comparison(*p.op)) fail("a metric threshold needs a comparison (=, !=, <, <=, >, >=)", p.offset);
@@ -974,7 +974,7 @@ class compiler {
     // Only when no row has the value as written: the exact lookup runs first, and the scan
     // ignoring case only when it finds nothing.
     frag probe(fmt::format("SELECT (SELECT e.{0} ", l.sql));
-    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written).add(") LIMIT 1)");
+    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written).add(pg() ? " COLLATE \"C\") LIMIT 1)" : ") LIMIT 1)");
     probe.add(fmt::format(" WHERE NOT EXISTS (SELECT 1 ")).add(rel).add(fmt::format(" AND e.{0} = ", l.sql)).bind(*written).add(")");
     case_hints_.push_back({std::move(probe.sql), std::move(probe.params), l.column_name, *written});
   }
@@ -1070,7 +1070,9 @@ class compiler {
           return boolean(std::move(f));
         }
         // Case-insensitive substring (ASCII case folding, as SQLite's lower()).
-        f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add("), lower(").add(r).add(")) > 0)");
+        // PostgreSQL: lower() under COLLATE "C" folds ASCII only, whatever the database's collation.
+        const std::string_view c = pg() ? " COLLATE \"C\"" : "";
+        f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add(c).add("), lower(").add(r).add(c).add(")) > 0)");
         f.within(l, w_contains_lhs).within(r, w_contains_rhs);
         return boolean(std::move(f));
       }
@@ -1251,7 +1253,7 @@ class compiler {
       f.type = bucket ? ty::text : ty::integer;
     } else if (name == "lower" || name == "upper") {
       need(0, {ty::text}, "text");
-      f.add(name).add("(").add(args[0]).add(")").within(args[0], w_first_arg);
+      f.add(name).add("(").add(args[0]).add(pg() ? " COLLATE \"C\")" : ")").within(args[0], w_first_arg);  // ASCII only, as SQLite
       f.type = ty::text;
     } else if (name == "length") {
       need(0, {ty::text}, "text");
@@ -1684,9 +1686,16 @@ class compiler {
     return r;
   }
 
-  static std::string order_by(const scope& sc) {
+  std::string order_by(const scope& sc) const {
     std::string r;
-    for (const auto& o : sc.order) r += (r.empty() ? " ORDER BY " : ", ") + o.column + (o.descending ? " DESC" : "");
+    for (const auto& o : sc.order) {
+      r += (r.empty() ? " ORDER BY " : ", ") + o.column;
+      // PostgreSQL: text in byte order, as SQLite's BINARY, whatever the database's collation.
+      if (pg())
+        if (const auto c = std::ranges::find(sc.cols, o.column, &col::sql); c != sc.cols.end() && c->type == ty::text)
+          r += " COLLATE \"C\"";
+      if (o.descending) r += " DESC";
+    }
     return r;
   }
 

@@ -165,7 +165,10 @@ struct fixture {
     admin = std::make_unique<pg>(base);
     REQUIRE_MESSAGE(admin->ok(), "cannot connect to PMDB_TEST_PG: ", admin->error());
     own = fmt::format("pmdb_fn_test_{}", std::random_device{}() % 1000000000u);
-    if (admin->exec(fmt::format("CREATE DATABASE {}", own))) {
+    // PMDB_TEST_PG_CREATE: options of CREATE DATABASE, e.g. another collation ("TEMPLATE template0
+    // LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.utf8"): the answers must not depend on it.
+    const char* options = std::getenv("PMDB_TEST_PG_CREATE");
+    if (admin->exec(fmt::format("CREATE DATABASE {} {}", own, options ? options : ""))) {
       db = std::make_unique<pg>(fmt::format("{} dbname={}", base.find("://") == std::string::npos ? base : "", own));
       if (base.find("://") != std::string::npos) {  // a URI: the database is its path
         const auto slash = base.find('/', base.find("://") + 3);
