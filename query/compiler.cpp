@@ -1563,7 +1563,9 @@ class compiler {
         if (const ty t = (i ? to : from).type; t != ty::timestamp && t != ty::null)
           fail(fmt::format("downtime() needs two timestamps (start, end), not {}", type_name(t)), tag_of(c.args[i]).offset);
       const std::string a = computed_column(std::move(from)), b = computed_column(std::move(to));
-      f.add("pmdb_union_length(").add(a).add(", ").add(b).add(")");
+      // PostgreSQL: the group collected by array_agg (linear), then measured (schemas/postgresql-functions.sql).
+      if (pg()) f.add("pmdb_union_length_of(array_agg(").add(a).add("), array_agg(").add(b).add("))");
+      else f.add("pmdb_union_length(").add(a).add(", ").add(b).add(")");
       f.type = ty::duration;
       return f;
     }
@@ -1578,7 +1580,10 @@ class compiler {
         frag n(fmt::format("row_number() OVER ({})", order.empty() ? order : order.substr(1)));
         agg_->computed.emplace_back(agg_->ordinal, std::move(n));
       }
-      f.add(name == "first" ? "pmdb_first_by(" : "pmdb_last_by(").add(a).add(", ").add(agg_->ordinal).add(")");
+      if (pg())
+        f.add(name == "first" ? "pmdb_first_of(array_agg(" : "pmdb_last_of(array_agg(").add(a).add("), array_agg(").add(agg_->ordinal).add("))");
+      else
+        f.add(name == "first" ? "pmdb_first_by(" : "pmdb_last_by(").add(a).add(", ").add(agg_->ordinal).add(")");
       f.type = t;
       return f;
     }
@@ -1617,7 +1622,8 @@ class compiler {
       }
       // Nearest rank: the value at 1-based rank ceil(p/100 · n) (at least 1) of the n non-null
       // values in ascending order (core/sql_functions.cpp).
-      f.add("pmdb_percentile(").add(a).add(", ").add(percent).add(")");
+      if (pg()) f.add("pmdb_percentile_of(array_agg(").add(a).add("), ").add(percent).add(")");
+      else f.add("pmdb_percentile(").add(a).add(", ").add(percent).add(")");
       f.type = t == ty::boolean ? ty::integer : t;
     }
     return f;

@@ -657,3 +657,72 @@ BEGIN
     RETURN QUERY SELECT NULL::text, pmdb.pmdb_json_sql(j), pmdb.pmdb_json_type_of(j), pmdb.pmdb_json_sql(j), p, p;
   END IF;
 END $$;
+
+-- ---------------------------------------------------------------- the aggregates over arrays
+
+-- The aggregates above keep their rows in a state array that grows by a copy per row, quadratic
+-- in the group's size; the SQL pmdb writes for PostgreSQL collects each group with the built-in
+-- array_agg (linear) and hands the arrays to these functions, which answer as the aggregates do:
+--   pmdb_union_length_of(array_agg(START), array_agg(END))
+--   pmdb_first_of(array_agg(X), array_agg(KEY)), pmdb_last_of(array_agg(X), array_agg(KEY))
+--   pmdb_percentile_of(array_agg(X), P)
+-- (The two arrays of one aggregate call hold the same rows in the same order.)
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_union_length_of(a bigint[], b bigint[]) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  r record;
+  total bigint := 0;
+  rs bigint;
+  re bigint;
+  first boolean := true;
+BEGIN
+  IF a IS NULL THEN RETURN NULL; END IF;
+  FOR r IN SELECT x.s, x.e FROM unnest(a, b) AS x(s, e) WHERE x.s IS NOT NULL AND x.e IS NOT NULL AND x.e >= x.s
+           ORDER BY 1, 2 LOOP
+    IF first THEN rs := r.s; re := r.e; first := false;
+    ELSE
+      IF r.s > re THEN total := total + (re - rs); rs := r.s; END IF;
+      re := greatest(re, r.e);
+    END IF;
+  END LOOP;
+  IF first THEN RETURN NULL; END IF;
+  RETURN total + (re - rs);
+END $$;
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_by_of(v anyarray, k bigint[], last boolean) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  best integer;
+  i integer;
+BEGIN
+  IF v IS NULL THEN RETURN NULL; END IF;
+  FOR i IN 1 .. coalesce(array_length(k, 1), 0) LOOP
+    CONTINUE WHEN k[i] IS NULL;
+    IF best IS NULL OR (last AND k[i] > k[best]) OR (NOT last AND k[i] < k[best]) THEN best := i; END IF;
+  END LOOP;
+  IF best IS NULL THEN RETURN NULL; END IF;
+  RETURN v[best];
+END $$;
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_first_of(v anyarray, k bigint[]) RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pmdb.pmdb_by_of(v, k, false) $$;
+CREATE OR REPLACE FUNCTION pmdb.pmdb_last_of(v anyarray, k bigint[]) RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pmdb.pmdb_by_of(v, k, true) $$;
+
+DO $do$
+DECLARE
+  t text;
+  pt text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['bigint', 'integer', 'double precision', 'numeric'] LOOP
+    FOREACH pt IN ARRAY ARRAY['bigint', 'double precision'] LOOP
+      EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_percentile_of(v %1$s[], p %2$s) RETURNS %1$s
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $b$
+          SELECT x FROM unnest(v) AS x WHERE x IS NOT NULL ORDER BY x
+           OFFSET greatest(pmdb.pmdb_rank((SELECT count(*) FROM unnest(v) AS y WHERE y IS NOT NULL), %3$s, %4$s) - 1, 0)
+           LIMIT 1 $b$$f$,
+        t, pt, CASE WHEN pt = 'bigint' THEN 'p' ELSE 'NULL' END, CASE WHEN pt = 'bigint' THEN 'NULL' ELSE 'p' END);
+    END LOOP;
+  END LOOP;
+END $do$;
