@@ -1,4 +1,11 @@
-// PMQL AST → SQLite SQL. See compiler.hpp for the contract.
+// PMQL AST → SQLite SQL, or PostgreSQL SQL (context::dialect). See compiler.hpp for the contract.
+//
+// PostgreSQL: the same statements, with the functions of schemas/postgresql-functions.sql. A
+// boolean value at rest (a column, a bound true) is the integer 0 or 1 on both; on PostgreSQL a
+// comparison is a boolean, made a value by value_of and a condition by cond_of (frag::pg_bool).
+// Text sorts and folds case under COLLATE "C" (SQLite's BINARY and ASCII lower()); x / 0 is
+// NULL; calendar numbers come from pmdb_cal_number; the query/dialect.hpp pass writes every
+// ORDER BY's NULLs (on both), LIMIT ALL, bigint, double precision and names FROM subqueries.
 //
 // Shape of the generated SQL
 // --------------------------
@@ -34,7 +41,8 @@
 //   approx (catalog_fields.hpp). Fields read by a `where` or `order by` join them; `let`
 //   columns are added after them.
 // * Row order: incidents by (started, id), events and timeline by (at, seq), summarize by its
-//   `by` columns; `order by` sorts stably on top of that. NULLs sort first ascending, as in SQLite.
+//   `by` columns; `order by` sorts stably on top of that. NULLs sort first ascending, as in SQLite
+//   (every ORDER BY says so, for PostgreSQL: query/dialect.hpp).
 // * Calendar buckets are sortable UTC text: year 2024, month 2024-12, week 2024-W50 (ISO 8601),
 //   day 2024-12-11, hour 2024-12-11 23:00.
 // * Unnamed columns take the field's or the function's name, else their source text; two

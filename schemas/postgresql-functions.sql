@@ -10,13 +10,28 @@
 -- are. A zone is looked up as 'posix/NAME': a bare NAME (CET, EET, MET, WET) would first be
 -- read as PostgreSQL's fixed-offset abbreviation of the same spelling.
 --
+-- Where the PostgreSQL form differs (query/compiler.cpp writes it with context::dialect):
+-- * A PostgreSQL function has one result type: pmdb_cal gives text for every part (the
+--   numbers as digits), pmdb_cal_number gives the numbers; pmdb_bucket_series gives the
+--   buckets as rows (pmdb_buckets, the JSON array, is kept).
+-- * pmdb_regexp, pmdb_has_word and json_valid give booleans (SQLite: 1 and 0).
+-- * The aggregates pmdb_percentile, pmdb_first_by, pmdb_last_by and pmdb_union_length are here,
+--   but their state array is copied per row (quadratic); the compiler writes
+--   pmdb_percentile_of(array_agg(X), P) and the like instead (below, linear).
+--
 -- Differences that remain:
 -- * pmdb_regexp: PostgreSQL's regular expressions (ARE) are not PCRE2. The common syntax is
 --   mapped (\b \B \z \Z $, named groups, \p{L} \p{N} \p{Lu} \p{Ll}, \x{HH}); atomic groups,
 --   possessive quantifiers, \K, recursion and inline options after the start are not supported
 --   and fail as invalid. Classes (\w, \d, [[:alpha:]]) and case folding follow ICU's Unicode
 --   tables, where PCRE2 follows its own; backtracking limits do not apply.
--- * json_each's key is text (SQLite gives arrays integer keys).
+-- * json_each's key is text (SQLite gives arrays integer keys); json_extract and json_each's
+--   value are text (numbers written as SQLite writes them); invalid JSON is an error in
+--   json_extract, json_type and json_each on both.
+-- * A zone name differing only in case from a known one is unknown, as in SQLite's functions;
+--   zones come from PostgreSQL's view of the tz database (pg_timezone_names), which on Debian is
+--   the system's /usr/share/zoneinfo, as for SQLite's functions. Past 2037 both keep the
+--   offset of the end of 2037.
 
 SELECT pg_advisory_xact_lock(7235401166);  -- two opens at once do not create the same objects together
 CREATE SCHEMA IF NOT EXISTS pmdb;
