@@ -77,21 +77,26 @@ BEGIN
   RETURN era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
 END $$;
 
--- The zone to ask PostgreSQL for, or NULL for UTC ('' and 'UTC'). An unknown name is an error;
--- the names known are read once per session.
+-- The names of the server's tz database as the keys of a JSON object, written into a function
+-- when this file runs: a lookup in it is cheap and safe in parallel queries (pg_timezone_names
+-- reads every zone file; a per-session cache in a setting cannot be written in parallel mode).
+DO $do$
+BEGIN
+  EXECUTE format('CREATE OR REPLACE FUNCTION pmdb.pmdb_zone_set() RETURNS jsonb '
+                 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+                 'SELECT ' || quote_literal(coalesce((SELECT jsonb_object_agg(t.name, 1)::text
+                                                        FROM pg_catalog.pg_timezone_names t
+                                                       WHERE t.name <> 'localtime' AND t.name !~ '^(posix|right)/'), '{}'))
+                 || '::jsonb');
+END $do$;
+
+-- The zone to ask PostgreSQL for, or NULL for UTC ('' and 'UTC'). An unknown name is an error.
 CREATE OR REPLACE FUNCTION pmdb.pmdb_zone(name text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-  known text := current_setting('pmdb.zone_names', true);
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
   IF name IS NULL THEN RETURN NULL; END IF;
   IF name = '' OR name = 'UTC' THEN RETURN NULL; END IF;
-  IF known IS NULL OR known = '' THEN  -- the tz database's names, read once per session
-    SELECT '|' || string_agg(t.name, '|') || '|' INTO known FROM pg_catalog.pg_timezone_names t
-     WHERE t.name <> 'localtime' AND t.name !~ '^(posix|right)/';
-    PERFORM set_config('pmdb.zone_names', known, false);
-  END IF;
-  IF position('|' || name || '|' IN known) = 0 THEN
+  IF NOT pmdb.pmdb_zone_set() ? name THEN
     RAISE EXCEPTION 'unknown time zone ''%''', name;
   END IF;
   RETURN 'posix/' || name;
