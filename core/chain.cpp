@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
+#include "core/db.hpp"
 
 namespace pmdb::chain {
 
@@ -33,22 +33,17 @@ void row_bytes::text(std::string_view s) {
   buf_.append(s);
 }
 
-void row_bytes::column(sqlite3_stmt* st, int i) {
-  switch (sqlite3_column_type(st, i)) {
-    case SQLITE_NULL: null(); return;
-    case SQLITE_INTEGER: integer(sqlite3_column_int64(st, i)); return;
-    case SQLITE_FLOAT: real(sqlite3_column_double(st, i)); return;
-    case SQLITE_TEXT: {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-      text(std::string_view(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, i))));
-      return;
-    }
-    default: {
-      const void* p = sqlite3_column_blob(st, i);
-      const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, i));
+void row_bytes::column(const db::statement& st, int i) {
+  switch (st.type(i)) {
+    case db::storage::null: null(); return;
+    case db::storage::integer: integer(st.int64(i)); return;
+    case db::storage::real: real(st.real(i)); return;
+    case db::storage::text: text(st.text(i)); return;
+    case db::storage::blob: {
+      const std::string_view b = st.text(i);
       buf_ += '\x04';
-      word(n);
-      if (n) buf_.append(static_cast<const char*>(p), n);
+      word(b.size());
+      buf_.append(b);
       return;
     }
   }

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-struct sqlite3_stmt;
+namespace pmdb::db { class statement; }
 
 namespace pmdb::chain {
 
@@ -39,7 +39,7 @@ class row_bytes {
   void text(const std::optional<std::string>& s) { s ? text(std::string_view(*s)) : null(); }
   void real(const std::optional<double>& v) { v ? real(*v) : null(); }
   // Column `i` of the current row of `st`, by its storage class.
-  void column(sqlite3_stmt* st, int i);
+  void column(const db::statement& st, int i);
 
   std::string_view bytes() const { return buf_; }
   void clear() { buf_.clear(); }

@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include "core/chain.hpp"
+#include "core/db.hpp"
 #include "core/embedded.hpp"
 #include "core/json_text.hpp"
 #include "core/projection.hpp"
 #include "core/sql_functions.hpp"
 #include "core/sqlite.hpp"
+#include "core/store_access.hpp"
 #include "core/time.hpp"
 
 namespace pmdb {
@@ -41,11 +43,20 @@ std::int64_t now_ms() {
 // Recomputes one incident's read-model row (?1) from its current versions: the projection's
 // incidents relation over that one incident; every subquery is an index lookup. An incident
 // with no believed event left has no row.
-std::string refresh_incident_sql() {
+std::string refresh_incident_sql(sql_dialect d) {
+  const std::string rows = projection::incidents_of("(SELECT ?1 AS incident)", false).sql;
+  if (d == sql_dialect::postgresql)
+    return fmt::format(
+        "INSERT INTO incidents (id, title, org, services, severity, summary, started, ended, status, events, version) "
+        "SELECT * FROM ({}) AS r WHERE events > 0 ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
+        "org = excluded.org, services = excluded.services, severity = excluded.severity, summary = excluded.summary, "
+        "started = excluded.started, ended = excluded.ended, status = excluded.status, events = excluded.events, "
+        "version = excluded.version",
+        rows);
   return fmt::format(
       "INSERT OR REPLACE INTO incidents (id, title, org, services, severity, summary, started, ended, status, events, "
-      "version) SELECT * FROM ({}) WHERE events > 0",
-      projection::incidents_of("(SELECT ?1 AS incident)", false).sql);
+      "version) SELECT * FROM ({}) AS r WHERE events > 0",
+      rows);
 }
 
 // The columns of a version row the milestones read model is made of (milestone_spans::add).
@@ -55,12 +66,12 @@ constexpr std::string_view key_field_columns =
 
 // Merges one (incident, type, key)'s first and last positions into the milestones read model.
 constexpr std::string_view upsert_milestone_sql = R"sql(
-INSERT INTO milestones (incident, type, key, first_at, first_seq, last_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+INSERT INTO milestones AS m (incident, type, key, first_at, first_seq, last_at, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 ON CONFLICT (type, key, incident) DO UPDATE SET
-  first_at  = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_at ELSE first_at END,
-  first_seq = CASE WHEN (excluded.first_at, excluded.first_seq) < (first_at, first_seq) THEN excluded.first_seq ELSE first_seq END,
-  last_at   = CASE WHEN (excluded.last_at, excluded.last_seq) > (last_at, last_seq) THEN excluded.last_at ELSE last_at END,
-  last_seq  = CASE WHEN (excluded.last_at, excluded.last_seq) > (last_at, last_seq) THEN excluded.last_seq ELSE last_seq END
+  first_at  = CASE WHEN (excluded.first_at, excluded.first_seq) < (m.first_at, m.first_seq) THEN excluded.first_at ELSE m.first_at END,
+  first_seq = CASE WHEN (excluded.first_at, excluded.first_seq) < (m.first_at, m.first_seq) THEN excluded.first_seq ELSE m.first_seq END,
+  last_at   = CASE WHEN (excluded.last_at, excluded.last_seq) > (m.last_at, m.last_seq) THEN excluded.last_at ELSE m.last_at END,
+  last_seq  = CASE WHEN (excluded.last_at, excluded.last_seq) > (m.last_at, m.last_seq) THEN excluded.last_seq ELSE m.last_seq END
 )sql";
 
 // Every column of a version row, in the order of insert_version_sql.
@@ -85,6 +96,18 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING
 )sql";
 
+// On a server: the id is unique in the whole store, not only in its incident (the key a
+// distributed table can keep), and a skipped row is one whose id is stored.
+constexpr std::string_view insert_server_sql = R"sql(
+INSERT INTO events (seq, id, incident, version, type, at, recorded_at, source, approx, data,
+                    text, status, channel, author, metric, value, unit, component, state, kind, target,
+                    appended_at, recorded_by, hash)
+SELECT ?1::bigint, ?2::text, ?3::text, ?4::bigint, ?5::text, ?6::bigint, ?7::bigint, ?8::text, ?9::bigint, ?10::text,
+       ?11::text, ?12::text, ?13::text, ?14::text, ?15::text, ?16::double precision, ?17::text, ?18::text, ?19::text,
+       ?20::text, ?21::text, ?22::bigint, ?23::text, ?24::bytea
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = ?2::text)
+)sql";
+
 constexpr std::string_view set_head_sql =
     "INSERT INTO chain_head (one, position, hash) VALUES (1, ?1, ?2) "
     "ON CONFLICT (one) DO UPDATE SET position = excluded.position, hash = excluded.hash";
@@ -104,7 +127,7 @@ constexpr std::string_view select_event_columns =
 // Binds the typed columns text, status, channel, author, metric, value, unit, component, state,
 // kind, target of `e` to parameters first, first + 1, … (without a copy: `e` must outlive the
 // statement's execution).
-void bind_typed(sqlite::statement& st, int first, const event& e) {
+void bind_typed(db::statement& st, int first, const event& e) {
   st.bind_static(first, e.text);
   st.bind_static(first + 1, e.status);
   st.bind_static(first + 2, e.channel);
@@ -119,14 +142,14 @@ void bind_typed(sqlite::statement& st, int first, const event& e) {
 }
 
 // Adds a row of key_field_columns to `spans`.
-void add_milestone_fields(const sqlite::statement& st, projection::milestone_spans& spans) {
+void add_milestone_fields(const db::statement& st, projection::milestone_spans& spans) {
   const std::optional<std::string> status = st.opt_text(4), channel = st.opt_text(5), component = st.opt_text(6),
                                    state = st.opt_text(7), metric = st.opt_text(8);
   spans.add({st.text(0), st.text(1), &status, &channel, &component, &state, &metric}, st.int64(2), st.int64(3),
             st.int64(9), st.int64(10) != 0);
 }
 
-stored_event read_event(const sqlite::statement& s) {
+stored_event read_event(const db::statement& s) {
   stored_event out;
   out.seq = s.int64(0);
   out.version = s.int64(1);
@@ -152,6 +175,13 @@ stored_event read_event(const sqlite::statement& s) {
   e.kind = s.opt_text(19);
   e.target = s.opt_text(20);
   return out;
+}
+
+// A digest stored in column `col` (nullopt unless exactly 32 bytes of a blob).
+std::optional<chain::digest> blob_digest(const db::statement& st, int col) {
+  if (st.type(col) != db::storage::blob) return std::nullopt;
+  const std::string_view b = st.text(col);
+  return chain::from_blob(b.data(), static_cast<int>(b.size()));
 }
 
 struct chain_head_value {
@@ -216,6 +246,51 @@ std::expected<std::string, error> seal_problem(sqlite3* db) {
   if (!triggers || !triggers->empty()) return triggers;
   auto st = sqlite::statement::prepare(
       db, "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
+  if (!st) return std::unexpected(st.error());
+  auto row = st->step();
+  if (!row) return std::unexpected(row.error());
+  const std::int64_t first = st->is_null(0) ? 0 : st->int64(0), last = st->is_null(1) ? 0 : st->int64(1),
+                     head = st->is_null(2) ? 0 : st->int64(2);
+  if (last != head)
+    return fmt::format("the log ends at position {} but its chain head is at {}: events were {} outside pmdb", last,
+                       head, last > head ? "added" : "removed");
+  if (last > 0 && first != 1) return fmt::format("the log starts at position {}, not 1: events were removed", first);
+  return std::string();
+}
+
+// The triggers a server store has (schemas/postgresql.sql), by table.
+constexpr std::pair<std::string_view, std::string_view> server_triggers[] = {
+    {"events", "events_are_append_only_update"},   {"events", "events_are_append_only_delete"},
+    {"events", "events_are_append_only_truncate"}, {"chain_head", "chain_head_only_advances"},
+    {"chain_head", "chain_head_is_kept"},          {"chain_head", "chain_head_is_kept_truncate"}};
+
+// The first trigger of a server store that is missing or disabled, said for a user; empty when
+// all are there.
+std::expected<std::string, error> find_server_trigger_problem(db::connection& conn) {
+  auto st = conn.prepare(
+      "SELECT t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = "
+      "c.relnamespace WHERE n.nspname = 'pmdb' AND c.relname = ? AND t.tgname = ? AND NOT t.tgisinternal");
+  if (!st) return std::unexpected(st.error());
+  for (const auto& [table, name] : server_triggers) {
+    st->reset();
+    st->bind(1, table);
+    st->bind(2, name);
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fmt::format("the trigger {} is missing: the store no longer refuses to change its history", name);
+    if (st->text(0) == "D")
+      return fmt::format("the trigger {} is disabled: the store no longer refuses to change its history", name);
+  }
+  return std::string();
+}
+
+// What opening a server store checks, cheaply: the triggers, and the log's positions run from 1
+// to the chain head's.
+std::expected<std::string, error> server_seal_problem(db::connection& conn) {
+  auto triggers = find_server_trigger_problem(conn);
+  if (!triggers || !triggers->empty()) return triggers;
+  auto st = conn.prepare(
+      "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
   if (!st) return std::unexpected(st.error());
   auto row = st->step();
   if (!row) return std::unexpected(row.error());
@@ -309,18 +384,20 @@ std::expected<void, error> create_store_file(const std::string& path) {
 }  // namespace
 
 struct event_store::impl {
-  sqlite3* db = nullptr;
+  std::unique_ptr<db::connection> conn;
+  sqlite3* db = nullptr;  // the SQLite handle (conn's), nullptr on a server
+  sql_dialect dialect = sql_dialect::sqlite;
   std::string path;
   std::optional<int> upgraded_from;  // set when open() upgraded the store
   std::string recorded_by;           // kept with every event appended through this handle
   // Prepared once, reused by every append.
-  sqlite::statement insert, find_by_id, stream_version, refresh, hash_at, set_head;
+  db::statement insert, find_by_id, stream_version, refresh, hash_at, set_head;
   // The projection's maintenance (see core/projection.hpp).
-  sqlite::statement copy_versions, target_of, retraction_of, log_by_id, changes_of, drop_versions, insert_version;
+  db::statement copy_versions, target_of, retraction_of, log_by_id, changes_of, drop_versions, insert_version;
   // The milestones read model: new events' keys, an incident's believed events, its rows.
-  sqlite::statement new_key_fields, incident_key_fields, drop_milestones, upsert_milestone;
-  sqlite::statement has_incident;  // prepared on first use (also on read-only stores)
-  std::unordered_map<std::string, sqlite::statement, string_hash, std::equal_to<>> query_cache;
+  db::statement new_key_fields, incident_key_fields, drop_milestones, upsert_milestone;
+  db::statement has_incident;  // prepared on first use (also on read-only stores)
+  std::unordered_map<std::string, db::statement, string_hash, std::equal_to<>> query_cache;
   // While a bulk import defers the secondary indexes (defer_indexes): the statements that
   // recreate them, and the incidents whose read models are refreshed once they are back.
   std::vector<std::string> deferred_indexes;
@@ -347,19 +424,24 @@ struct event_store::impl {
     upsert_milestone = {};
     has_incident = {};
     query_cache.clear();
-    sqlite3_close_v2(db);
+    conn.reset();
   }
 
   std::expected<void, error> prepare_writers() {
-    auto prep = [&](sqlite::statement& s, std::string_view sql) -> std::expected<void, error> {
-      auto r = sqlite::statement::prepare(db, sql);
+    auto prep = [&](db::statement& s, std::string_view sql) -> std::expected<void, error> {
+      auto r = conn->prepare(sql);
       if (!r) return std::unexpected(r.error());
       s = std::move(*r);
       return {};
     };
-    if (auto r = prep(insert, insert_sql); !r) return r;
+    if (auto r = prep(insert, dialect == sql_dialect::postgresql ? insert_server_sql : insert_sql); !r) return r;
     if (auto r = prep(hash_at, "SELECT hash FROM events WHERE seq = ?"); !r) return r;
-    if (auto r = prep(set_head, set_head_sql); !r) return r;
+    // A server store's head row exists from the start (schemas/postgresql.sql).
+    if (auto r = prep(set_head, dialect == sql_dialect::postgresql
+                                    ? "UPDATE chain_head SET position = ?1, hash = ?2 WHERE one = 1"
+                                    : set_head_sql);
+        !r)
+      return r;
     if (auto r = prep(find_by_id, "SELECT incident, type, at, source, approx, data FROM events WHERE id = ?"); !r)
       return r;
     if (auto r = prep(stream_version, "SELECT coalesce(max(version), 0) FROM events WHERE incident = ?"); !r) return r;
@@ -391,11 +473,11 @@ struct event_store::impl {
       return r;
     if (auto r = prep(drop_milestones, "DELETE FROM milestones WHERE incident = ?1"); !r) return r;
     if (auto r = prep(upsert_milestone, upsert_milestone_sql); !r) return r;
-    return prep(refresh, refresh_incident_sql());
+    return prep(refresh, refresh_incident_sql(dialect));
   }
 
   // Folds the rows of a statement selecting key_field_columns into `spans`.
-  static std::expected<void, error> fold_keys(sqlite::statement& st, projection::milestone_spans& spans) {
+  static std::expected<void, error> fold_keys(db::statement& st, projection::milestone_spans& spans) {
     for (;;) {
       auto row = st.step();
       if (!row) return std::unexpected(row.error());
@@ -427,7 +509,7 @@ struct event_store::impl {
 
   // Merges the milestones of the rows `st` selects with parameter `param` into the read model.
   template <class Param>
-  std::expected<void, error> merge_milestones(sqlite::statement& st, const Param& param) {
+  std::expected<void, error> merge_milestones(db::statement& st, const Param& param) {
     projection::milestone_spans spans;
     st.reset();
     st.bind(1, param);
@@ -448,8 +530,8 @@ struct event_store::impl {
 
   // Recomputes the whole milestones read model, one incident at a time (memory: one incident).
   std::expected<void, error> rebuild_milestones() {
-    if (auto r = sqlite::exec(db, "DELETE FROM milestones"); !r) return r;
-    auto st = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM event_versions ORDER BY incident",
+    if (auto r = conn->exec("DELETE FROM milestones"); !r) return r;
+    auto st = conn->prepare(fmt::format("SELECT {} FROM event_versions ORDER BY incident",
                                                          key_field_columns));
     if (!st) return std::unexpected(st.error());
     projection::milestone_spans spans;
@@ -526,6 +608,23 @@ struct event_store::impl {
     return {};
   }
 
+  // Starts a write transaction. On a server it also takes the chain head's row lock, so that
+  // appends from many clients take turns: each reads the last position and hash, and the
+  // versions of its incidents, after the one before it committed.
+  std::expected<void, error> begin_write() {
+    if (dialect == sql_dialect::sqlite) return conn->exec("BEGIN IMMEDIATE");
+    if (auto r = conn->exec("BEGIN"); !r) return r;
+    return lock_head();
+  }
+  std::expected<void, error> lock_head() {
+    if (dialect == sql_dialect::sqlite) return {};
+    if (auto r = conn->exec("SELECT position FROM chain_head WHERE one = 1 FOR UPDATE"); !r) {
+      (void)conn->exec("ROLLBACK");
+      return r;
+    }
+    return {};
+  }
+
   std::expected<std::int64_t, error> version_of(const std::string& incident) {
     stream_version.reset();
     stream_version.bind(1, std::string_view(incident));
@@ -563,7 +662,7 @@ struct event_store::impl {
     auto row = hash_at.step();
     if (!row) return std::unexpected(row.error());
     std::optional<chain::digest> d;
-    if (*row) d = chain::from_blob(sqlite3_column_blob(hash_at.get(), 0), sqlite3_column_bytes(hash_at.get(), 0));
+    if (*row) d = blob_digest(hash_at, 0);
     hash_at.reset();
     if (!d)
       return std::unexpected(error(errc::corrupt, fmt::format("position {}: no valid chain hash (run pmdb verify)", position)));
@@ -581,9 +680,9 @@ struct event_store::impl {
   // upgrade of a store written before the chain existed (inside the caller's transaction, with
   // the append-only triggers dropped). Returns the head, for chain_head.
   std::expected<chain_head_value, error> compute_chain() {
-    auto rows = sqlite::statement::prepare(db, fmt::format("SELECT {} FROM events ORDER BY seq", chain::hashed_columns));
+    auto rows = conn->prepare(fmt::format("SELECT {} FROM events ORDER BY seq", chain::hashed_columns));
     if (!rows) return std::unexpected(rows.error());
-    auto update = sqlite::statement::prepare(db, "UPDATE events SET hash = ?2 WHERE seq = ?1");
+    auto update = conn->prepare("UPDATE events SET hash = ?2 WHERE seq = ?1");
     if (!update) return std::unexpected(update.error());
     chain::digest prev = chain::genesis();
     chain::row_bytes bytes;
@@ -593,7 +692,7 @@ struct event_store::impl {
       if (!row) return std::unexpected(row.error());
       if (!*row) break;
       bytes.clear();
-      for (int c = 0; c < chain::hashed_column_count; ++c) bytes.column(rows->get(), c);
+      for (int c = 0; c < chain::hashed_column_count; ++c) bytes.column(*rows, c);
       prev = chain::link(prev, bytes.bytes());
       position = rows->int64(0);
       update->reset();
@@ -605,7 +704,7 @@ struct event_store::impl {
   }
 
   std::expected<std::int64_t, error> last_seq() {
-    auto st = sqlite::statement::prepare(db, "SELECT coalesce(max(seq), 0) FROM events");
+    auto st = conn->prepare("SELECT coalesce(max(seq), 0) FROM events");
     if (!st) return std::unexpected(st.error());
     auto row = st->step();
     if (!row) return std::unexpected(row.error());
@@ -739,10 +838,10 @@ struct event_store::impl {
 
   // Recomputes every read model from the log, inside the caller's transaction.
   std::expected<void, error> rebuild_read_models() {
-    if (auto r = sqlite::exec(db, "DELETE FROM event_versions; DELETE FROM incidents;"); !r) return r;
+    if (auto r = conn->exec("DELETE FROM event_versions; DELETE FROM incidents;"); !r) return r;
     if (auto r = copy_new_versions(0); !r) return r;
     const auto column = [&](std::string_view sql) -> std::expected<std::vector<std::string>, error> {
-      auto st = sqlite::statement::prepare(db, sql);
+      auto st = conn->prepare(sql);
       if (!st) return std::unexpected(st.error());
       std::vector<std::string> out;
       for (;;) {
@@ -779,9 +878,119 @@ event_store::~event_store() = default;
 const std::string& event_store::path() const { return impl_->path; }
 std::optional<int> event_store::upgraded_from() const { return impl_->upgraded_from; }
 const std::string& event_store::recorded_by() const { return impl_->recorded_by; }
-::sqlite3* event_store::raw_handle() const { return impl_->db; }
+::sqlite3* store_access::sqlite_handle(const event_store& s) { return s.impl_->db; }
+sql_dialect event_store::dialect() const { return impl_->dialect; }
+bool event_store::is_server(std::string_view target) { return db::is_server_url(target); }
+
+std::expected<event_store, error> event_store::open_server(const std::string& target, const open_options& opts) {
+  const std::string name = db::display_name(target);
+  const auto fail = [&](const error& e) { return std::unexpected(error(e.code, fmt::format("{}: {}", name, e.message))); };
+  auto c = db::connect_postgresql(target);
+  if (!c) return fail(c.error());
+  auto p = std::make_unique<impl>();
+  p->conn = std::move(*c);
+  p->dialect = sql_dialect::postgresql;
+  p->path = name;
+  p->recorded_by = opts.recorded_by.empty() ? login_name() : opts.recorded_by;
+  db::connection& conn = *p->conn;
+  const auto meta = [&](const char* key) -> std::expected<std::optional<std::string>, error> {
+    auto st = conn.prepare("SELECT value FROM pmdb.meta WHERE key = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, std::string_view(key));
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return std::nullopt;
+    return std::string(st->text(0));
+  };
+  const auto has_store = [&]() -> std::expected<bool, error> {
+    auto st = conn.prepare("SELECT to_regclass('pmdb.meta') IS NOT NULL");
+    if (!st) return std::unexpected(st.error());
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    return st->int64(0) != 0;
+  };
+  // The functions pmdb's SQL calls (schemas/postgresql-functions.sql) are (re)made when the
+  // store is made and whenever this pmdb's differ from those the store has.
+  const std::string_view functions = embedded_files().at("postgresql-functions.sql");
+  const std::string functions_key = chain::hex(chain::link(chain::genesis(), functions)).substr(0, 16);
+  auto found = has_store();
+  if (!found) return fail(found.error());
+  if (!*found) {
+    if (!opts.create || opts.read_only)
+      return std::unexpected(error(errc::not_found, fmt::format("{}: no pmdb store in this database (`pmdb init {}` "
+                                                                "makes one)",
+                                                                name, name.find_first_of(" &?'\"$") == std::string::npos
+                                                                          ? name
+                                                                          : "'" + name + "'")));
+    // One transaction, under a lock that serialises two clients making the same store.
+    std::expected<void, error> r = conn.exec("BEGIN");
+    if (r) r = conn.exec("SELECT pg_advisory_xact_lock(7020137458216658018)");  // "pmdb" and "make"
+    if (r) r = conn.exec(embedded_files().at("postgresql.sql"));
+    if (r) r = conn.exec(functions);
+    if (r) r = conn.exec(fmt::format("INSERT INTO pmdb.meta (key, value) VALUES ('functions', '{}') ON CONFLICT (key) DO "
+                                     "UPDATE SET value = excluded.value",
+                                     functions_key));
+    if (r) r = conn.exec("COMMIT");
+    if (!r) {
+      (void)conn.exec("ROLLBACK");
+      return fail(error(r.error().code, "cannot make the store: " + r.error().message));
+    }
+  }
+  auto app = meta("application");
+  if (!app) return fail(app.error());
+  if (*app != "pmdb")
+    return std::unexpected(error(errc::corrupt, fmt::format("{}: the schema pmdb of this database is not a pmdb store", name)));
+  auto version = meta("schema_version");
+  if (!version) return fail(version.error());
+  const int v = *version ? std::atoi((*version)->c_str()) : 0;
+  if (v > store_schema_version)
+    return std::unexpected(error(errc::corrupt, fmt::format(
+        "{}: store schema version {} is newer than this pmdb supports ({}); upgrade pmdb", name, v, store_schema_version)));
+  if (v < store_schema_version)
+    return std::unexpected(error(errc::corrupt, fmt::format("{}: damaged pmdb store (schema version {})", name, v)));
+  if (!opts.read_only) {
+    auto have = meta("functions");
+    if (!have) return fail(have.error());
+    if (*have != functions_key) {
+      // The older functions go first: CREATE OR REPLACE cannot change a function's parameters.
+      // (The append-only triggers' own functions are schemas/postgresql.sql's, and stay.)
+      std::expected<void, error> r = conn.exec("BEGIN");
+      if (r) r = conn.exec(R"sql(DO $$
+DECLARE f record;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure AS sig, p.prokind FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'pmdb' AND p.proname NOT IN ('refuse_change', 'chain_head_only_advances')
+           ORDER BY p.prokind = 'a' DESC
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE WHEN f.prokind = 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, f.sig);
+  END LOOP;
+END
+$$)sql");
+      if (r) r = conn.exec(functions);
+      if (r) r = conn.exec(fmt::format("UPDATE pmdb.meta SET value = '{}' WHERE key = 'functions'", functions_key));
+      if (r) r = conn.exec("COMMIT");
+      if (!r) {
+        (void)conn.exec("ROLLBACK");
+        return fail(r.error());
+      }
+    }
+    if (auto r = p->prepare_writers(); !r) return fail(r.error());
+  } else {
+    if (auto r = conn.exec("SET default_transaction_read_only = on"); !r) return fail(r.error());
+  }
+  if (!opts.allow_damaged) {
+    auto problem = server_seal_problem(conn);
+    if (!problem) return fail(problem.error());
+    if (!problem->empty())
+      return std::unexpected(error(errc::corrupt, fmt::format("{}: the store was changed outside pmdb: {}; `pmdb verify "
+                                                              "URL` checks the whole store",
+                                                              name, *problem)));
+  }
+  return event_store(std::move(p));
+}
 
 std::expected<event_store, error> event_store::open(const std::string& path, const open_options& opts) {
+  if (db::is_server_url(path)) return open_server(path, opts);
   const bool memory = path == ":memory:";
   if (!memory) {
     std::error_code ec;
@@ -799,7 +1008,9 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
   auto p = std::make_unique<impl>();
   p->path = path;
   p->recorded_by = opts.recorded_by.empty() ? login_name() : opts.recorded_by;
-  if (auto r = open_connection(path, opts.read_only, memory, p->db); !r) return std::unexpected(r.error());
+  auto opened = open_connection(path, opts.read_only, memory, p->db);
+  if (p->db) p->conn = db::wrap_sqlite(p->db);  // closes it, also when the open failed
+  if (!opened) return std::unexpected(opened.error());
   if (auto r = sqlfn::register_functions(p->db); !r)
     return std::unexpected(error(fmt::format("{}: cannot open: {}", path, r.error().message)));
   sqlite3_extended_result_codes(p->db, 1);
@@ -807,7 +1018,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
 
   const auto fail = [&](const error& e) { return std::unexpected(error(fmt::format("{}: {}", path, e.message))); };
   const auto pragma_int = [&](const char* name) -> std::expected<std::int64_t, error> {
-    auto s = sqlite::statement::prepare(p->db, fmt::format("PRAGMA {}", name));
+    auto s = p->conn->prepare(fmt::format("PRAGMA {}", name));
     if (!s) return std::unexpected(s.error());
     auto r = s->step();
     if (!r) return std::unexpected(r.error());
@@ -827,15 +1038,15 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     // Files are made whole by create_store_file: a file here is another program's empty database.
     if (!memory) return std::unexpected(error(errc::corrupt, fmt::format("{}: an empty SQLite database, not a pmdb store", path)));
     // A new store. BEGIN IMMEDIATE serialises two processes creating the same file.
-    if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("BEGIN IMMEDIATE"); !r) return fail(r.error());
     auto again = pragma_int("schema_version");
     if (again && *again == 0) {
-      if (auto r = sqlite::exec(p->db, embedded_files().at("store.sql")); !r) {
-        (void)sqlite::exec(p->db, "ROLLBACK");
+      if (auto r = p->conn->exec(embedded_files().at("store.sql")); !r) {
+        (void)p->conn->exec("ROLLBACK");
         return fail(r.error());
       }
     }
-    if (auto r = sqlite::exec(p->db, "COMMIT"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("COMMIT"); !r) return fail(r.error());
     app = pragma_int("application_id");
     version = pragma_int("user_version");
     if (!app || !version) return fail(error("cannot read the new store's header"));
@@ -855,22 +1066,22 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
         store_schema_version)));
 
   if (!memory && !opts.read_only) {
-    if (auto r = sqlite::exec(p->db, "PRAGMA journal_mode=WAL"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("PRAGMA journal_mode=WAL"); !r) return fail(r.error());
   }
-  if (auto r = sqlite::exec(p->db, opts.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !r)
+  if (auto r = p->conn->exec(opts.durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !r)
     return fail(r.error());
   // 32 MiB of page cache (SQLite's default is 2 MiB): random event ids make index inserts
   // touch pages all over the id index, and queries over many incidents reread the same pages.
-  if (auto r = sqlite::exec(p->db, "PRAGMA cache_size=-32768"); !r) return fail(r.error());
+  if (auto r = p->conn->exec("PRAGMA cache_size=-32768"); !r) return fail(r.error());
   // Every page read is checked for cells out of bounds: a damaged page fails the query that
   // reads it (SQLITE_CORRUPT) instead of answering from garbage. The cost is a few comparisons
   // per cell.
-  if (auto r = sqlite::exec(p->db, "PRAGMA cell_size_check=ON"); !r) return fail(r.error());
+  if (auto r = p->conn->exec("PRAGMA cell_size_check=ON"); !r) return fail(r.error());
   // Readers map the file instead of copying pages into the cache: large scans (questions over
   // every incident) read the OS's page cache directly. Writers keep plain I/O, so an import's
   // resident memory stays that of its page cache.
   if (opts.mmap_reads)
-    if (auto r = sqlite::exec(p->db, "PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("PRAGMA mmap_size=4294967296"); !r) return fail(r.error());
   if (!opts.read_only && *version < store_schema_version) {
     // One transaction: a failure leaves the old store as it was. store.sql (whose every CREATE
     // is IF NOT EXISTS, and which sets the new user_version) creates what is missing.
@@ -880,18 +1091,18 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     // (NULL: the old store did not keep them) and hash, computed over the log in store order;
     // the append-only triggers are dropped for that one update and recreated by store.sql.
     // Version 3 → 4: the milestones read model, computed from the versions.
-    if (auto r = sqlite::exec(p->db, "BEGIN IMMEDIATE"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("BEGIN IMMEDIATE"); !r) return fail(r.error());
     auto again = pragma_int("user_version");
     if (!again) {
-      (void)sqlite::exec(p->db, "ROLLBACK");
+      (void)p->conn->exec("ROLLBACK");
       return fail(again.error());
     }
     if (*again < store_schema_version) {  // another process may have upgraded it meanwhile
       std::expected<void, error> r;
       if (*again < 2)
-        r = sqlite::exec(p->db, "DROP INDEX IF EXISTS events_by_incident_at; DROP INDEX IF EXISTS events_by_type_at;");
+        r = p->conn->exec("DROP INDEX IF EXISTS events_by_incident_at; DROP INDEX IF EXISTS events_by_type_at;");
       if (r && *again < 3)
-        r = sqlite::exec(p->db, "ALTER TABLE events ADD COLUMN appended_at INTEGER; "
+        r = p->conn->exec("ALTER TABLE events ADD COLUMN appended_at INTEGER; "
                                 "ALTER TABLE events ADD COLUMN recorded_by TEXT; "
                                 "ALTER TABLE events ADD COLUMN hash BLOB; "
                                 "DROP TRIGGER events_are_append_only_update; "
@@ -902,18 +1113,18 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
         if (h) head = *h;
         else r = std::unexpected(h.error());
       }
-      if (r) r = sqlite::exec(p->db, embedded_files().at("store.sql"));
+      if (r) r = p->conn->exec(embedded_files().at("store.sql"));
       if (r) r = p->prepare_writers();
       if (r && *again < 2) r = p->rebuild_read_models();
       else if (r && *again < 4) r = p->rebuild_milestones();
       if (r && head) r = p->store_head(head->position, head->hash);
       if (!r) {
-        (void)sqlite::exec(p->db, "ROLLBACK");
+        (void)p->conn->exec("ROLLBACK");
         return fail(r.error());
       }
       p->upgraded_from = static_cast<int>(*again);
     }
-    if (auto r = sqlite::exec(p->db, "COMMIT"); !r) return fail(r.error());
+    if (auto r = p->conn->exec("COMMIT"); !r) return fail(r.error());
   } else if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   }
@@ -933,12 +1144,14 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   impl& s = *impl_;
   if (!s.insert.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
   append_result result;
-  const bool outer = sqlite3_get_autocommit(s.db) != 0;
+  const bool outer = !s.conn->in_transaction();
   // Inside a caller's transaction (a streaming import) a savepoint keeps the batch atomic.
-  if (auto r = sqlite::exec(s.db, outer ? "BEGIN IMMEDIATE" : "SAVEPOINT pmdb_append"); !r)
+  if (auto r = outer ? s.begin_write() : s.conn->exec("SAVEPOINT pmdb_append"); !r)
     return std::unexpected(r.error());
+  if (!outer)
+    if (auto r = s.lock_head(); !r) return std::unexpected(r.error());
   const auto rollback = [&](error e) -> std::expected<append_result, error> {
-    (void)sqlite::exec(s.db, outer ? "ROLLBACK" : "ROLLBACK TO pmdb_append; RELEASE pmdb_append");
+    (void)s.conn->exec(outer ? "ROLLBACK" : "ROLLBACK TO pmdb_append; RELEASE pmdb_append");
     return std::unexpected(std::move(e));
   };
 
@@ -1041,7 +1254,7 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     ins.bind_static(23, std::string_view(s.recorded_by));
     ins.bind_blob(24, hash.data(), hash.size());
     if (auto r = ins.run(); !r) return rollback(r.error());
-    if (sqlite3_changes(s.db) == 0) {
+    if (s.conn->changes() == 0) {
       // The id is already stored (the insert's ON CONFLICT skipped it): the same event again
       // is fine, the same id for other content is not.
       --vit->second;
@@ -1083,39 +1296,40 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     }
     if (auto r = s.recompute_milestones(incident); !r) return rollback(r.error());
   }
-  if (auto r = sqlite::exec(s.db, outer ? "COMMIT" : "RELEASE pmdb_append"); !r) return rollback(r.error());
+  if (auto r = s.conn->exec(outer ? "COMMIT" : "RELEASE pmdb_append"); !r) return rollback(r.error());
   result.last_seq = last_seq();
   return result;
 }
 
 std::expected<void, error> event_store::begin() {
-  return sqlite::exec(impl_->db, "BEGIN IMMEDIATE");
+  return impl_->begin_write();
 }
 std::expected<void, error> event_store::commit() {
   if (!impl_->deferred_indexes.empty())
     if (auto r = restore_indexes(); !r) return r;
-  return sqlite::exec(impl_->db, "COMMIT");
+  return impl_->conn->exec("COMMIT");
 }
 void event_store::rollback() {
   // The rollback brings the dropped indexes back with everything else.
   impl_->deferred_indexes.clear();
   impl_->deferred_incidents.clear();
   impl_->deferred_milestones.clear();
-  (void)sqlite::exec(impl_->db, "ROLLBACK");
+  (void)impl_->conn->exec("ROLLBACK");
 }
 
 std::expected<void, error> event_store::defer_indexes() {
   impl& s = *impl_;
   if (!s.insert.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
-  if (sqlite3_get_autocommit(s.db) != 0)
+  if (!s.conn->in_transaction())
     return std::unexpected(error("defer_indexes: only inside a transaction (begin)"));
   if (!s.deferred_indexes.empty()) return {};
+  // On a server the indexes stay: appends from other clients go on meanwhile.
+  if (s.dialect != sql_dialect::sqlite) return {};
   // Every index of the log and the projection that the appends themselves do not read: not
   // the unique ones (the constraints' own), nor events_by_target (a correction's checks and
   // refold look its target's changes up by it). The store's own statements recreate them, so
   // the file ends up as it would have without the deferral.
-  auto st = sqlite::statement::prepare(
-      s.db,
+  auto st = s.conn->prepare(
       "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('events', 'event_versions') "
       "AND sql IS NOT NULL AND name <> 'events_by_target' ORDER BY name");
   if (!st) return std::unexpected(st.error());
@@ -1128,7 +1342,7 @@ std::expected<void, error> event_store::defer_indexes() {
   }
   *st = {};
   for (const auto& [name, sql] : found) {
-    if (auto r = sqlite::exec(s.db, fmt::format("DROP INDEX \"{}\"", name)); !r) {
+    if (auto r = s.conn->exec(fmt::format("DROP INDEX \"{}\"", name)); !r) {
       // Those already dropped come back with the caller's rollback.
       s.deferred_indexes.clear();
       return r;
@@ -1143,10 +1357,12 @@ std::expected<void, error> event_store::restore_indexes() {
   // Built by sorting the whole table once, instead of one random insert per row and index.
   // SQLite's sorter keeps as much in memory as the page cache may hold, on top of the cache:
   // both are cut to a quarter meanwhile, so that the import's resident memory stays flat.
-  if (auto r = sqlite::exec(s.db, "PRAGMA cache_size=-8192"); !r) return r;
-  for (const auto& sql : s.deferred_indexes)
-    if (auto r = sqlite::exec(s.db, sql); !r) return r;
-  if (auto r = sqlite::exec(s.db, "PRAGMA cache_size=-32768"); !r) return r;
+  if (!s.deferred_indexes.empty()) {
+    if (auto r = s.conn->exec("PRAGMA cache_size=-8192"); !r) return r;
+    for (const auto& sql : s.deferred_indexes)
+      if (auto r = s.conn->exec(sql); !r) return r;
+    if (auto r = s.conn->exec("PRAGMA cache_size=-32768"); !r) return r;
+  }
   s.deferred_indexes.clear();
   for (const auto& incident : s.deferred_incidents)
     if (auto r = s.refresh_incident(incident); !r) return r;
@@ -1160,7 +1376,7 @@ std::expected<void, error> event_store::restore_indexes() {
 std::expected<void, error> event_store::rebuild() {
   impl& s = *impl_;
   if (!s.refresh.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
-  if (auto r = sqlite::exec(s.db, "BEGIN IMMEDIATE"); !r) return r;
+  if (auto r = s.begin_write(); !r) return r;
   if (auto r = s.rebuild_read_models(); !r) {
     rollback();
     return r;
@@ -1168,24 +1384,137 @@ std::expected<void, error> event_store::rebuild() {
   return commit();
 }
 
+std::expected<void, error> event_store::create_roles() {
+  impl& s = *impl_;
+  if (s.dialect == sql_dialect::sqlite)
+    return std::unexpected(error(errc::invalid, "roles are a server's: a store file has the file's permissions"));
+  if (auto r = s.conn->exec("BEGIN"); !r) return r;
+  if (auto r = s.conn->exec(embedded_files().at("postgresql-roles.sql")); !r) {
+    rollback();
+    return r;
+  }
+  return s.conn->exec("COMMIT");
+}
+
+std::expected<std::int64_t, error> event_store::copy_from(const event_store& source,
+                                                        const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  impl& s = *impl_;
+  const impl& from = *source.impl_;
+  if (!s.insert.get()) return std::unexpected(error(errc::read_only, "the store is open read-only"));
+  if (auto r = s.begin_write(); !r) return std::unexpected(r.error());
+  const auto fail = [&](error e) -> std::expected<std::int64_t, error> {
+    rollback();
+    return std::unexpected(std::move(e));
+  };
+  auto mine = s.last_seq();
+  if (!mine) return fail(mine.error());
+  if (*mine != 0)
+    return fail(error(errc::conflict, fmt::format("{} already holds {} events: a store is copied into an empty one only",
+                                                  path(), *mine)));
+  const std::int64_t total = source.last_seq();
+  // The source is read in runs of positions, each one short query (a server's results arrive
+  // whole), inside one read snapshot.
+  const bool server_source = from.dialect != sql_dialect::sqlite;
+  if (auto r = from.conn->exec(server_source ? "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+      !r)
+    return fail(r.error());
+  struct end_read {
+    db::connection* conn;
+    ~end_read() { (void)conn->exec("ROLLBACK"); }
+  } guard{from.conn.get()};
+  auto rows = from.conn->prepare(fmt::format("SELECT {}, hash FROM events WHERE seq > ?1 ORDER BY seq LIMIT 4096",
+                                             chain::hashed_columns));
+  if (!rows) return fail(rows.error());
+  chain::digest prev = chain::genesis();
+  chain::row_bytes bytes;
+  std::int64_t position = 0;
+  for (bool more = true; more;) {
+    more = false;
+    rows->reset();
+    rows->bind(1, position);
+    for (;;) {
+      auto row = rows->step();
+      if (!row) return fail(row.error());
+      if (!*row) break;
+      more = true;
+      const std::int64_t seq = rows->int64(0);
+      if (seq != position + 1)
+        return fail(error(errc::corrupt, fmt::format("{}: position {} is followed by {}: `pmdb verify` says more",
+                                                     source.path(), position, seq)));
+      bytes.clear();
+      for (int c = 0; c < chain::hashed_column_count; ++c) bytes.column(*rows, c);
+      const chain::digest hash = chain::link(prev, bytes.bytes());
+      if (blob_digest(*rows, chain::hashed_column_count) != hash)
+        return fail(error(errc::corrupt, fmt::format("{}: position {} does not match the chain: `pmdb verify` says more",
+                                                     source.path(), seq)));
+      auto& ins = s.insert;
+      ins.reset();
+      for (int c = 0; c < chain::hashed_column_count; ++c) {
+        const int i = c + 1;
+        switch (rows->type(c)) {
+          case db::storage::null: ins.bind_null(i); break;
+          case db::storage::integer: ins.bind(i, rows->int64(c)); break;
+          case db::storage::real: ins.bind(i, rows->real(c)); break;
+          default: ins.bind(i, rows->text(c)); break;
+        }
+      }
+      ins.bind_blob(chain::hashed_column_count + 1, hash.data(), hash.size());
+      if (auto r = ins.run(); !r) return fail(r.error());
+      if (s.conn->changes() != 1)
+        return fail(error(errc::corrupt, fmt::format("{}: the id of position {} is used twice", source.path(), seq)));
+      prev = hash;
+      position = seq;
+    }
+    if (progress) progress(position, total);
+  }
+  if (position > 0)
+    if (auto r = s.store_head(position, prev); !r) return fail(r.error());
+  if (auto r = s.rebuild_read_models(); !r) return fail(r.error());
+  if (auto r = commit(); !r) return fail(r.error());
+  return position;
+}
+
 std::expected<void, error> event_store::scan(const std::vector<std::string>& incidents,
                                              const std::function<void(const stored_event&)>& sink) const {
-  std::string sql = fmt::format("SELECT {} FROM events", select_event_columns);
+  // A server's results arrive whole: there the log is read in runs of positions (keyset pages of
+  // the seq index), in one read snapshot, so that memory stays that of one run.
+  const bool server = impl_->dialect != sql_dialect::sqlite;
+  std::string sql = fmt::format("SELECT {} FROM events WHERE seq > ?", select_event_columns);
   if (!incidents.empty()) {
-    sql += " WHERE incident IN (";
+    sql += " AND incident IN (";
     for (std::size_t i = 0; i < incidents.size(); ++i) sql += i ? ",?" : "?";
     sql += ")";
   }
-  sql += " ORDER BY seq";
-  auto st = sqlite::statement::prepare(impl_->db, sql);
+  sql += server ? " ORDER BY seq LIMIT 4096" : " ORDER BY seq";
+  auto st = impl_->conn->prepare(sql);
   if (!st) return std::unexpected(st.error());
-  for (std::size_t i = 0; i < incidents.size(); ++i) st->bind(static_cast<int>(i + 1), std::string_view(incidents[i]));
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return {};
-    sink(read_event(*st));
+  struct end_read {
+    db::connection* conn = nullptr;
+    ~end_read() {
+      if (conn) (void)conn->exec("COMMIT");
+    }
+  } guard;
+  if (server && !impl_->conn->in_transaction()) {
+    if (auto r = impl_->conn->exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
+    guard.conn = impl_->conn.get();
   }
+  std::int64_t after = 0;
+  for (bool more = true; more;) {
+    more = false;
+    st->reset();
+    st->bind(1, after);
+    for (std::size_t i = 0; i < incidents.size(); ++i) st->bind(static_cast<int>(i + 2), std::string_view(incidents[i]));
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      const stored_event e = read_event(*st);
+      after = e.seq;
+      more = server;
+      sink(e);
+    }
+  }
+  return {};
 }
 
 std::expected<result_set, error> event_store::query(std::string_view sql, std::span<const value> params,
@@ -1208,21 +1537,21 @@ std::expected<void, error> event_store::query_each(std::string_view sql, std::sp
   auto& cache = impl_->query_cache;
   auto it = cache.find(sql);
   if (it == cache.end()) {
-    auto prepared = sqlite::statement::prepare(impl_->db, sql);
+    auto prepared = impl_->conn->prepare(sql);
     if (!prepared) return std::unexpected(prepared.error());
     if (cache.size() >= 64) cache.clear();
     it = cache.emplace(std::string(sql), std::move(*prepared)).first;
   }
   // The statement is taken out of the cache while it runs: a sink may run another query, even
   // the same one, without resetting this one under it.
-  sqlite::statement owned = std::move(it->second);
+  db::statement owned = std::move(it->second);
   cache.erase(it);
-  sqlite::statement* st = &owned;
+  db::statement* st = &owned;
   st->reset();
   // Resetting releases the read snapshot however this function returns; the statement goes back
   // to the cache.
   struct reset_on_exit {
-    sqlite::statement* s;
+    db::statement* s;
     std::string sql;
     decltype(impl_->query_cache)* cache;
     ~reset_on_exit() {
@@ -1230,22 +1559,42 @@ std::expected<void, error> event_store::query_each(std::string_view sql, std::sp
       if (cache->size() < 64) cache->try_emplace(std::move(sql), std::move(*s));
     }
   } guard{st, std::string(sql), &cache};
-  if (!sqlite3_stmt_readonly(st->get())) return std::unexpected(error("refused: a query may only read the store"));
-  if (st->column_count() != static_cast<int>(columns.size()))
-    return std::unexpected(error(fmt::format("internal error: the query returns {} columns, {} declared",
-                                             st->column_count(), columns.size())));
+  if (!st->read_only()) return std::unexpected(error("refused: a query may only read the store"));
+  const bool server = impl_->dialect != sql_dialect::sqlite;
+  const auto check_columns = [&]() -> std::expected<void, error> {
+    if (st->column_count() != static_cast<int>(columns.size()))
+      return std::unexpected(error(fmt::format("internal error: the query returns {} columns, {} declared",
+                                               st->column_count(), columns.size())));
+    return {};
+  };
+  // A server knows a statement's columns once it ran.
+  if (!server)
+    if (auto r = check_columns(); !r) return r;
+  // On a server a query runs in a READ ONLY transaction of its own (one snapshot), unless the
+  // caller's transaction is open.
+  struct end_read {
+    db::connection* conn = nullptr;
+    ~end_read() {
+      if (conn) (void)conn->exec("COMMIT");
+    }
+  } read_guard;
+  if (server && !impl_->conn->in_transaction()) {
+    if (auto r = impl_->conn->exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
+    read_guard.conn = impl_->conn.get();
+  }
   for (std::size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
   std::vector<value> cells;
-  for (;;) {
+  for (bool first = true;; first = false) {
     auto row = st->step();
     if (!row) return std::unexpected(row.error());
+    if (server && first)
+      if (auto r = check_columns(); !r) return r;
     if (!*row) break;
     cells.clear();
     cells.reserve(columns.size());
     for (std::size_t c = 0; c < columns.size(); ++c) {
       const int i = static_cast<int>(c);
-      const int t = sqlite3_column_type(st->get(), i);
-      if (t == SQLITE_NULL) {
+      if (st->is_null(i)) {
         cells.emplace_back(null_value{});
         continue;
       }
@@ -1263,11 +1612,11 @@ std::expected<void, error> event_store::query_each(std::string_view sql, std::sp
   return {};
 }
 
-void event_store::interrupt() const { sqlite3_interrupt(impl_->db); }
+void event_store::interrupt() const { impl_->conn->interrupt(); }
 
 std::vector<std::string> event_store::incident_ids() const {
   std::vector<std::string> out;
-  auto st = sqlite::statement::prepare(impl_->db, "SELECT id FROM incidents ORDER BY id");
+  auto st = impl_->conn->prepare("SELECT id FROM incidents ORDER BY id");
   if (!st) return out;
   while (st->step().value_or(false)) out.emplace_back(st->text(0));
   return out;
@@ -1276,7 +1625,7 @@ std::vector<std::string> event_store::incident_ids() const {
 bool event_store::has_incident(std::string_view id) const {
   auto& st = impl_->has_incident;
   if (!st.get()) {
-    auto r = sqlite::statement::prepare(impl_->db, "SELECT 1 FROM incidents WHERE id = ?");
+    auto r = impl_->conn->prepare("SELECT 1 FROM incidents WHERE id = ?");
     if (!r) return false;
     st = std::move(*r);
   }
@@ -1289,8 +1638,8 @@ bool event_store::has_incident(std::string_view id) const {
 
 std::vector<incident_summary> event_store::incidents() const {
   std::vector<incident_summary> out;
-  auto st = sqlite::statement::prepare(
-      impl_->db, "SELECT id, title, org, severity, status, started, ended, events FROM incidents ORDER BY started, id");
+  auto st = impl_->conn->prepare(
+      "SELECT id, title, org, severity, status, started, ended, events FROM incidents ORDER BY started, id");
   if (!st) return out;
   while (st->step().value_or(false)) {
     incident_summary s;
@@ -1308,8 +1657,8 @@ std::vector<incident_summary> event_store::incidents() const {
 }
 
 namespace {
-std::int64_t single_int(sqlite3* db, const char* sql) {
-  auto st = sqlite::statement::prepare(db, sql);
+std::int64_t single_int(db::connection& conn, const char* sql) {
+  auto st = conn.prepare(sql);
   if (!st || !st->step().value_or(false)) return 0;
   return st->int64(0);
 }
@@ -1318,7 +1667,7 @@ std::int64_t single_int(sqlite3* db, const char* sql) {
 // The log is append-only (triggers refuse DELETE) and positions are assigned without gaps, so
 // the last position is the number of events: an index lookup instead of a scan of the log.
 std::int64_t event_store::event_count() const { return last_seq(); }
-std::int64_t event_store::incident_count() const { return single_int(impl_->db, "SELECT count(*) FROM incidents"); }
+std::int64_t event_store::incident_count() const { return single_int(*impl_->conn, "SELECT count(*) FROM incidents"); }
 std::int64_t event_store::last_seq() const { return impl_->last_seq().value_or(0); }
 
 }  // namespace pmdb
@@ -1327,10 +1676,10 @@ namespace pmdb {
 
 chain_head event_store::head() const {
   chain_head out{0, chain::hex(chain::genesis())};
-  auto st = sqlite::statement::prepare(impl_->db, "SELECT position, hash FROM chain_head");
+  auto st = impl_->conn->prepare("SELECT position, hash FROM chain_head");
   if (!st || !st->step().value_or(false)) return out;
   out.position = st->int64(0);
-  if (auto d = chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1)))
+  if (auto d = blob_digest(*st, 1))
     out.hash = chain::hex(*d);
   return out;
 }
@@ -1380,7 +1729,7 @@ std::vector<std::string> expected_version(const stored_event& o, const projectio
   return cols;
 }
 
-std::vector<std::string> row_columns(sqlite3_stmt* st, int count) {
+std::vector<std::string> row_columns(const db::statement& st, int count) {
   std::vector<std::string> cols;
   chain::row_bytes b;
   for (int c = 0; c < count; ++c) {
@@ -1400,6 +1749,8 @@ constexpr int hashed_index[chain::hashed_column_count] = {0,  3,  4,  1,  5,  6,
 
 std::expected<verify_report, error> event_store::verify(const verify_options& opts) const {
   sqlite3* db = impl_->db;
+  db::connection* conn = impl_->conn.get();
+  const bool server = impl_->dialect != sql_dialect::sqlite;
   verify_report rep;
   // A missing or changed trigger is said after the first bad position, if there is one: what
   // was done to the log through the opening it left matters more.
@@ -1411,10 +1762,10 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
     if (!trigger_problem.empty()) rep.also.push_back(trigger_problem);
     return rep;
   };
-  const auto prepare = [&](std::string_view sql) { return sqlite::statement::prepare(db, sql); };
+  const auto prepare = [&](std::string_view sql) { return conn->prepare(sql); };
 
-  // 1. The file itself.
-  {
+  // 1. The file itself (a server checks its own pages).
+  if (!server) {
     auto st = prepare("PRAGMA integrity_check(10)");
     if (!st) return std::unexpected(st.error());
     std::string found;
@@ -1428,15 +1779,16 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
   }
 
   // Everything else reads one snapshot of the store.
-  if (auto r = sqlite::exec(db, "BEGIN"); !r) return std::unexpected(r.error());
+  if (auto r = conn->exec(server ? "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"); !r)
+    return std::unexpected(r.error());
   struct end_read {
-    sqlite3* db;
-    ~end_read() { (void)sqlite::exec(db, "ROLLBACK"); }
-  } guard{db};
+    db::connection* conn;
+    ~end_read() { (void)conn->exec("ROLLBACK"); }
+  } guard{conn};
 
   // 2. The triggers that keep the log append-only and the head advancing: those a new store has.
   {
-    auto problem = find_trigger_problem(db);
+    auto problem = server ? find_server_trigger_problem(*conn) : find_trigger_problem(db);
     if (!problem) return std::unexpected(problem.error());
     trigger_problem = std::move(*problem);
   }
@@ -1459,7 +1811,7 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
 
   // 4. The log, in store order: each position in turn, each hash against the chain recomputed,
   // and the versions the projection makes of each event against the event_versions table.
-  const std::int64_t total = single_int(db, "SELECT coalesce(max(seq), 0) FROM events");
+  const std::int64_t total = single_int(*conn, "SELECT coalesce(max(seq), 0) FROM events");
   // The head kept beside the log: removing the last events leaves it past the log's end.
   std::int64_t head_position = 0;
   std::optional<chain::digest> head_hash = chain::genesis();
@@ -1470,7 +1822,7 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
     if (!row) return std::unexpected(row.error());
     if (*row) {
       head_position = st->int64(0);
-      head_hash = chain::from_blob(sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1));
+      head_hash = blob_digest(*st, 1);
     }
   }
   if (head_position > total)
@@ -1504,9 +1856,9 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
                                ? fmt::format("missing: the log goes from position {} to {}", position - 1, o.seq)
                                : fmt::format("out of order: position {} follows {}", o.seq, position - 1));
     bytes.clear();
-    for (int c : hashed_index) bytes.column(log->get(), c);
+    for (int c : hashed_index) bytes.column(*log, c);
     const chain::digest hash = chain::link(prev, bytes.bytes());
-    const auto stored = chain::from_blob(sqlite3_column_blob(log->get(), 23), sqlite3_column_bytes(log->get(), 23));
+    const auto stored = blob_digest(*log, 23);
     if (!stored)
       return bad(position, fmt::format("event {} (incident {}) has no chain hash", o.ev.id, o.ev.incident));
     if (*stored != hash)
@@ -1537,7 +1889,7 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
                                        "does not make",
                                        versions->int64(1)));
       const auto want = expected_version(o, v);
-      const auto have = row_columns(versions->get(), version_column_count);
+      const auto have = row_columns(*versions, version_column_count);
       for (int c = 0; c < version_column_count; ++c)
         if (want[c] != have[c])
           return bad(position, at_seq != position || c < 2 ? what + ": the row is missing"
@@ -1572,7 +1924,7 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
   // 6. The incidents read model against the incidents relation recomputed from the versions
   // (checked above).
   {
-    auto want = prepare(fmt::format("SELECT {} FROM ({}) WHERE events > 0 ORDER BY id", incident_columns,
+    auto want = prepare(fmt::format("SELECT {} FROM ({}) AS r WHERE events > 0 ORDER BY id", incident_columns,
                                     projection::incidents_of("(SELECT DISTINCT incident FROM events)", false).sql));
     if (!want) return std::unexpected(want.error());
     auto have = prepare(fmt::format("SELECT {} FROM incidents ORDER BY id", incident_columns));
@@ -1588,8 +1940,8 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
                                              have->text(0)));
       if (!*h || want->text(0) < have->text(0))
         return bad(std::nullopt, fmt::format("the read model incidents lacks the row of incident {}", want->text(0)));
-      const auto a = row_columns(want->get(), incident_column_count);
-      const auto b = row_columns(have->get(), incident_column_count);
+      const auto a = row_columns(*want, incident_column_count);
+      const auto b = row_columns(*have, incident_column_count);
       for (int c = 0; c < incident_column_count; ++c)
         if (a[c] != b[c])
           return bad(std::nullopt, fmt::format("the read model incidents disagrees with the log for incident {}: "
@@ -1672,13 +2024,15 @@ std::expected<verify_report, error> event_store::verify(const verify_options& op
 }
 
 std::expected<std::string, error> event_store::resolve_event_id(std::string_view prefix) const {
-  auto st = sqlite::statement::prepare(impl_->db, "SELECT id FROM events WHERE id = ?1 UNION ALL "
-                                                  "SELECT id FROM (SELECT id FROM events WHERE id > ?1 AND id < ?2 "
-                                                  "ORDER BY id LIMIT 6)");
+  auto st = impl_->conn->prepare("SELECT id FROM events WHERE id = ?1 UNION ALL "
+                                 "SELECT id FROM (SELECT id FROM events WHERE id > ?1 AND id < ?2 "
+                                 "ORDER BY id LIMIT 6) AS p");
   if (!st) return std::unexpected(st.error());
   // Every id that starts with `prefix` sorts between it and it followed by the byte 0xff
-  // (never part of valid UTF-8): a range of the id index.
-  const std::string upper = std::string(prefix) + "\xff";
+  // (never part of valid UTF-8): a range of the id index. A server takes text as valid UTF-8
+  // only: there the bound is the highest code point, U+10FFFF.
+  const std::string upper =
+      std::string(prefix) + (impl_->dialect == sql_dialect::sqlite ? "\xff" : "\xf4\x8f\xbf\xbf");
   st->bind(1, prefix);
   st->bind(2, std::string_view(upper));
   std::vector<std::string> found;

@@ -1,5 +1,6 @@
 #pragma once
-// The append-only event store on one SQLite file.
+// The append-only event store: on one SQLite file, or in the schema `pmdb` of a PostgreSQL
+// database (a team server). The same operations and answers on both.
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -11,11 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dialect.hpp"
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "core/value.hpp"
-
-struct sqlite3;
 
 namespace pmdb {
 
@@ -78,15 +78,25 @@ struct incident_summary {
 
 class event_store {
  public:
-  // Opens (or creates) a store. ":memory:" gives a private in-memory store. Fails with a clear
-  // message when the file is not a pmdb store, is of a newer schema version, or is corrupt.
+  // Opens (or creates) a store. ":memory:" gives a private in-memory store. A libpq URI
+  // (postgresql://…, postgres://…) or keyword/value string (host=… dbname=…) opens the store in
+  // the schema `pmdb` of that PostgreSQL database (libpq's PG* environment variables fill in
+  // what it leaves out); `create` makes it there when missing (schemas/postgresql.sql). Fails
+  // with a clear message when the file or database holds no pmdb store, one of a newer schema
+  // version, or a corrupt one.
   static std::expected<event_store, error> open(const std::string& path, const open_options& opts = {});
 
   event_store(event_store&&) noexcept;
   event_store& operator=(event_store&&) noexcept;
   ~event_store();
 
+  // Whether `target` names a server store (a libpq URI or keyword/value string), not a file.
+  static bool is_server(std::string_view target);
+
+  // The file's path, or the server's connection string without its password.
   const std::string& path() const;
+  // The SQL engine the store is on (for code that writes SQL: the PMQL compiler, the reports).
+  sql_dialect dialect() const;
 
   // The schema version the store had when open() upgraded it in place (one transaction: the
   // log untouched, the read models computed anew); nullopt when it was already current. A
@@ -121,6 +131,18 @@ class event_store {
 
   // Recomputes every read model from the log, in one transaction.
   std::expected<void, error> rebuild();
+
+  // On a server: makes (or brings up to date) the roles pmdb_writer and pmdb_analyst and their
+  // privileges on the store (schemas/postgresql-roles.sql). errc::invalid on a file.
+  std::expected<void, error> create_roles();
+
+  // Copies the whole log of `source` into this store, which must hold no event, in one
+  // transaction: every row as it is (position, id, version, recorded time, who appended it and
+  // when, and its chain hash, each hash checked against the chain recomputed on the way), then
+  // the read models computed from it. Both stores then verify and export alike, whatever the
+  // engine of each. `progress` gets the rows copied so far and the total.
+  std::expected<std::int64_t, error> copy_from(const event_store& source,
+                                               const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
   // Calls `sink` with every stored event of `incidents` (all when empty), in seq order.
   std::expected<void, error> scan(const std::vector<std::string>& incidents,
@@ -164,10 +186,9 @@ class event_store {
   // (the message lists some).
   std::expected<std::string, error> resolve_event_id(std::string_view prefix) const;
 
-  // The underlying connection, for tests and benchmarks that must reach SQLite directly.
-  ::sqlite3* raw_handle() const;
-
  private:
+  friend struct store_access;  // core/store_access.hpp: tests and benchmarks reach SQLite directly
+  static std::expected<event_store, error> open_server(const std::string& target, const open_options& opts);
   struct impl;
   explicit event_store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

@@ -88,6 +88,12 @@ Usage:
   pmdb verify DB [--from HASH]     check the hash chain, the triggers, the read models and the file
   pmdb report DB INCIDENT [--format markdown|html] [-o FILE] [--as-of T] [--now T] [--tz ZONE]
                                    the incident's postmortem as Markdown or an HTML page
+  pmdb init DB [--roles]           make an empty store (on a server: with its roles)
+  pmdb copy SRC DST                copy a whole store into an empty one (file or server)
+
+DB is a store file, or a PostgreSQL database: a libpq URI (postgresql://user@host/db) or
+keyword/value string ("host=… dbname=…"), with libpq's PG* environment variables; pmdb keeps
+its tables in the database's schema `pmdb`.
 
 Shell options (each also as --NAME=VALUE; `pmdb DB --help` describes them all):
   --mode MODE                      table|box|markdown|csv|tsv|json|jsonl|line (default: table);
@@ -166,7 +172,8 @@ class created_store {
  public:
   explicit created_store(std::string path) : path_(std::move(path)) {
     std::error_code ec;
-    created_ = !path_.empty() && path_ != ":memory:" && !std::filesystem::exists(path_, ec) && !ec;
+    created_ = !path_.empty() && path_ != ":memory:" && !event_store::is_server(path_) &&
+               !std::filesystem::exists(path_, ec) && !ec;
   }
   created_store(const created_store&) = delete;
   created_store& operator=(const created_store&) = delete;
@@ -205,6 +212,79 @@ int usage_error(std::string_view msg, std::string_view help) {
 int user_error(std::string_view msg) {
   warn("pmdb: {}\n", msg);
   return exit_user_error;
+}
+
+constexpr std::string_view init_help = R"(Usage: pmdb init DB [--roles]
+
+Makes an empty store at DB: a new file, or the schema `pmdb` (its tables, triggers and
+functions) in a PostgreSQL database. A store already there is left as it is. (The first write
+to a DB that has no store makes one too.)
+
+Options:
+  --roles   on a server: also make the roles pmdb_writer (appends through pmdb, never changes
+            the log) and pmdb_analyst (reads only), and grant them their privileges on the
+            store; people and bots log in as roles of their own, members of one of them
+)";
+
+int cmd_init(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    say("{}", init_help);
+    return exit_ok;
+  }
+  std::vector<std::string> pos;
+  bool roles = false;
+  for (const auto& a : args) {
+    if (a == "--roles") roles = true;
+    else if (a.starts_with("-")) return usage_error(fmt::format("init: unknown option {}", a), init_help);
+    else pos.push_back(a);
+  }
+  if (pos.size() != 1) return usage_error("init: needs exactly one store", init_help);
+  const bool server = event_store::is_server(pos[0]);
+  if (roles && !server) return usage_error("init: --roles is for a server store (a PostgreSQL database)", init_help);
+  std::error_code ec;
+  const bool existed = server || std::filesystem::exists(pos[0], ec);
+  auto store = open_store(pos[0], {});
+  if (!store) return user_error(store.error().message);
+  if (roles)
+    if (auto r = store->create_roles(); !r) return user_error(fmt::format("{}: {}", store->path(), r.error().message));
+  say("{}: {} pmdb store of schema version {}, {} events{}\n", store->path(), existed ? "a" : "ready: a",
+      store_schema_version, store->event_count(), roles ? "; roles pmdb_writer and pmdb_analyst granted" : "");
+  return exit_ok;
+}
+
+constexpr std::string_view copy_help = R"(Usage: pmdb copy SRC DST
+
+Copies the whole store SRC into DST, which must hold no event (a file that does not exist, or a
+database without a pmdb store, is made): every event as it is, with its position, id, version,
+recorded time, who appended it and when, and its chain hash, in one transaction; then DST's
+read models are computed from the log. Any pair of engines: file to server, server to file,
+server to server. Both stores then verify with the same head and export the same bytes. A
+source whose chain does not hold (`pmdb verify` fails) is not copied.
+)";
+
+int cmd_copy(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    say("{}", copy_help);
+    return exit_ok;
+  }
+  for (const auto& a : args)
+    if (a.starts_with("-")) return usage_error(fmt::format("copy: unknown option {}", a), copy_help);
+  if (args.size() != 2) return usage_error("copy: needs a source store and a destination", copy_help);
+  auto src = open_store(args[0], {.create = false, .read_only = true, .mmap_reads = false});
+  if (!src) return user_error(src.error().message);
+  created_store created(args[1]);
+  auto dst = open_store(args[1], {.durable = true, .mmap_reads = false});
+  if (!dst) return user_error(dst.error().message);
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto r = dst->copy_from(*src, [&](std::int64_t done, std::int64_t total) {
+    if (tty) warn("\rcopy: {} of {} events", done, total);
+  });
+  if (tty) warn("\r\033[K");
+  created.seal(*dst);
+  if (!r) return user_error(fmt::format("copy: {}", r.error().message));
+  const chain_head h = dst->head();
+  say("copied {} events from {} to {}: head {}\n", *r, src->path(), dst->path(), h.hash);
+  return exit_ok;
 }
 
 // A progress bar on stderr (only when it is a terminal): bytes, events and rate.
@@ -713,7 +793,18 @@ int cmd_shell(const std::vector<std::string>& args) {
                                       "interactive shell creates one)", db));
     }
   }
-  auto store = db.empty() ? demo_store() : open_store(db, {.read_only = cfg.read_only}, !cfg.read_only);
+  // A database without a store gets one from the shell and from a script that writes, as a path
+  // that does not exist does.
+  bool create = true;
+  if (event_store::is_server(db) && !interactive) {
+    if (inputs.empty()) {
+      auto text = shell::read_stdin();
+      if (!text) return user_error(text.error());
+      inputs.emplace_back("<stdin>", std::move(*text));
+    }
+    create = std::ranges::any_of(inputs, [](const auto& in) { return shell::may_write(in.second); });
+  }
+  auto store = db.empty() ? demo_store() : open_store(db, {.create = create, .read_only = cfg.read_only}, !cfg.read_only);
   if (!store) return user_error(store.error().message);
   shell::session s(std::move(*store), db.empty() ? "demo store (in memory)" : db, cfg, std::cout, std::cerr);
   s.postmortem_sink = postmortem;
@@ -767,6 +858,8 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "rebuild") return cmd_rebuild(rest);
     if (cmd == "report") return cmd_report(rest);
     if (cmd == "verify") return cmd_verify(rest);
+    if (cmd == "init") return cmd_init(rest);
+    if (cmd == "copy") return cmd_copy(rest);
   }
   return cmd_shell(args);
 }

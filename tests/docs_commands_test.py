@@ -2,7 +2,7 @@
 """The README's and the manual pages' commands are tests: each one is run, and what it shows is
 compared with what the real pmdb prints, so the documentation cannot drift.
 
-Usage: docs_commands_test.py PMDB SOURCE_DIR
+Usage: docs_commands_test.py PMDB SOURCE_DIR [--server-blocks]
 
 Every fenced block of README.md is one of these kinds (a block of no known kind fails the test,
 so a new block cannot go unchecked):
@@ -24,6 +24,14 @@ so a new block cannot go unchecked):
 - the usage summary (`pmdb [DB] ...`): every command it names is in `pmdb --help`, every option in
   the help of its command.
 - a JSON event: `pmdb import` accepts it.
+
+A block that names a PostgreSQL store (a `postgresql://` URL, the server given by PGHOST and
+the other libpq variables) runs only when PMDB_TEST_PG names a server (`scripts/pg-cluster run`
+sets it): each database its URLs name is made fresh there under a name of its own (shown output
+and typed commands alike read the README's name as that one) and dropped at the end, with
+PGHOST, PGPORT and PGUSER set to that server; in such a block of commands, `psql`, `pg_dump` and
+`pg_restore` lines run too and must succeed. Without one such a block is counted as not run;
+`--server-blocks` (ctest pg_docs_commands, under scripts/pg-cluster) runs those blocks only.
 
 The GitHub table (median, p90 and max time to resolve by severity) is also computed from the
 archive alone, with tests/tools/github_answers.py's reading of it and its nearest-rank
@@ -50,10 +58,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import pg_util
 from tally import Tally
 
 PMDB = os.path.abspath(sys.argv[1])
 SOURCE = Path(sys.argv[2]).resolve()
+SERVER_BLOCKS_ONLY = "--server-blocks" in sys.argv[3:]
 NOW = "2026-11-30T11:00:00Z"
 TALLY = Tally()
 check, failures = TALLY.check, TALLY.failures
@@ -85,6 +95,38 @@ class Scratch:
         r = subprocess.run(["bash", "-c", command], cwd=self.root, env=self.env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300)
         return r.returncode, r.stdout
+
+
+# --- blocks that need a PostgreSQL server ------------------------------------------------------
+
+SERVER_URL = re.compile(r"(postgres(?:ql)?://[^/\s'\"]*/)([A-Za-z_][A-Za-z0-9_]*)")
+
+
+SERVER_TOOLS = ("psql ", "pg_dump ", "pg_restore ")
+
+
+class Databases:
+    """The databases the README's server blocks name, made fresh on the server of PMDB_TEST_PG."""
+
+    def __init__(self, conninfo: str):
+        self.server = pg_util.Server(conninfo, "pmdb_docs")
+        self.names: dict[str, str] = {}
+
+    def env(self) -> dict[str, str]:
+        p = self.server.params
+        return {f"PG{k.upper()}": p[k] for k in ("host", "port", "user") if k in p}
+
+    def mapped(self, body: list[str]) -> list[str]:
+        """BODY with each database a URL names read as its fresh database (made on first sight)."""
+        def sub(m):
+            name = m.group(2)
+            if name not in self.names:
+                self.names[name] = self.server.create(name)
+            return m.group(1) + self.names[name]
+        return [SERVER_URL.sub(sub, l) for l in body]
+
+    def close(self):
+        self.server.drop_all()
 
 
 # --- ids in shown output ------------------------------------------------------------------------
@@ -273,12 +315,21 @@ def answers_in(output: str, answers: list[str]) -> bool:
     return True
 
 
-def run_readme(scratch: Scratch):
+def run_readme(scratch: Scratch, databases):
     text = (SOURCE / "README.md").read_text(encoding="utf-8")
     ids = Ids()
     kinds: dict[str, int] = {}
     for line_no, info, body in fenced_blocks(text):
         what = f"README.md:{line_no}"
+        server = any(SERVER_URL.search(l) for l in body)
+        if server:
+            if databases is None:
+                kinds["needs a PostgreSQL server: not run"] = kinds.get("needs a PostgreSQL server: not run", 0) + 1
+                continue
+            body = databases.mapped(body)
+            kinds["on PostgreSQL"] = kinds.get("on PostgreSQL", 0) + 1
+        elif SERVER_BLOCKS_ONLY:
+            continue
         steps = commands_of(body) if body and body[0].startswith("$ ") else None
         if steps is not None and len(steps) == 1 and any(PROMPT.match(l) for l in steps[0][1]):
             # `$ pmdb DB` then a session at its prompts.
@@ -316,6 +367,11 @@ def run_readme(scratch: Scratch):
         elif info == "sh":
             for l in body:
                 command, _, comment = l.partition("#")
+                if server and command.startswith(SERVER_TOOLS):
+                    # On a server, its own tools run too (roles, pg_dump, pg_restore): each must succeed.
+                    status, got = scratch.sh(command.strip())
+                    check(status == 0, f"{what}: {command.strip()}: exit status {status}: {got}")
+                    continue
                 if not command.startswith("pmdb "):
                     continue
                 status, got = scratch.sh(command.strip() + " 2>&1 >/dev/null")
@@ -436,13 +492,27 @@ def run_man(scratch: Scratch):
 
 
 def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        readme_dir, man_dir = Path(tmp) / "readme", Path(tmp) / "man"
-        readme_dir.mkdir()
-        man_dir.mkdir()
-        kinds = run_readme(Scratch(readme_dir))
-        check_github_table((SOURCE / "README.md").read_text(encoding="utf-8"))
-        examples = run_man(Scratch(man_dir))
+    conninfo = os.environ.get("PMDB_TEST_PG", "").strip()
+    if SERVER_BLOCKS_ONLY:
+        conninfo = pg_util.server_or_skip("docs_commands --server-blocks")
+    databases = Databases(conninfo) if conninfo else None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            readme_dir, man_dir = Path(tmp) / "readme", Path(tmp) / "man"
+            readme_dir.mkdir()
+            man_dir.mkdir()
+            scratch = Scratch(readme_dir)
+            if databases:
+                scratch.env.update(databases.env())
+            kinds = run_readme(scratch, databases)
+            if SERVER_BLOCKS_ONLY:
+                check(kinds.get("on PostgreSQL", 0) > 0, "README.md: no block names a PostgreSQL store")
+                return TALLY.report("docs_commands --server-blocks", f"README blocks {dict(sorted(kinds.items()))}")
+            check_github_table((SOURCE / "README.md").read_text(encoding="utf-8"))
+            examples = run_man(Scratch(man_dir))
+    finally:
+        if databases:
+            databases.close()
     return TALLY.report("docs_commands", f"README blocks {dict(sorted(kinds.items()))}, {examples} manual page examples")
 
 

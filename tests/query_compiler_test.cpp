@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "core/event_store.hpp"
+#include "core/store_access.hpp"
 #include "core/jsonl.hpp"
 #include "core/time.hpp"
 #include "golden.hpp"
@@ -426,7 +427,7 @@ TEST_SUITE("query_compiler") {
     auto cq = compiled(time_stmt(span(ms(milestone_kind::first, pat(pattern_kind::alert)), ms(milestone_kind::next, status_pat("identified"))),
                                  openai),
                        demo_catalog());
-    sqlite3* db = demo().raw_handle();
+    sqlite3* db = pmdb::store_access::sqlite_handle(demo());
     sqlite3_stmt* st = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + cq.sql).c_str(), -1, &st, nullptr) == SQLITE_OK);
     std::string plan;

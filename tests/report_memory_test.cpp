@@ -19,6 +19,7 @@
 
 #include "core/event.hpp"
 #include "core/event_store.hpp"
+#include "core/store_access.hpp"
 #include "core/time.hpp"
 #include "shell/postmortem.hpp"
 #include "test_util.hpp"
@@ -120,7 +121,7 @@ measured measure_report(const std::string& path, const std::string& incident) {
     measured m;
     auto store = event_store::open(path, {.create = false, .read_only = true, .mmap_reads = false});
     if (store) {
-      ::sqlite3_exec(store->raw_handle(), "PRAGMA cache_size=-2048", nullptr, nullptr, nullptr);
+      ::sqlite3_exec(pmdb::store_access::sqlite_handle(*store), "PRAGMA cache_size=-2048", nullptr, nullptr, nullptr);
       // Reset the peak to the present (Linux: /proc/PID/clear_refs, "5"): the child's peak is
       // otherwise its parent's.
       if (const int f = ::open("/proc/self/clear_refs", O_WRONLY); f >= 0) {

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "core/event_store.hpp"
+#include "core/store_access.hpp"
 #include "core/sql_functions.hpp"
 #include "core/time.hpp"
 
@@ -105,7 +106,7 @@ TEST_SUITE("sql_functions") {
   TEST_CASE("every store connection has the functions") {
     auto s = event_store::open(":memory:", {.durable = false}).value();
     sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(s.raw_handle(), "SELECT pmdb_cal(1733959020000, 'week', 'America/Los_Angeles')", -1, &st,
+    REQUIRE(sqlite3_prepare_v2(pmdb::store_access::sqlite_handle(s), "SELECT pmdb_cal(1733959020000, 'week', 'America/Los_Angeles')", -1, &st,
                                nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "2024-W50");

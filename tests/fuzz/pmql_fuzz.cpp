@@ -13,6 +13,7 @@
 
 #include "core/embedded.hpp"
 #include "core/event_store.hpp"
+#include "core/store_access.hpp"
 #include "core/jsonl.hpp"
 #include "query/compiler.hpp"
 #include "query/parser.hpp"
@@ -66,11 +67,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* run = std::get_if<pmdb::query::run_query>(&*action);
     if (!run) continue;
     deadline = clock_type::now() + std::chrono::milliseconds(200);
-    sqlite3_progress_handler(store.raw_handle(), 1000, past_deadline, nullptr);
+    sqlite3_progress_handler(pmdb::store_access::sqlite_handle(store), 1000, past_deadline, nullptr);
     std::size_t rows = 0;
     (void)store.query_each(run->query.sql, run->query.params, run->query.columns,
                            [&rows](std::vector<pmdb::value>&) { return ++rows < 1000; });
-    sqlite3_progress_handler(store.raw_handle(), 0, nullptr, nullptr);
+    sqlite3_progress_handler(pmdb::store_access::sqlite_handle(store), 0, nullptr, nullptr);
   }
   return 0;
 }
