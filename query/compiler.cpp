@@ -1,4 +1,11 @@
-// PMQL AST → SQLite SQL. See compiler.hpp for the contract.
+// PMQL AST → SQLite SQL, or PostgreSQL SQL (context::dialect). See compiler.hpp for the contract.
+//
+// PostgreSQL: the same statements, with the functions of schemas/postgresql-functions.sql. A
+// boolean value at rest (a column, a bound true) is the integer 0 or 1 on both; on PostgreSQL a
+// comparison is a boolean, made a value by value_of and a condition by cond_of (frag::pg_bool).
+// Text sorts and folds case under COLLATE "C" (SQLite's BINARY and ASCII lower()); x / 0 is
+// NULL; calendar numbers come from pmdb_cal_number; the query/dialect.hpp pass writes every
+// ORDER BY's NULLs (on both), LIMIT ALL, bigint, double precision and names FROM subqueries.
 //
 // Shape of the generated SQL
 // --------------------------
@@ -34,7 +41,8 @@
 //   approx (catalog_fields.hpp). Fields read by a `where` or `order by` join them; `let`
 //   columns are added after them.
 // * Row order: incidents by (started, id), events and timeline by (at, seq), summarize by its
-//   `by` columns; `order by` sorts stably on top of that. NULLs sort first ascending, as in SQLite.
+//   `by` columns; `order by` sorts stably on top of that. NULLs sort first ascending, as in SQLite
+//   (every ORDER BY says so, for PostgreSQL: query/dialect.hpp).
 // * Calendar buckets are sortable UTC text: year 2024, month 2024-12, week 2024-W50 (ISO 8601),
 //   day 2024-12-11, hour 2024-12-11 23:00.
 // * Unnamed columns take the field's or the function's name, else their source text; two
@@ -1563,7 +1571,9 @@ class compiler {
         if (const ty t = (i ? to : from).type; t != ty::timestamp && t != ty::null)
           fail(fmt::format("downtime() needs two timestamps (start, end), not {}", type_name(t)), tag_of(c.args[i]).offset);
       const std::string a = computed_column(std::move(from)), b = computed_column(std::move(to));
-      f.add("pmdb_union_length(").add(a).add(", ").add(b).add(")");
+      // PostgreSQL: the group collected by array_agg (linear), then measured (schemas/postgresql-functions.sql).
+      if (pg()) f.add("pmdb_union_length_of(array_agg(").add(a).add("), array_agg(").add(b).add("))");
+      else f.add("pmdb_union_length(").add(a).add(", ").add(b).add(")");
       f.type = ty::duration;
       return f;
     }
@@ -1578,7 +1588,10 @@ class compiler {
         frag n(fmt::format("row_number() OVER ({})", order.empty() ? order : order.substr(1)));
         agg_->computed.emplace_back(agg_->ordinal, std::move(n));
       }
-      f.add(name == "first" ? "pmdb_first_by(" : "pmdb_last_by(").add(a).add(", ").add(agg_->ordinal).add(")");
+      if (pg())
+        f.add(name == "first" ? "pmdb_first_of(array_agg(" : "pmdb_last_of(array_agg(").add(a).add("), array_agg(").add(agg_->ordinal).add("))");
+      else
+        f.add(name == "first" ? "pmdb_first_by(" : "pmdb_last_by(").add(a).add(", ").add(agg_->ordinal).add(")");
       f.type = t;
       return f;
     }
@@ -1617,7 +1630,8 @@ class compiler {
       }
       // Nearest rank: the value at 1-based rank ceil(p/100 · n) (at least 1) of the n non-null
       // values in ascending order (core/sql_functions.cpp).
-      f.add("pmdb_percentile(").add(a).add(", ").add(percent).add(")");
+      if (pg()) f.add("pmdb_percentile_of(array_agg(").add(a).add("), ").add(percent).add(")");
+      else f.add("pmdb_percentile(").add(a).add(", ").add(percent).add(")");
       f.type = t == ty::boolean ? ty::integer : t;
     }
     return f;

@@ -12,13 +12,28 @@
 -- are. A zone is looked up as 'posix/NAME': a bare NAME (CET, EET, MET, WET) would first be
 -- read as PostgreSQL's fixed-offset abbreviation of the same spelling.
 --
+-- Where the PostgreSQL form differs (query/compiler.cpp writes it with context::dialect):
+-- * A PostgreSQL function has one result type: pmdb_cal gives text for every part (the
+--   numbers as digits), pmdb_cal_number gives the numbers; pmdb_bucket_series gives the
+--   buckets as rows (pmdb_buckets, the JSON array, is kept).
+-- * pmdb_regexp, pmdb_has_word and json_valid give booleans (SQLite: 1 and 0).
+-- * The aggregates pmdb_percentile, pmdb_first_by, pmdb_last_by and pmdb_union_length are here,
+--   but their state array is copied per row (quadratic); the compiler writes
+--   pmdb_percentile_of(array_agg(X), P) and the like instead (below, linear).
+--
 -- Differences that remain:
 -- * pmdb_regexp: PostgreSQL's regular expressions (ARE) are not PCRE2. The common syntax is
 --   mapped (\b \B \z \Z $, named groups, \p{L} \p{N} \p{Lu} \p{Ll}, \x{HH}); atomic groups,
 --   possessive quantifiers, \K, recursion and inline options after the start are not supported
 --   and fail as invalid. Classes (\w, \d, [[:alpha:]]) and case folding follow ICU's Unicode
 --   tables, where PCRE2 follows its own; backtracking limits do not apply.
--- * json_each's key is text (SQLite gives arrays integer keys).
+-- * json_each's key is text (SQLite gives arrays integer keys); json_extract and json_each's
+--   value are text (numbers written as SQLite writes them); invalid JSON is an error in
+--   json_extract, json_type and json_each on both.
+-- * A zone name differing only in case from a known one is unknown, as in SQLite's functions;
+--   zones come from PostgreSQL's view of the tz database (pg_timezone_names), which on Debian is
+--   the system's /usr/share/zoneinfo, as for SQLite's functions. Past 2037 both keep the
+--   offset of the end of 2037.
 
 SELECT pg_advisory_xact_lock(7235401166);  -- two opens at once do not create the same objects together
 CREATE SCHEMA IF NOT EXISTS pmdb;
@@ -64,21 +79,26 @@ BEGIN
   RETURN era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
 END $$;
 
--- The zone to ask PostgreSQL for, or NULL for UTC ('' and 'UTC'). An unknown name is an error;
--- the names known are read once per session.
+-- The names of the server's tz database as the keys of a JSON object, written into a function
+-- when this file runs: a lookup in it is cheap and safe in parallel queries (pg_timezone_names
+-- reads every zone file; a per-session cache in a setting cannot be written in parallel mode).
+DO $do$
+BEGIN
+  EXECUTE format('CREATE OR REPLACE FUNCTION pmdb.pmdb_zone_set() RETURNS jsonb '
+                 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+                 'SELECT ' || quote_literal(coalesce((SELECT jsonb_object_agg(t.name, 1)::text
+                                                        FROM pg_catalog.pg_timezone_names t
+                                                       WHERE t.name <> 'localtime' AND t.name !~ '^(posix|right)/'), '{}'))
+                 || '::jsonb');
+END $do$;
+
+-- The zone to ask PostgreSQL for, or NULL for UTC ('' and 'UTC'). An unknown name is an error.
 CREATE OR REPLACE FUNCTION pmdb.pmdb_zone(name text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-  known text := current_setting('pmdb.zone_names', true);
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
   IF name IS NULL THEN RETURN NULL; END IF;
   IF name = '' OR name = 'UTC' THEN RETURN NULL; END IF;
-  IF known IS NULL OR known = '' THEN  -- the tz database's names, read once per session
-    SELECT '|' || string_agg(t.name, '|') || '|' INTO known FROM pg_catalog.pg_timezone_names t
-     WHERE t.name <> 'localtime' AND t.name !~ '^(posix|right)/';
-    PERFORM set_config('pmdb.zone_names', known, false);
-  END IF;
-  IF position('|' || name || '|' IN known) = 0 THEN
+  IF NOT pmdb.pmdb_zone_set() ? name THEN
     RAISE EXCEPTION 'unknown time zone ''%''', name;
   END IF;
   RETURN 'posix/' || name;
@@ -659,3 +679,72 @@ BEGIN
     RETURN QUERY SELECT NULL::text, pmdb.pmdb_json_sql(j), pmdb.pmdb_json_type_of(j), pmdb.pmdb_json_sql(j), p, p;
   END IF;
 END $$;
+
+-- ---------------------------------------------------------------- the aggregates over arrays
+
+-- The aggregates above keep their rows in a state array that grows by a copy per row, quadratic
+-- in the group's size; the SQL pmdb writes for PostgreSQL collects each group with the built-in
+-- array_agg (linear) and hands the arrays to these functions, which answer as the aggregates do:
+--   pmdb_union_length_of(array_agg(START), array_agg(END))
+--   pmdb_first_of(array_agg(X), array_agg(KEY)), pmdb_last_of(array_agg(X), array_agg(KEY))
+--   pmdb_percentile_of(array_agg(X), P)
+-- (The two arrays of one aggregate call hold the same rows in the same order.)
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_union_length_of(a bigint[], b bigint[]) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  r record;
+  total bigint := 0;
+  rs bigint;
+  re bigint;
+  first boolean := true;
+BEGIN
+  IF a IS NULL THEN RETURN NULL; END IF;
+  FOR r IN SELECT x.s, x.e FROM unnest(a, b) AS x(s, e) WHERE x.s IS NOT NULL AND x.e IS NOT NULL AND x.e >= x.s
+           ORDER BY 1, 2 LOOP
+    IF first THEN rs := r.s; re := r.e; first := false;
+    ELSE
+      IF r.s > re THEN total := total + (re - rs); rs := r.s; END IF;
+      re := greatest(re, r.e);
+    END IF;
+  END LOOP;
+  IF first THEN RETURN NULL; END IF;
+  RETURN total + (re - rs);
+END $$;
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_by_of(v anyarray, k bigint[], last boolean) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  best integer;
+  i integer;
+BEGIN
+  IF v IS NULL THEN RETURN NULL; END IF;
+  FOR i IN 1 .. coalesce(array_length(k, 1), 0) LOOP
+    CONTINUE WHEN k[i] IS NULL;
+    IF best IS NULL OR (last AND k[i] > k[best]) OR (NOT last AND k[i] < k[best]) THEN best := i; END IF;
+  END LOOP;
+  IF best IS NULL THEN RETURN NULL; END IF;
+  RETURN v[best];
+END $$;
+
+CREATE OR REPLACE FUNCTION pmdb.pmdb_first_of(v anyarray, k bigint[]) RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pmdb.pmdb_by_of(v, k, false) $$;
+CREATE OR REPLACE FUNCTION pmdb.pmdb_last_of(v anyarray, k bigint[]) RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT pmdb.pmdb_by_of(v, k, true) $$;
+
+DO $do$
+DECLARE
+  t text;
+  pt text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['bigint', 'integer', 'double precision', 'numeric'] LOOP
+    FOREACH pt IN ARRAY ARRAY['bigint', 'double precision'] LOOP
+      EXECUTE format($f$CREATE OR REPLACE FUNCTION pmdb.pmdb_percentile_of(v %1$s[], p %2$s) RETURNS %1$s
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $b$
+          SELECT x FROM unnest(v) AS x WHERE x IS NOT NULL ORDER BY x
+           OFFSET greatest(pmdb.pmdb_rank((SELECT count(*) FROM unnest(v) AS y WHERE y IS NOT NULL), %3$s, %4$s) - 1, 0)
+           LIMIT 1 $b$$f$,
+        t, pt, CASE WHEN pt = 'bigint' THEN 'p' ELSE 'NULL' END, CASE WHEN pt = 'bigint' THEN 'NULL' ELSE 'p' END);
+    END LOOP;
+  END LOOP;
+END $do$;

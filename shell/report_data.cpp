@@ -83,7 +83,7 @@ std::expected<std::optional<incident_row>, error> load_incident(const event_stor
     // The id comes first, in a CTE, so that every `?` of the relation's text is T wherever
     // the relation places its FROM item.
     const projection::sql_text rel = projection::incidents_of("wanted", true);
-    sql = fmt::format("WITH wanted(incident) AS (SELECT ?) SELECT {} FROM ({}) WHERE events > 0", columns, rel.sql);
+    sql = fmt::format("WITH wanted(incident) AS (SELECT ?) SELECT {} FROM ({}) AS r WHERE events > 0", columns, rel.sql);
     params.emplace_back(id);
     bind_as_of(params, rel, as_of);
   }

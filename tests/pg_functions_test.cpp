@@ -356,6 +356,21 @@ TEST_SUITE("pg_functions") {
                       percent, rows, cast));
         d(fmt::format("SELECT pmdb_union_length(a, b) FROM ({})", intervals),
           fmt::format("SELECT pmdb_union_length(CAST(a AS bigint), CAST(b AS bigint)) FROM ({}) AS r", intervals));
+        // The forms the compiler writes for PostgreSQL: array_agg, then a function of the arrays.
+        d(fmt::format("SELECT pmdb_percentile(v, {0}), pmdb_first_by(v, k), pmdb_last_by(v, k), "
+                      "pmdb_first_by(CAST(o AS TEXT), k), pmdb_last_by(CAST(o AS TEXT), k) "
+                      "FROM (SELECT * FROM ({1}) ORDER BY o)",
+                      percent, rows),
+          fmt::format("SELECT pmdb_percentile_of(array_agg(CAST(v AS {2})), {0}), "
+                      "pmdb_first_of(array_agg(CAST(v AS {2})), array_agg(CAST(k AS bigint))), "
+                      "pmdb_last_of(array_agg(CAST(v AS {2})), array_agg(CAST(k AS bigint))), "
+                      "pmdb_first_of(array_agg(CAST(o AS TEXT)), array_agg(CAST(k AS bigint))), "
+                      "pmdb_last_of(array_agg(CAST(o AS TEXT)), array_agg(CAST(k AS bigint))) "
+                      "FROM (SELECT * FROM ({1}) AS r ORDER BY o) AS s",
+                      percent, rows, cast));
+        d(fmt::format("SELECT pmdb_union_length(a, b) FROM ({})", intervals),
+          fmt::format("SELECT pmdb_union_length_of(array_agg(CAST(a AS bigint)), array_agg(CAST(b AS bigint))) FROM ({}) AS r",
+                      intervals));
       }
     }
 
