@@ -1,10 +1,12 @@
 // pmql-sql: prints the SQL that pmdb runs for PMQL statements, with each bound parameter
 // written inline as an SQL literal, so that it can be run, timed and EXPLAINed in sqlite3.
 //
-// Usage: pmql-sql DB 'STATEMENTS'
-// DB supplies the catalog (the incident ids); it is opened read-only.
+// Usage: pmql-sql [--dialect sqlite|postgresql] DB 'STATEMENTS'
+// DB supplies the catalog (the incident ids); it is opened read-only. With --dialect postgresql
+// the SQL is PostgreSQL's (to run in psql with `SET search_path = pmdb, pg_catalog`).
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <fmt/format.h>
@@ -56,8 +58,19 @@ std::string inline_params(const pmdb::query::compiled_query& q) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pmdb::query::context ctx;
+  if (argc == 5 && std::string_view(argv[1]) == "--dialect") {
+    const std::string_view d = argv[2];
+    if (d != "sqlite" && d != "postgresql") {
+      fmt::print(stderr, "pmql-sql: unknown dialect '{}' (sqlite or postgresql)\n", d);
+      return 2;
+    }
+    ctx.dialect = d == "postgresql" ? pmdb::sql_dialect::postgresql : pmdb::sql_dialect::sqlite;
+    argv += 2;
+    argc -= 2;
+  }
   if (argc != 3) {
-    std::fputs("usage: pmql-sql DB 'STATEMENTS'\n", stderr);
+    std::fputs("usage: pmql-sql [--dialect sqlite|postgresql] DB 'STATEMENTS'\n", stderr);
     return 2;
   }
   auto store = pmdb::event_store::open(argv[1], {.create = false, .read_only = true});
@@ -72,7 +85,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const pmdb::query::catalog cat = pmdb::shell::catalog_of(*store);
-  pmdb::query::context ctx;
   for (const auto& stmt : script->statements) {
     auto act = pmdb::query::compile(stmt, cat, ctx, text);
     if (!act) {

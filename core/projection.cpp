@@ -206,7 +206,7 @@ sql_text incidents_as_of(std::string_view columns) {
   // (No column of the incidents table is also one of milestones: the names need no alias.)
   if (columns.empty()) columns = "id, title, org, services, severity, summary, started, ended, status, events, version";
   return {fmt::format("SELECT {0} FROM {1} rk JOIN {2} i ON i.id = rk.incident WHERE {3} AND rk.last_at <= ? "
-                      "UNION ALL SELECT {0} FROM ({4})",
+                      "UNION ALL SELECT {0} FROM ({4}) AS c",  // named: PostgreSQL 15 needs it
                       columns, milestones_table, incidents_table, recorded, computed.sql),
           computed.as_of_params + b.as_of_params + 3};
 }

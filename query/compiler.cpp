@@ -45,6 +45,7 @@
 //   lists all 13 types, 0 included.
 // * avg of durations is rounded to the millisecond; number / number is real.
 #include "query/compiler.hpp"
+#include "query/dialect.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -172,6 +173,9 @@ struct frag {
   bool lower_words = false;
   int nest = 0;   // estimated SQLite parser stack entries (see sql_stack_budget)
   int chain = 0;  // a "(l OP r)" of a left-associative group (1 or, 2 and, 3 + -, 4 *): may be extended flat
+  // PostgreSQL: the SQL is a boolean (a comparison, AND, EXISTS...). A boolean value at rest (a
+  // column, a literal) is the integer 0 or 1 there as in SQLite; cond_of and value_of convert.
+  bool pg_bool = false;
 
   frag() = default;
   explicit frag(std::string s, ty t = ty::null) : sql(std::move(s)), type(t) {}
@@ -319,6 +323,34 @@ class compiler {
   }
 
  private:
+  bool pg() const { return ctx_.dialect == sql_dialect::postgresql; }
+
+  // A condition of `f` (a boolean): on PostgreSQL, an integer 0/1 is compared with 0.
+  frag cond_of(frag f) const {
+    if (!pg() || f.pg_bool || f.type == ty::null) return f;
+    frag c("(");
+    c.add(f).add(" <> 0)").within(f, w_unary);
+    c.type = f.type;
+    c.pg_bool = true;
+    return c;
+  }
+
+  // The value of `f`: on PostgreSQL, a boolean becomes the integer 1 or 0 (NULL stays NULL).
+  frag value_of(frag f) const {
+    if (!f.pg_bool) return f;
+    frag v("(CASE WHEN ");
+    v.add(f).add(" THEN 1 WHEN NOT ").add(f).add(" THEN 0 END)").within(f, w_rhs);
+    v.type = f.type;
+    return v;
+  }
+
+  // A PostgreSQL boolean of type boolean.
+  frag boolean(frag f) const {
+    f.type = ty::boolean;
+    f.pg_bool = pg();
+    return f;
+  }
+
   const catalog& cat_;
   const context& ctx_;
   std::string_view text_;
@@ -570,7 +602,9 @@ class compiler {
         if (!p.state.empty()) f.add(" AND e.state = ").bind(closed_word(p.state, states, "state", p.offset));
         break;
       case ast::pattern_kind::metric:
-        f.add(" AND e.metric = ").bind(p.metric).add(" COLLATE NOCASE");  // `99% Fixed` is `99% fixed`
+        // `99% Fixed` is `99% fixed` (ASCII case folding: NOCASE, lower() under COLLATE "C")
+        if (pg()) f.add(" AND lower(e.metric) = lower(").bind(p.metric).add(" COLLATE \"C\")");
+        else f.add(" AND e.metric = ").bind(p.metric).add(" COLLATE NOCASE");
         if (p.op) {
           if (!is_comparison(*p.op)) fail("a metric threshold needs a comparison (=, !=, <, <=, >, >=)", p.offset);
           f.add(" AND e.value").add(comparison_sql(*p.op)).bind(p.threshold);
@@ -586,6 +620,7 @@ class compiler {
       mark_used_ = saved_mark;
       agg_ = saved_agg;
       expect_condition(w, *p.where);
+      w = cond_of(std::move(w));
       and_();
       f.add("(").add(w).add(")").within(w, w_rhs);
     }
@@ -923,11 +958,11 @@ class compiler {
     switch (sc.source) {
       case ast::source_kind::incidents:
         base = fields::incident_fields;
-        rel.add("FROM ").add(incidents_rel()).add(" AS e WHERE 1");
+        rel.add("FROM ").add(incidents_rel()).add(pg() ? " AS e WHERE true" : " AS e WHERE 1");
         break;
       case ast::source_kind::log:
         base = fields::log_fields;
-        rel.add(fmt::format("FROM {} AS e WHERE 1", projection::log_table));
+        rel.add(fmt::format("FROM {} AS e WHERE {}", projection::log_table, pg() ? "true" : "1"));
         break;
       default:
         base = fields::event_fields;
@@ -939,7 +974,7 @@ class compiler {
     // Only when no row has the value as written: the exact lookup runs first, and the scan
     // ignoring case only when it finds nothing.
     frag probe(fmt::format("SELECT (SELECT e.{0} ", l.sql));
-    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written).add(") LIMIT 1)");
+    probe.add(rel).add(fmt::format(" AND lower(e.{0}) = lower(", l.sql)).bind(*written).add(pg() ? " COLLATE \"C\") LIMIT 1)" : ") LIMIT 1)");
     probe.add(fmt::format(" WHERE NOT EXISTS (SELECT 1 ")).add(rel).add(fmt::format(" AND e.{0} = ", l.sql)).bind(*written).add(")");
     case_hints_.push_back({std::move(probe.sql), std::move(probe.params), l.column_name, *written});
   }
@@ -978,15 +1013,23 @@ class compiler {
     return b.offset;
   }
 
+  static frag nullif_zero(frag r) {
+    frag n("NULLIF(");
+    n.add(r).add(", 0)").within(r, w_first_arg);
+    n.type = r.type;
+    return n;
+  }
+
   frag node(const ast::unary& u, scope& sc) {
     frag a = expr(u.operand, sc);
     frag f;
     if (u.op == ast::unary_op::logical_not) {
       expect_condition(a, u.operand);
+      a = cond_of(std::move(a));
       f.add("(NOT ").add(a).add(")").within(a, w_unary);
-      f.type = ty::boolean;
-      return f;
+      return boolean(std::move(f));
     }
+    a = value_of(std::move(a));
     if (!is_number(a.type) && a.type != ty::duration && a.type != ty::null)
       fail(fmt::format("cannot negate {}", type_name(a.type)), u.offset);
     f.add("(-").add(a).add(")").within(a, w_unary);
@@ -1002,10 +1045,13 @@ class compiler {
       expect_condition(l, b.lhs);
       frag r = expr(b.rhs, sc);
       expect_condition(r, b.rhs);
-      return flat(l, b.op == op::logical_and ? " AND " : " OR ", r, b.op == op::logical_and ? 2 : 1, ty::boolean);
+      l = cond_of(std::move(l));
+      r = cond_of(std::move(r));
+      return boolean(flat(l, b.op == op::logical_and ? " AND " : " OR ", r, b.op == op::logical_and ? 2 : 1, ty::boolean));
     }
     if (is_comparison(b.op) || b.op == op::contains || b.op == op::not_contains || b.op == op::matches || b.op == op::has) {
-      auto [l, r] = operands(b.lhs, b.rhs, sc);
+      auto [l0, r0] = operands(b.lhs, b.rhs, sc);
+      frag l = value_of(std::move(l0)), r = value_of(std::move(r0));
       if (b.op == op::contains || b.op == op::not_contains || b.op == op::matches || b.op == op::has) {
         for (const frag* x : {&l, &r})
           if (x->type != ty::text && x->type != ty::null)
@@ -1021,14 +1067,14 @@ class compiler {
           if (b.op == op::matches) f.add(r).add(", ").add(l);
           else f.add(l).add(", ").add(r);
           f.add(")").within(l, w_other_arg).within(r, w_other_arg);
-          f.type = ty::boolean;
-          return f;
+          return boolean(std::move(f));
         }
         // Case-insensitive substring (ASCII case folding, as SQLite's lower()).
-        f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add("), lower(").add(r).add(")) > 0)");
+        // PostgreSQL: lower() under COLLATE "C" folds ASCII only, whatever the database's collation.
+        const std::string_view c = pg() ? " COLLATE \"C\"" : "";
+        f.add(b.op == op::contains ? "(instr(lower(" : "(NOT instr(lower(").add(l).add(c).add("), lower(").add(r).add(c).add(")) > 0)");
         f.within(l, w_contains_lhs).within(r, w_contains_rhs);
-        f.type = ty::boolean;
-        return f;
+        return boolean(std::move(f));
       }
       if (!comparable(l.type, r.type)) {
         std::string hint;
@@ -1048,11 +1094,10 @@ class compiler {
       } else {
         f.add("(").add(l).add(comparison_sql(b.op)).add(r).add(")").within(l, w_lhs).within(r, w_rhs);
       }
-      f.type = ty::boolean;
-      return f;
+      return boolean(std::move(f));
     }
-    frag l = expr(b.lhs, sc);
-    frag r = expr(b.rhs, sc);
+    frag l = value_of(expr(b.lhs, sc));
+    frag r = value_of(expr(b.rhs, sc));
     auto bad = [&]() -> frag {
       fail(fmt::format("cannot apply '{}' to {} and {}", ast::spelling(b.op), type_name(l.type), type_name(r.type)),
            operator_offset(b));
@@ -1091,6 +1136,7 @@ class compiler {
         }
         return bad();
       case op::div:
+        if (pg()) r = nullif_zero(std::move(r));  // x / 0 is NULL in SQLite, an error in PostgreSQL
         if (ln && rn) {
           f.add("(CAST(").add(l).add(" AS REAL) / ").add(r).add(")").within(l, w_first_arg + w_lhs).within(r, w_rhs);
           f.type = ty::real;
@@ -1113,7 +1159,7 @@ class compiler {
   }
 
   frag node(const ast::in_list& in, scope& sc) {
-    frag a = expr(in.operand, sc);
+    frag a = value_of(expr(in.operand, sc));
     if (in.list) {
       // `"API" in services`: membership in a list (a JSON array of text), by exact name.
       const col* c = find(sc, in.list->name);
@@ -1123,8 +1169,7 @@ class compiler {
       read_cols_.insert(c->sql);
       frag f(in.negated ? "(NOT EXISTS (SELECT 1 FROM json_each(" : "(EXISTS (SELECT 1 FROM json_each(");
       f.add(c->sql).add(") j WHERE j.value = ").add(a).add("))").within(a, w_subquery);
-      f.type = ty::boolean;
-      return f;
+      return boolean(std::move(f));
     }
     frag f("(");
     f.add(a).add(in.negated ? " NOT IN (" : " IN (");
@@ -1134,7 +1179,7 @@ class compiler {
       frag v;
       const ast::identifier* w = as_identifier(item);
       if (a.enumerated && w) v = word(*w, a.lower_words);
-      else v = expr(item, sc);
+      else v = value_of(expr(item, sc));
       if (!comparable(a.type, v.type))
         fail(fmt::format("cannot compare {} with {}", type_name(a.type), type_name(v.type)), tag_of(item).offset);
       if (!first) f.add(", ");
@@ -1143,16 +1188,14 @@ class compiler {
     }
     f.within(a, w_unary);
     f.add("))");
-    f.type = ty::boolean;
-    return f;
+    return boolean(std::move(f));
   }
 
   frag node(const ast::is_null& n, scope& sc) {
-    frag a = expr(n.operand, sc);
+    frag a = value_of(expr(n.operand, sc));
     frag f("(");
     f.add(a).add(n.negated ? " IS NOT NULL)" : " IS NULL)").within(a, w_unary);
-    f.type = ty::boolean;
-    return f;
+    return boolean(std::move(f));
   }
 
   void arity(const ast::call& c, std::string_view name, std::size_t lo, std::size_t hi) const {
@@ -1188,7 +1231,7 @@ class compiler {
     std::vector<frag> args;
     arity(c, name, 1, name == "coalesce" ? SIZE_MAX : calendar ? 2 : 1);
     for (std::size_t i = 0; i < c.args.size(); ++i)
-      if (!(calendar && i == 1)) args.push_back(expr(c.args[i], sc));
+      if (!(calendar && i == 1)) args.push_back(value_of(expr(c.args[i], sc)));
     auto need = [&](std::size_t i, std::initializer_list<ty> ok, std::string_view what) {
       const ty t = args[i].type;
       if (t == ty::null) return;
@@ -1203,12 +1246,14 @@ class compiler {
       // session's `.tz`, else UTC.
       need(0, {ty::timestamp}, "a timestamp");
       const std::string zone = c.args.size() > 1 ? zone_argument(c.args[1], name) : ctx_.zone;
-      f.add("pmdb_cal(").add(args[0]).add(", ").bind(std::string(name)).add(", ").bind(zone).add(")");
+      const bool bucket = std::ranges::find(calendar_buckets, name) != std::end(calendar_buckets);
+      // A PostgreSQL function has one result type: pmdb_cal gives text, pmdb_cal_number numbers.
+      f.add(pg() && !bucket ? "pmdb_cal_number(" : "pmdb_cal(").add(args[0]).add(", ").bind(std::string(name)).add(", ").bind(zone).add(")");
       f.within(args[0], w_first_arg);
-      f.type = std::ranges::find(calendar_buckets, name) != std::end(calendar_buckets) ? ty::text : ty::integer;
+      f.type = bucket ? ty::text : ty::integer;
     } else if (name == "lower" || name == "upper") {
       need(0, {ty::text}, "text");
-      f.add(name).add("(").add(args[0]).add(")").within(args[0], w_first_arg);
+      f.add(name).add("(").add(args[0]).add(pg() ? " COLLATE \"C\")" : ")").within(args[0], w_first_arg);  // ASCII only, as SQLite
       f.type = ty::text;
     } else if (name == "length") {
       need(0, {ty::text}, "text");
@@ -1262,7 +1307,7 @@ class compiler {
     const bool incidents = sc.source == ast::source_kind::incidents;
     if (incidents ? !sc.has_key : !sc.has_incident)
       fail(fmt::format("{}() reads rows of incidents or events: after `summarize` a row is a group", name), c.function.offset);
-    frag arg = expr(c.args[0], sc);
+    frag arg = value_of(expr(c.args[0], sc));
     if (incidents) read_cols_.insert({"started", "id"});
     else read_cols_.insert({"incident", "at", "seq"});
     frag w(name == "prev" ? "lag(" : "lead(");
@@ -1419,6 +1464,7 @@ class compiler {
         v.add("(").add(started).add(" <= ").add(t).add(" AND (").add(ended).add(" IS NULL OR ").add(ended).add(" > ").add(t)
             .add("))").within(t, w_rhs + w_lhs);
         v.type = ty::boolean;
+        v.pg_bool = pg();
         break;
       }
       case ast::measure_kind::expression: break;
@@ -1456,13 +1502,13 @@ class compiler {
     v.add(" AND (e.at, e.seq) > (SELECT r.at, r.seq FROM ").add(std::string(projection::versions_table)).add(" r WHERE ");
     v.add(believed("r")).add(" AND r.incident = ").add(inc).add(" AND r.type = 'status' AND r.status = 'resolved' ORDER BY r.at, r.seq LIMIT 1))");
     v.nest = w_subquery * 2;
-    v.type = ty::boolean;
-    return v;
+    return boolean(std::move(v));
   }
 
   // The column of the summarize's pre-grouping stage that holds `arg` (shared by aggregates of
   // the same argument: `median(ttr), p90(ttr)` share one column, and so one percentile window).
   std::string computed_column(frag arg) {
+    arg = value_of(std::move(arg));
     for (const auto& [name_, prev] : agg_->computed)
       if (prev.sql == arg.sql && prev.params == arg.params) return name_;
     std::string a = fresh('a');
@@ -1496,6 +1542,7 @@ class compiler {
       // that has no value) counts as false, not as absent.
       frag cond = aggregate_argument(c.args[0]);
       expect_condition(cond, c.args[0]);
+      cond = cond_of(std::move(cond));
       frag flag("(CASE WHEN ");
       flag.add(cond).add(" THEN 1 ELSE 0 END)").within(cond, w_rhs);
       const std::string a = computed_column(std::move(flag));
@@ -1639,9 +1686,16 @@ class compiler {
     return r;
   }
 
-  static std::string order_by(const scope& sc) {
+  std::string order_by(const scope& sc) const {
     std::string r;
-    for (const auto& o : sc.order) r += (r.empty() ? " ORDER BY " : ", ") + o.column + (o.descending ? " DESC" : "");
+    for (const auto& o : sc.order) {
+      r += (r.empty() ? " ORDER BY " : ", ") + o.column;
+      // PostgreSQL: text in byte order, as SQLite's BINARY, whatever the database's collation.
+      if (pg())
+        if (const auto c = std::ranges::find(sc.cols, o.column, &col::sql); c != sc.cols.end() && c->type == ty::text)
+          r += " COLLATE \"C\"";
+      if (o.descending) r += " DESC";
+    }
     return r;
   }
 
@@ -1701,6 +1755,7 @@ class compiler {
     frag c = top(cond, sc);
     mark_used_ = false;
     expect_condition(c, cond);
+    c = cond_of(std::move(c));
     flush_windows(ch);
     frag body("SELECT p.* FROM ");
     body.add(ch.last).add(" AS p WHERE ").add(c);
@@ -1725,7 +1780,7 @@ class compiler {
       const ast::time_between& span_ = b.kind == ast::measure_kind::time || !m ? b.span : m->get().span;
       rel_ = ch.last;
       if (!time && b.kind == ast::measure_kind::expression) {
-        v = top(b.value, sc);
+        v = value_of(top(b.value, sc));
         flush_windows(ch);
       } else {
         if (!sc.has_key)
@@ -1797,7 +1852,7 @@ class compiler {
     mark_used_ = true;
     rel_ = ch.last;
     for (const auto& item : o.items) {
-      frag f = top(item.value, sc);
+      frag f = value_of(top(item.value, sc));
       if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
       if (f.is_column) {
         terms.push_back({f.sql, item.descending});
@@ -1871,8 +1926,9 @@ class compiler {
     body.add(", max(").add(started).add(", b.value) AS ").add(from);
     body.add(", min(").add(end).add(", ").add(next).add(") AS ").add(to);
     body.add(", ").add(next).add(" - b.value AS ").add(length);
-    body.add(" FROM ").add(ch.last).add(" AS p, json_each(pmdb_buckets(").add(started).add(", ").add(end).add(", ");
-    body.add(unit).add(", ").add(z).add(")) AS b");
+    // PostgreSQL: the buckets as rows of a set-returning function, not a JSON array's elements.
+    body.add(" FROM ").add(ch.last).add(pg() ? " AS p, pmdb_bucket_series(" : " AS p, json_each(pmdb_buckets(");
+    body.add(started).add(", ").add(end).add(", ").add(unit).add(", ").add(z).add(pg() ? ") AS b(value)" : ")) AS b");
     ch.stage(body);
     for (auto& c : sc.cols) {
       if (iequals(c.name, "started")) c.sql = from;
@@ -1899,7 +1955,7 @@ class compiler {
     std::vector<std::pair<std::string, std::uint32_t>> names;
     rel_ = ch.last;
     for (const auto& item : s.items) {
-      frag f = top(item.value, sc);
+      frag f = value_of(top(item.value, sc));
       const std::string name = fresh('c');
       body.add(first ? "" : ", ").add(f).add(" AS ").add(name);
       first = false;
@@ -1923,7 +1979,7 @@ class compiler {
     frag select;
     rel_ = ch.last;
     for (const auto& item : s.by) {
-      frag f = top(item.value, sc);
+      frag f = value_of(top(item.value, sc));
       if (f.type == ty::boolean && !f.is_column) f.type = ty::integer;
       const std::string g = fresh('g'), name = fresh('c');
       names.emplace_back(default_name(item, f), item.offset);
@@ -1935,7 +1991,7 @@ class compiler {
     }
     agg_ = &ag;
     for (const auto& item : s.aggregates) {
-      frag f = top(item.value, sc);
+      frag f = value_of(top(item.value, sc));
       const std::string name = fresh('c');
       names.emplace_back(default_name(item, f), item.offset);
       out.cols.push_back({names.back().first, name, f.type, false, false, true});
@@ -2019,7 +2075,12 @@ std::expected<action, error> compile(const ast::statement& stmt, const catalog& 
                                      std::string_view text, const source_position& origin) {
   try {
     compiler c(cat, ctx, text);
-    return c.statement(stmt);
+    action a = c.statement(stmt);
+    if (auto* r = std::get_if<run_query>(&a)) {
+      r->query.sql = in_dialect(r->query.sql, ctx.dialect);
+      for (auto& h : r->query.case_hints) h.sql = in_dialect(h.sql, ctx.dialect);
+    }
+    return a;
   } catch (const failure& f) {
     error e(f.message, position_at(text, f.offset, origin));
     e.code = f.code;

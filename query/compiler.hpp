@@ -1,6 +1,6 @@
 #pragma once
-// AST → SQLite SQL text plus bound parameters. The compiler never opens a database: what it
-// needs to know of the store comes in a `catalog`.
+// AST → SQL text (SQLite's, or PostgreSQL's: context::dialect) plus bound parameters. The
+// compiler never opens a database: what it needs to know of the store comes in a `catalog`.
 #include <algorithm>
 #include <cstdint>
 #include <expected>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dialect.hpp"
 #include "core/error.hpp"
 #include "core/value.hpp"
 #include "query/ast.hpp"
@@ -45,6 +46,8 @@ struct context {
   // What `now` is for an incident still open (`per month`, `count of overlapping`): the view's
   // time when there is one, else this (ms), else the clock.
   std::optional<std::int64_t> now;
+  // The SQL the statement is written in: the store's (event_store::dialect()).
+  sql_dialect dialect = sql_dialect::sqlite;
 };
 
 // A read-only SELECT with one `?` per parameter, and the declared type of each column.
