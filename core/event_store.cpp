@@ -952,7 +952,20 @@ std::expected<event_store, error> event_store::open_server(const std::string& ta
     auto have = meta("functions");
     if (!have) return fail(have.error());
     if (*have != functions_key) {
+      // The older functions go first: CREATE OR REPLACE cannot change a function's parameters.
+      // (The append-only triggers' own functions are schemas/postgresql.sql's, and stay.)
       std::expected<void, error> r = conn.exec("BEGIN");
+      if (r) r = conn.exec(R"sql(DO $$
+DECLARE f record;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure AS sig, p.prokind FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'pmdb' AND p.proname NOT IN ('refuse_change', 'chain_head_only_advances')
+           ORDER BY p.prokind = 'a' DESC
+  LOOP
+    EXECUTE format('DROP %s IF EXISTS %s CASCADE', CASE WHEN f.prokind = 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, f.sig);
+  END LOOP;
+END
+$$)sql");
       if (r) r = conn.exec(functions);
       if (r) r = conn.exec(fmt::format("UPDATE pmdb.meta SET value = '{}' WHERE key = 'functions'", functions_key));
       if (r) r = conn.exec("COMMIT");

@@ -1,6 +1,8 @@
 -- The SQL functions pmdb's statements call that PostgreSQL lacks, with the semantics of the
 -- SQLite ones (core/sql_functions.cpp, and SQLite's own built-ins), in the schema pmdb. Every
--- statement is idempotent: the store runs this file at every open, after schemas/postgresql.sql.
+-- statement is idempotent. The store runs this file when it is made (after schemas/postgresql.sql),
+-- and at an open by a pmdb whose file differs from the one the store ran (keyed by its hash in
+-- pmdb.meta), after dropping the functions of the older one.
 -- Connections run with `search_path = pmdb, pg_catalog`, so that a function here of the same
 -- name and argument types as a built-in one (round, lower) is the one called.
 --

@@ -633,7 +633,7 @@ class report_writer : report_data::block_writer {
   // before the timeline need.
   std::expected<void, error> gather() {
     std::map<std::string, std::size_t> component_index;
-    auto r = each_event("1", {}, [&](ev& e) {
+    auto r = each_event("TRUE", {}, [&](ev& e) {
       if (e.is_audit()) {
         ++(e.type == "retraction" ? n_retractions_ : n_corrections_);
         return;
@@ -1029,7 +1029,7 @@ class report_writer : report_data::block_writer {
     bool any = false;
     std::optional<std::pair<std::int64_t, std::int64_t>> group;  // (first_seq, ko) of the key being listed
     std::string label;
-    auto r = store_.query_each(disagreement_sql(b.sql), params, cols, [&](std::vector<value>& row) {
+    auto r = store_.query_each(disagreement_sql(b.sql, store_.dialect()), params, cols, [&](std::vector<value>& row) {
       const std::int64_t ko = int_of(row[n_version_columns]);
       const std::int64_t first = int_of(row[n_version_columns + 1]);
       const std::int64_t first_seq = int_of(row[n_version_columns + 2]);

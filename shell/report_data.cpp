@@ -221,6 +221,7 @@ pmql::pmql(const event_store& store, const std::string& incident, std::optional<
     : store_(store), cat_(catalog_of(store)) {
   ctx_.current_incident = incident;
   ctx_.as_of = as_of;
+  ctx_.dialect = store.dialect();
 }
 
 std::expected<std::optional<std::int64_t>, error> pmql::time(const std::string& statement) const {
@@ -375,18 +376,22 @@ std::expected<incident_end, error> end_of(const pmql& q, const incident_row& inc
   return end;
 }
 
-std::string disagreement_sql(std::string_view believed) {
+std::string disagreement_sql(std::string_view believed, sql_dialect dialect) {
+  // The keys' parts only group (each within its kind `k`): a number is one of them as it is on
+  // SQLite, which types each value, and as its exact text on a server, whose columns have one
+  // type (double precision's text is the shortest that reads back the same number).
+  const std::string_view number = dialect == sql_dialect::sqlite ? "{}" : "CAST({} AS text)";
   return fmt::format(
       "WITH f AS (SELECT v.seq, v.made_by, v.at, coalesce(v.source, '') AS src, v.type, v.metric, v.value, v.unit, "
       "v.status, v.component, v.state, v.data FROM {0} v WHERE v.incident = ? AND {1} AND "
       "v.type IN ('metric', 'status', 'component', 'report', 'note')), "
       "keys AS ("
-      "SELECT seq, made_by, at, src, 0 AS ko, 'metric' AS k, coalesce(metric, '') AS a, coalesce(value, 0.0) AS b, "
+      "SELECT seq, made_by, at, src, 0 AS ko, 'metric' AS k, coalesce(metric, '') AS a, {3} AS b, "
       "coalesce(unit, '') AS c FROM f WHERE type = 'metric' "
       "UNION ALL SELECT seq, made_by, at, src, 0, 'status', coalesce(status, ''), '', '' FROM f WHERE type = 'status' "
       "UNION ALL SELECT seq, made_by, at, src, 0, 'component', coalesce(component, ''), coalesce(state, ''), '' "
       "FROM f WHERE type = 'component' "
-      "UNION ALL SELECT seq, made_by, at, src, 1, 'count', value, '', '' FROM f WHERE type = 'report' AND "
+      "UNION ALL SELECT seq, made_by, at, src, 1, 'count', {4}, '', '' FROM f WHERE type = 'report' AND "
       "value IS NOT NULL "
       "UNION ALL SELECT seq, made_by, at, src, 2, 'impact', '', '', '' FROM f WHERE type = 'report' OR "
       "(type = 'note' AND json_valid(data) AND json_type(data, '$.tags') = 'array' AND EXISTS "
@@ -400,7 +405,8 @@ std::string disagreement_sql(std::string_view believed) {
       "FOLLOWING)) "
       "SELECT {2}, x.ko, x.lo, x.first_seq FROM firsts x JOIN {0} v ON v.seq = x.seq AND v.made_by = x.made_by "
       "WHERE x.n >= 2 AND x.lo <> x.hi ORDER BY x.lo, x.first_seq, x.ko, x.at, x.seq",
-      projection::versions_table, believed, version_columns);
+      projection::versions_table, believed, version_columns, fmt::format(fmt::runtime(number), "coalesce(value, 0.0)"),
+      fmt::format(fmt::runtime(number), "value"));
 }
 
 const std::vector<column>& disagreement_cols() {

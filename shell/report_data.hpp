@@ -18,6 +18,7 @@
 
 #include <date/tz.h>
 
+#include "core/dialect.hpp"
 #include "core/error.hpp"
 #include "core/event_store.hpp"
 #include "core/projection.hpp"
@@ -262,7 +263,7 @@ std::expected<incident_end, error> end_of(const pmql& q, const incident_row& inc
 // then `ko` (0: metric, status or component; 1: count; 2: start of impact), `lo` (the key's
 // earliest observation) and `first_seq` (the position of that event). Its parameters: the
 // incident, then those of `believed` (bind_as_of).
-std::string disagreement_sql(std::string_view believed);
+std::string disagreement_sql(std::string_view believed, sql_dialect dialect);
 
 // The columns of `disagreement_sql`.
 const std::vector<column>& disagreement_cols();

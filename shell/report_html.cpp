@@ -343,7 +343,7 @@ class html_writer : block_writer {
     std::vector<value> params = {inc_.id};
     bind_as_of(params, b, opts_.as_of);
     std::optional<std::pair<std::int64_t, std::int64_t>> group;
-    return store_.query_each(disagreement_sql(b.sql), params, disagreement_cols(), [&](std::vector<value>& row) {
+    return store_.query_each(disagreement_sql(b.sql, store_.dialect()), params, disagreement_cols(), [&](std::vector<value>& row) {
       const std::int64_t ko = int_of(row[n_version_columns]);
       const std::int64_t lo = int_of(row[n_version_columns + 1]);
       const std::int64_t first_seq = int_of(row[n_version_columns + 2]);

@@ -364,7 +364,7 @@ bool session::run_statement(const unit& u, std::string_view file) {
       if (!run_write(*write, u.text, origin)) return false;
       continue;
     }
-    const query::context ctx{incident_, settings_.as_of, settings_.tz, now_ms()};
+    const query::context ctx{incident_, settings_.as_of, settings_.tz, now_ms(), store_.dialect()};
     auto act = query::compile(stmt, cat, ctx, u.text, origin);
     if (!act) {
       report_error(act.error(), u.text, origin);
