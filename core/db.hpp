@@ -114,6 +114,10 @@ std::expected<std::unique_ptr<connection>, error> connect_postgresql(const std::
 // or a libpq keyword/value string ("host=… dbname=…").
 bool is_server_url(std::string_view target);
 
+// The engines' library versions, for `pmdb --version`: "SQLite 3.40.1, libpq 15.18" (with the
+// SQLite loaded at run time when it is not the one pmdb was built with).
+std::string library_versions();
+
 // `target` for messages: a URI or keyword/value string without its password.
 std::string display_name(std::string_view target);
 

@@ -273,6 +273,11 @@ void no_notices(void*, const char*) {}
 
 }  // namespace
 
+std::string libpq_version() {
+  const int v = PQlibVersion();  // 150018: 15.18
+  return fmt::format("libpq {}.{}", v / 10000, v % 10000);
+}
+
 std::expected<std::unique_ptr<connection>, error> connect_postgresql(const std::string& conninfo) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (!conn) return std::unexpected(error("cannot connect: out of memory"));

@@ -1,6 +1,8 @@
 // core/db.hpp on SQLite: a thin shell over core/sqlite.hpp.
 #include <sqlite3.h>
 
+#include <fmt/format.h>
+
 #include "core/db.hpp"
 #include "core/sqlite.hpp"
 
@@ -85,6 +87,14 @@ class sqlite_connection final : public connection {
 };
 
 }  // namespace
+
+std::string libpq_version();  // db_postgresql.cpp
+
+std::string library_versions() {
+  const std::string_view loaded = sqlite3_libversion();
+  return fmt::format("SQLite {}{}, {}", SQLITE_VERSION, loaded == SQLITE_VERSION ? "" : fmt::format(" (loaded: {})", loaded),
+                     libpq_version());
+}
 
 std::unique_ptr<connection> wrap_sqlite(::sqlite3* db) { return std::make_unique<sqlite_connection>(db); }
 

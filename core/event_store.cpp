@@ -881,6 +881,7 @@ const std::string& event_store::recorded_by() const { return impl_->recorded_by;
 ::sqlite3* store_access::sqlite_handle(const event_store& s) { return s.impl_->db; }
 sql_dialect event_store::dialect() const { return impl_->dialect; }
 bool event_store::is_server(std::string_view target) { return db::is_server_url(target); }
+std::string store_library_versions() { return db::library_versions(); }
 
 std::expected<event_store, error> event_store::open_server(const std::string& target, const open_options& opts) {
   const std::string name = db::display_name(target);

@@ -76,6 +76,9 @@ struct incident_summary {
   std::int64_t started = 0, ended = 0, events = 0;
 };
 
+// The store engines' library versions (SQLite's, libpq's), for `pmdb --version`.
+std::string store_library_versions();
+
 class event_store {
  public:
   // Opens (or creates) a store. ":memory:" gives a private in-memory store. A libpq URI

@@ -16,7 +16,6 @@
 #include <boost/version.hpp>
 #include <fmt/format.h>
 #include <rapidjson/rapidjson.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "core/embedded.hpp"
@@ -844,13 +843,10 @@ int run(const std::vector<std::string>& args) {
       return exit_ok;
     }
     if (cmd == "--version") {
-      // The SQLite pmdb was compiled against, and the one loaded when another (a newer libsqlite3).
-      const std::string_view loaded = sqlite3_libversion();
       std::string boost = BOOST_LIB_VERSION;
       std::ranges::replace(boost, '_', '.');
-      say("pmdb {} (SQLite {}{}, Boost {}, fmt {}.{}.{}, RapidJSON {})\n", PMDB_VERSION, SQLITE_VERSION,
-          loaded == SQLITE_VERSION ? "" : fmt::format(" (loaded: {})", loaded), boost, FMT_VERSION / 10000,
-          FMT_VERSION / 100 % 100, FMT_VERSION % 100, RAPIDJSON_VERSION_STRING);
+      say("pmdb {} ({}, Boost {}, fmt {}.{}.{}, RapidJSON {})\n", PMDB_VERSION, store_library_versions(), boost,
+          FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, RAPIDJSON_VERSION_STRING);
       return exit_ok;
     }
     if (cmd == "import") return cmd_import(rest);

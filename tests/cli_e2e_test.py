@@ -639,7 +639,7 @@ def test_shell_options(d):
     # --version, --help, COMMAND --help.
     version = re.search(r"project\(pmdb VERSION (\S+)", open(os.path.join(SOURCE, "CMakeLists.txt")).read()).group(1)
     out_v = ok(pmdb("--version"), "--version")
-    check(re.fullmatch(rf"pmdb {re.escape(version)} \(SQLite \d+\.\d+\.\d+[^,]*, Boost \d+\.\d+, fmt \d+\.\d+\.\d+, "
+    check(re.fullmatch(rf"pmdb {re.escape(version)} \(SQLite \d+\.\d+\.\d+[^,]*, libpq \d+\.\d+, Boost \d+\.\d+, fmt \d+\.\d+\.\d+, "
                        r"RapidJSON \d+\.\d+\.\d+\)\n", out_v) is not None, f"--version: {out_v!r}")
     for flag in ("--help", "-h", "help"):
         h = ok(pmdb(flag), flag)
