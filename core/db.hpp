@@ -94,6 +94,9 @@ class connection {
   virtual std::expected<statement, error> prepare(std::string_view sql) = 0;
   // Runs one or more statements with no parameters; their rows, if any, are dropped.
   virtual std::expected<void, error> exec(std::string_view sql) = 0;
+  // Runs `COPY … FROM STDIN` with `rows` in COPY's text format (a server's bulk path; SQLite
+  // has none and says so).
+  virtual std::expected<void, error> copy_in(std::string_view sql, std::string_view rows) = 0;
   // Rows inserted, updated or deleted by the last statement that ran.
   virtual std::int64_t changes() const = 0;
   virtual bool in_transaction() const = 0;

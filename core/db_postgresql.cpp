@@ -196,6 +196,30 @@ class pg_connection final : public connection {
     PQclear(res);
     return {};
   }
+  std::expected<void, error> copy_in(std::string_view sql, std::string_view rows) override {
+    PGresult* res = PQexec(conn_, std::string(sql).c_str());
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+      error e = result_error(res, conn_, "starting a COPY");
+      PQclear(res);
+      return std::unexpected(std::move(e));
+    }
+    PQclear(res);
+    // In pieces of 1 MiB: libpq buffers what it cannot send at once.
+    bool sent = true;
+    for (std::size_t i = 0; sent && i < rows.size(); i += 1 << 20) {
+      const std::string_view piece = rows.substr(i, 1 << 20);
+      sent = PQputCopyData(conn_, piece.data(), static_cast<int>(piece.size())) == 1;
+    }
+    if (PQputCopyEnd(conn_, sent ? nullptr : "pmdb could not send the rows") != 1)
+      return std::unexpected(result_error(nullptr, conn_, "ending a COPY"));
+    std::expected<void, error> out;
+    while (PGresult* r = PQgetResult(conn_)) {
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && out) out = std::unexpected(result_error(r, conn_, "copying rows"));
+      else if (out) changes_ = std::atoll(PQcmdTuples(r));
+      PQclear(r);
+    }
+    return out;
+  }
   std::int64_t changes() const override { return changes_; }
   bool in_transaction() const override { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
   void interrupt() const override {

@@ -77,6 +77,9 @@ class sqlite_connection final : public connection {
     return statement(std::make_unique<sqlite_statement>(std::move(*s)));
   }
   std::expected<void, error> exec(std::string_view sql) override { return sqlite::exec(db_, sql); }
+  std::expected<void, error> copy_in(std::string_view, std::string_view) override {
+    return std::unexpected(error("COPY is a server's"));
+  }
   std::int64_t changes() const override { return sqlite3_changes64(db_); }
   bool in_transaction() const override { return sqlite3_get_autocommit(db_) == 0; }
   void interrupt() const override { sqlite3_interrupt(db_); }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -182,6 +183,48 @@ std::optional<chain::digest> blob_digest(const db::statement& st, int col) {
   if (st.type(col) != db::storage::blob) return std::nullopt;
   const std::string_view b = st.text(col);
   return chain::from_blob(b.data(), static_cast<int>(b.size()));
+}
+
+// Appends one row of the log in COPY's text format (columns: chain::hashed_columns, then hash).
+void copy_row(std::string& out, std::int64_t position, std::string_view id, std::int64_t version,
+              std::int64_t recorded_at, std::int64_t now, std::string_view recorded_by, const event& e,
+              const chain::digest& hash) {
+  const auto text = [&](std::string_view v) {
+    for (char c : v) {
+      switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: out += c;
+      }
+    }
+    out += '\t';
+  };
+  const auto opt = [&](const std::optional<std::string>& v) {
+    if (v) text(*v);
+    else out += "\\N\t";
+  };
+  const auto integer = [&](std::int64_t v) { fmt::format_to(std::back_inserter(out), "{}\t", v); };
+  integer(position);
+  text(id);
+  text(e.incident);
+  integer(version);
+  text(e.type);
+  integer(e.at);
+  integer(recorded_at);
+  text(e.source);
+  integer(e.approx ? 1 : 0);
+  text(e.data);
+  for (const auto* f : {&e.text, &e.status, &e.channel, &e.author, &e.metric}) opt(*f);
+  if (e.value) fmt::format_to(std::back_inserter(out), "{}\t", *e.value);
+  else out += "\\N\t";
+  for (const auto* f : {&e.unit, &e.component, &e.state, &e.kind, &e.target}) opt(*f);
+  integer(now);
+  text(recorded_by);
+  out += "\\\\x";
+  out += chain::hex(hash);
+  out += '\n';
 }
 
 struct chain_head_value {
@@ -620,6 +663,10 @@ struct event_store::impl {
     if (dialect == sql_dialect::sqlite) return {};
     if (auto r = conn->exec("SELECT position FROM chain_head WHERE one = 1 FOR UPDATE"); !r) {
       (void)conn->exec("ROLLBACK");
+      if (r.error().is(errc::read_only))  // no UPDATE privilege on the head: a reading role
+        return std::unexpected(error(errc::read_only, fmt::format("{}: this role may read the store but not append to "
+                                                                  "it (appending takes a member of pmdb_writer)",
+                                                                  path)));
       return r;
     }
     return {};
@@ -709,6 +756,32 @@ struct event_store::impl {
     auto row = st->step();
     if (!row) return std::unexpected(row.error());
     return st->int64(0);
+  }
+
+  // Which of `ids` are stored (on a server: one query for them all).
+  std::expected<std::unordered_set<std::string, string_hash, std::equal_to<>>, error> stored_among(
+      std::span<const std::string_view> ids) {
+    std::string array = "{";
+    for (std::string_view id : ids) {
+      if (array.size() > 1) array += ',';
+      array += '"';
+      for (char c : id) {
+        if (c == '"' || c == '\\') array += '\\';
+        array += c;
+      }
+      array += '"';
+    }
+    array += '}';
+    auto st = conn->prepare("SELECT e.id FROM unnest(CAST(? AS text[])) AS u (id) JOIN events e ON e.id = u.id");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, std::string_view(array));
+    std::unordered_set<std::string, string_hash, std::equal_to<>> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return out;
+      out.emplace(st->text(0));
+    }
   }
 
   std::expected<bool, error> is_stored(std::string_view id) {
@@ -1181,13 +1254,27 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
   // Retractions of this batch, by target.
   std::unordered_map<std::string_view, std::string_view> retracted_here;
   const std::int64_t now = now_ms();
+  // Each event's id, derived once when it has none.
+  std::vector<std::string_view> ids;
+  ids.reserve(batch.size());
+  for (const event& e : batch) ids.push_back(e.id.empty() ? std::string_view(derived_ids.emplace_back(e.derived_id())) : e.id);
+  // On a server a batch of some size travels as one COPY (one round trip, where an INSERT per
+  // event takes one each): the ids it holds that are already stored are looked up first, with
+  // one query, and the others are written at the end, in the batch's order.
+  const bool bulk = s.dialect == sql_dialect::postgresql && batch.size() >= 16;
+  std::unordered_set<std::string, string_hash, std::equal_to<>> stored_ids;
+  std::string copy_rows;
+  if (bulk) {
+    auto found = s.stored_among(ids);
+    if (!found) return rollback(found.error());
+    stored_ids = std::move(*found);
+  }
   for (const event& e : batch) {
     const auto refuse = [&](error err) {
       err.item = static_cast<std::size_t>(&e - batch.data());
       return rollback(std::move(err));
     };
-    std::string_view id = e.id;
-    if (id.empty()) id = derived_ids.emplace_back(e.derived_id());
+    const std::string_view id = ids[static_cast<std::size_t>(&e - batch.data())];
     if (auto it = seen.find(id); it != seen.end()) {
       if (it->second->content_key() != e.content_key())
         return refuse(error(errc::conflict,
@@ -1237,6 +1324,22 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     row.integer(now);
     row.text(std::string_view(s.recorded_by));
     const chain::digest hash = chain::link(prev, row.bytes());
+    if (bulk) {
+      if (stored_ids.contains(id)) {
+        --vit->second;
+        auto stored = s.content_key_of(std::string(id));
+        if (!stored) return rollback(stored.error());
+        if (*stored != e.content_key())
+          return refuse(error(errc::conflict, fmt::format("event id {} is already stored with different content", id)));
+        ++result.existing;
+      } else {
+        copy_row(copy_rows, position, id, version, recorded_at, now, s.recorded_by, e, hash);
+        ++result.appended;
+        prev = hash;
+      }
+      seen.emplace(id, &e);
+      continue;
+    }
     // The batch outlives the statement's execution, so its strings are bound without a copy.
     auto& ins = s.insert;
     ins.reset();
@@ -1270,6 +1373,9 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     }
     seen.emplace(id, &e);
   }
+  if (!copy_rows.empty())
+    if (auto r = s.conn->copy_in(fmt::format("COPY events ({}, hash) FROM STDIN", chain::hashed_columns), copy_rows); !r)
+      return rollback(r.error());
   if (result.appended > 0)
     if (auto r = s.store_head(*before + static_cast<std::int64_t>(result.appended), prev); !r) return rollback(r.error());
   if (auto r = s.copy_new_versions(*before); !r) return rollback(r.error());

@@ -84,10 +84,16 @@ CREATE TABLE IF NOT EXISTS chain_head (
 INSERT INTO chain_head (one, position, hash) VALUES (1, 0, '\x0000000000000000000000000000000000000000000000000000000000000000')
   ON CONFLICT (one) DO NOTHING;
 
+-- The head only advances, and only to the log's end: its position is the last event's and its
+-- hash that event's (appends insert their events first), so that no role moves it by hand.
 CREATE OR REPLACE FUNCTION chain_head_only_advances() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.position < OLD.position OR NEW.one <> OLD.one THEN
     RAISE EXCEPTION 'pmdb: the chain head only advances' USING ERRCODE = 'restrict_violation';
+  END IF;
+  IF NEW.position <> (SELECT coalesce(max(seq), 0) FROM pmdb.events)
+     OR (NEW.position > 0 AND NEW.hash IS DISTINCT FROM (SELECT hash FROM pmdb.events WHERE seq = NEW.position)) THEN
+    RAISE EXCEPTION 'pmdb: the chain head is the last event''s position and hash' USING ERRCODE = 'restrict_violation';
   END IF;
   RETURN NEW;
 END

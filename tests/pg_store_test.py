@@ -85,6 +85,14 @@ def run(url):
     ok = pmdb("verify", url)
     T.check(ok.returncode == 0 and ok.stdout.startswith(f"ok: {events} events"), f"verify: {ok.stdout!r}")
 
+    # The head is the log's end: moved forward by hand (also by the owner) is refused.
+    for sql in ("UPDATE pmdb.chain_head SET position = position + 1",
+                "UPDATE pmdb.chain_head SET hash = '\\x00'",
+                "UPDATE pmdb.chain_head SET position = position + 1, hash = (SELECT hash FROM pmdb.events WHERE seq = 2)"):
+        r = psql(url, sql, check=False)
+        T.check(r.returncode != 0 and "the chain head is the last event's position and hash" in r.stderr,
+                f"{sql} refused: {r.stderr!r}")
+
     # A newer schema is refused, not misread.
     psql(url, "UPDATE pmdb.meta SET value = '99' WHERE key = 'schema_version'")
     r = pmdb(url, "-c", "show incidents;")
@@ -119,6 +127,21 @@ def run(url):
               "ALTER TABLE pmdb.events ENABLE TRIGGER events_are_append_only_delete")
     T.check(pmdb("verify", url).returncode == 0, "verify is ok once the forged row is gone")
 
+    # A role that may only read is told so when it writes.
+    r = pmdb("init", url, "--roles")
+    T.check(r.returncode == 0, f"init --roles: {r.stderr!r}")
+    reader = f"pmdb_reader_{os.getpid()}"
+    psql(url, f"CREATE ROLE {reader} LOGIN IN ROLE pmdb_analyst")
+    try:
+        as_reader = " ".join([p for p in url.split() if not p.startswith("user=")] + [f"user={reader}"])
+        r = pmdb(as_reader, "-c", 'use meta-2024-12-11; record note "a reader cannot write";')
+        T.check(r.returncode == 1 and "this role may read the store but not append to it" in r.stderr,
+                f"a reading role's record: {r.stderr!r}")
+        r = pmdb("import", as_reader, EXAMPLES[0])
+        T.check(r.returncode == 1 and "this role may read the store but not append to it" in r.stderr,
+                f"a reading role's import: {r.stderr!r}")
+    finally:
+        psql(url, f"DROP OWNED BY {reader}; DROP ROLE {reader}", check=False)
     r = pmdb("init", url, "--roles", "--nope")
     T.check(r.returncode == 2, "an unknown option of init is a usage error")
     r = pmdb("init", "/tmp/never-made.pmdb", "--roles")
