@@ -58,6 +58,7 @@ class statement {
   void bind(int i, std::string_view v) { p_->bind_text(i, v, true); }
   void bind(int i, const std::optional<std::string>& v) { v ? bind(i, std::string_view(*v)) : bind_null(i); }
   void bind(int i, const std::optional<double>& v) { v ? bind(i, *v) : bind_null(i); }
+  // A typed value: timestamps and durations as integer milliseconds.
   void bind(int i, const value& v);
   void bind_null(int i) { p_->bind_null(i); }
   void bind_static(int i, std::string_view v) { p_->bind_text(i, v, false); }

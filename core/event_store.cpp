@@ -272,23 +272,10 @@ std::expected<std::string, error> find_trigger_problem(sqlite3* db) {
   return std::string();
 }
 
-// What opening a store checks, cheaply (index lookups, no scan): the tables are pmdb's, the
-// triggers that keep the log append-only are those store.sql makes, and the log's positions run
-// from 1 to the chain head's. It catches a log edited or cut through a dropped trigger and rows
-// forged past the head; `pmdb verify` checks every byte (the file, the chain, the read models).
-std::expected<std::string, error> seal_problem(sqlite3* db) {
-  for (const char* table : {"events", "chain_head", "event_versions", "incidents"}) {
-    auto st = sqlite::statement::prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-    if (!st) return std::unexpected(st.error());
-    st->bind(1, std::string_view(table));
-    auto row = st->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) return fmt::format("the table {} is missing", table);
-  }
-  auto triggers = find_trigger_problem(db);
-  if (!triggers || !triggers->empty()) return triggers;
-  auto st = sqlite::statement::prepare(
-      db, "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
+// The log's positions run from 1 to the chain head's (said for a user; empty when they do).
+std::expected<std::string, error> positions_problem(db::connection& conn) {
+  auto st = conn.prepare(
+      "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
   if (!st) return std::unexpected(st.error());
   auto row = st->step();
   if (!row) return std::unexpected(row.error());
@@ -299,6 +286,24 @@ std::expected<std::string, error> seal_problem(sqlite3* db) {
                        head, last > head ? "added" : "removed");
   if (last > 0 && first != 1) return fmt::format("the log starts at position {}, not 1: events were removed", first);
   return std::string();
+}
+
+// What opening a store checks, cheaply (index lookups, no scan): the tables are pmdb's, the
+// triggers that keep the log append-only are those store.sql makes, and the log's positions run
+// from 1 to the chain head's. It catches a log edited or cut through a dropped trigger and rows
+// forged past the head; `pmdb verify` checks every byte (the file, the chain, the read models).
+std::expected<std::string, error> seal_problem(sqlite3* db, db::connection& conn) {
+  for (const char* table : {"events", "chain_head", "event_versions", "incidents"}) {
+    auto st = sqlite::statement::prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    if (!st) return std::unexpected(st.error());
+    st->bind(1, std::string_view(table));
+    auto row = st->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fmt::format("the table {} is missing", table);
+  }
+  auto triggers = find_trigger_problem(db);
+  if (!triggers || !triggers->empty()) return triggers;
+  return positions_problem(conn);
 }
 
 // The triggers a server store has (schemas/postgresql.sql), by table.
@@ -332,18 +337,7 @@ std::expected<std::string, error> find_server_trigger_problem(db::connection& co
 std::expected<std::string, error> server_seal_problem(db::connection& conn) {
   auto triggers = find_server_trigger_problem(conn);
   if (!triggers || !triggers->empty()) return triggers;
-  auto st = conn.prepare(
-      "SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events), (SELECT position FROM chain_head)");
-  if (!st) return std::unexpected(st.error());
-  auto row = st->step();
-  if (!row) return std::unexpected(row.error());
-  const std::int64_t first = st->is_null(0) ? 0 : st->int64(0), last = st->is_null(1) ? 0 : st->int64(1),
-                     head = st->is_null(2) ? 0 : st->int64(2);
-  if (last != head)
-    return fmt::format("the log ends at position {} but its chain head is at {}: events were {} outside pmdb", last,
-                       head, last > head ? "added" : "removed");
-  if (last > 0 && first != 1) return fmt::format("the log starts at position {}, not 1: events were removed", first);
-  return std::string();
+  return positions_problem(conn);
 }
 
 // `file:` URI of a path, for SQLite's URI parameters.
@@ -1203,7 +1197,7 @@ std::expected<event_store, error> event_store::open(const std::string& path, con
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   }
   if (!opts.allow_damaged) {
-    auto problem = seal_problem(p->db);
+    auto problem = seal_problem(p->db, *p->conn);
     if (!problem) return fail(problem.error());
     if (!problem->empty())
       return std::unexpected(error(errc::corrupt, fmt::format("{}: the store was changed outside pmdb: {}; `pmdb verify {}` "

@@ -28,19 +28,6 @@ std::expected<statement, error> statement::prepare(sqlite3* db, std::string_view
   return statement(s);
 }
 
-void statement::bind(int i, const value& v) {
-  std::visit(
-      [&](const auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, null_value>) bind_null(i);
-        else if constexpr (std::is_same_v<T, std::int64_t>) bind(i, x);
-        else if constexpr (std::is_same_v<T, double>) bind(i, x);
-        else if constexpr (std::is_same_v<T, std::string>) bind(i, std::string_view(x));
-        else bind(i, x.ms);
-      },
-      v);
-}
-
 std::expected<bool, error> statement::step() {
   if (bind_rc_ != SQLITE_OK) {
     const int rc = std::exchange(bind_rc_, SQLITE_OK);

@@ -61,8 +61,6 @@ class statement {
   void bind_blob(int i, const void* data, std::size_t size) {
     checked(i, sqlite3_bind_blob64(stmt_, i, data, size, SQLITE_TRANSIENT));
   }
-  // Binds a typed value: timestamps and durations as integer milliseconds.
-  void bind(int i, const value& v);
 
   // Steps once: true when a row is available, false when done; an error otherwise.
   std::expected<bool, error> step();

@@ -45,7 +45,7 @@ check_demo() {
 check_version() {
   local out
   out=$("$1" --version 2>&1) || fail "$1 --version: exit status $?"
-  grep -Eq "^pmdb $version \(SQLite [0-9.]+( \(loaded: [0-9.]+\))?, Boost [0-9.]+, fmt [0-9.]+, RapidJSON [0-9.]+\)\$" <<<"$out" ||
+  grep -Eq "^pmdb $version \(SQLite [0-9.]+( \(loaded: [0-9.]+\))?, libpq [0-9.]+, Boost [0-9.]+, fmt [0-9.]+, RapidJSON [0-9.]+\)\$" <<<"$out" ||
     fail "$1 --version printed: $out"
 }
 
@@ -177,7 +177,7 @@ for field in "Package: pmdb" "Version: $version" "Architecture: $arch" "Section:
   grep -q "^ $field" <<<"$info" || fail "dpkg-deb -I: no '$field' in:"$'\n'"$info"
 done
 depends=$(sed -n 's/^ Depends: //p' <<<"$info")
-for dep in libc6 libstdc++6 libsqlite3-0 libfmt libedit2 libssl3 libpcre2-8-0 tzdata; do
+for dep in libc6 libstdc++6 libsqlite3-0 libfmt libedit2 libssl3 libpcre2-8-0 libpq5 tzdata; do
   grep -q "\b$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 echo "Depends: $depends"
