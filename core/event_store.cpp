@@ -950,6 +950,13 @@ sql_dialect event_store::dialect() const { return impl_->dialect; }
 bool event_store::is_server(std::string_view target) { return db::is_server_url(target); }
 std::string store_library_versions() { return db::library_versions(); }
 
+namespace {
+// `s` as one word of a shell command line, quoted when it must be.
+std::string shell_word(const std::string& s) {
+  return s.find_first_of(" &?'\"$;|<>()*") == std::string::npos ? s : "'" + s + "'";
+}
+}  // namespace
+
 std::expected<event_store, error> event_store::open_server(const std::string& target, const open_options& opts) {
   const std::string name = db::display_name(target);
   const auto fail = [&](const error& e) { return std::unexpected(error(e.code, fmt::format("{}: {}", name, e.message))); };
@@ -987,9 +994,7 @@ std::expected<event_store, error> event_store::open_server(const std::string& ta
     if (!opts.create || opts.read_only)
       return std::unexpected(error(errc::not_found, fmt::format("{}: no pmdb store in this database (`pmdb init {}` "
                                                                 "makes one)",
-                                                                name, name.find_first_of(" &?'\"$") == std::string::npos
-                                                                          ? name
-                                                                          : "'" + name + "'")));
+                                                                name, shell_word(name))));
     // One transaction, under a lock that serialises two clients making the same store.
     std::expected<void, error> r = conn.exec("BEGIN");
     if (r) r = conn.exec("SELECT pg_advisory_xact_lock(7020137458216658018)");  // "pmdb" and "make"
@@ -1016,10 +1021,16 @@ std::expected<event_store, error> event_store::open_server(const std::string& ta
         "{}: store schema version {} is newer than this pmdb supports ({}); upgrade pmdb", name, v, store_schema_version)));
   if (v < store_schema_version)
     return std::unexpected(error(errc::corrupt, fmt::format("{}: damaged pmdb store (schema version {})", name, v)));
-  if (!opts.read_only) {
-    auto have = meta("functions");
-    if (!have) return fail(have.error());
-    if (*have != functions_key) {
+  auto have = meta("functions");
+  if (!have) return fail(have.error());
+  if (*have != functions_key) {
+    // Another pmdb made them: answers need this one's. Only the schema's owner may replace them.
+    const error stale(errc::read_only, fmt::format("{}: the store's SQL functions are another pmdb version's: open it "
+                                                   "once for writing as the owner of its schema (`pmdb init {}`) to "
+                                                   "bring them up to date",
+                                                   name, shell_word(name)));
+    if (opts.read_only) return std::unexpected(stale);
+    {
       // The older functions go first: CREATE OR REPLACE cannot change a function's parameters.
       // (The append-only triggers' own functions are schemas/postgresql.sql's, and stay.)
       std::expected<void, error> r = conn.exec("BEGIN");
@@ -1039,9 +1050,12 @@ $$)sql");
       if (r) r = conn.exec("COMMIT");
       if (!r) {
         (void)conn.exec("ROLLBACK");
+        if (r.error().is(errc::read_only)) return std::unexpected(stale);
         return fail(r.error());
       }
     }
+  }
+  if (!opts.read_only) {
     if (auto r = p->prepare_writers(); !r) return fail(r.error());
   } else {
     if (auto r = conn.exec("SET default_transaction_read_only = on"); !r) return fail(r.error());

@@ -140,6 +140,18 @@ def run(url):
         r = pmdb("import", as_reader, EXAMPLES[0])
         T.check(r.returncode == 1 and "this role may read the store but not append to it" in r.stderr,
                 f"a reading role's import: {r.stderr!r}")
+        # Functions of another pmdb version: a reader is told who can replace them; the owner's
+        # next open does.
+        psql(url, "UPDATE pmdb.meta SET value = 'another' WHERE key = 'functions'")
+        r = pmdb(as_reader, "-c", "show incidents;")
+        T.check(r.returncode == 1 and "SQL functions are another pmdb version's" in r.stderr,
+                f"a reader with stale functions: {r.stderr!r}")
+        r = pmdb(url, "-c", "show incidents;")
+        T.check(r.returncode == 0 and "meta-2024-12-11" in r.stdout, f"the owner brings them up to date: {r.stderr!r}")
+        T.check(psql(url, "SELECT value FROM pmdb.meta WHERE key = 'functions'").stdout.strip() != "another",
+                "the functions' key is this pmdb's again")
+        r = pmdb(as_reader, "-c", "show incidents;")
+        T.check(r.returncode == 0, f"the reader reads again: {r.stderr!r}")
     finally:
         psql(url, f"DROP OWNED BY {reader}; DROP ROLE {reader}", check=False)
     r = pmdb("init", url, "--roles", "--nope")
