@@ -937,6 +937,25 @@ struct event_store::impl {
   }
 };
 
+namespace {
+// On a server, reads run in a READ ONLY transaction of their own (one snapshot), unless the
+// caller's transaction is open; it ends when this does. Nothing on SQLite.
+struct server_read {
+  db::connection* conn = nullptr;
+  std::expected<void, error> begin(db::connection& c);
+  ~server_read() {
+    if (conn) (void)conn->exec("COMMIT");
+  }
+};
+}  // namespace
+
+std::expected<void, error> server_read::begin(db::connection& c) {
+  if (c.dialect() == sql_dialect::sqlite || c.in_transaction()) return {};
+  if (auto r = c.exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
+  conn = &c;
+  return {};
+}
+
 event_store::event_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 event_store::event_store(event_store&&) noexcept = default;
 event_store& event_store::operator=(event_store&&) noexcept = default;
@@ -1332,43 +1351,32 @@ std::expected<append_result, error> event_store::append(std::span<const event> b
     row.integer(now);
     row.text(std::string_view(s.recorded_by));
     const chain::digest hash = chain::link(prev, row.bytes());
+    bool already;  // the id is stored: the same event again is fine, the same id for other content is not
     if (bulk) {
-      if (stored_ids.contains(id)) {
-        --vit->second;
-        auto stored = s.content_key_of(std::string(id));
-        if (!stored) return rollback(stored.error());
-        if (*stored != e.content_key())
-          return refuse(error(errc::conflict, fmt::format("event id {} is already stored with different content", id)));
-        ++result.existing;
-      } else {
-        copy_row(copy_rows, position, id, version, recorded_at, now, s.recorded_by, e, hash);
-        ++result.appended;
-        prev = hash;
-      }
-      seen.emplace(id, &e);
-      continue;
+      already = stored_ids.contains(id);
+      if (!already) copy_row(copy_rows, position, id, version, recorded_at, now, s.recorded_by, e, hash);
+    } else {
+      // The batch outlives the statement's execution, so its strings are bound without a copy.
+      auto& ins = s.insert;
+      ins.reset();
+      ins.bind(1, position);
+      ins.bind_static(2, id);
+      ins.bind_static(3, std::string_view(e.incident));
+      ins.bind(4, version);
+      ins.bind_static(5, std::string_view(e.type));
+      ins.bind(6, e.at);
+      ins.bind(7, recorded_at);
+      ins.bind_static(8, std::string_view(e.source));
+      ins.bind(9, std::int64_t{e.approx ? 1 : 0});
+      ins.bind_static(10, std::string_view(e.data));
+      bind_typed(ins, 11, e);
+      ins.bind(22, now);
+      ins.bind_static(23, std::string_view(s.recorded_by));
+      ins.bind_blob(24, hash.data(), hash.size());
+      if (auto r = ins.run(); !r) return rollback(r.error());
+      already = s.conn->changes() == 0;  // the insert skipped it
     }
-    // The batch outlives the statement's execution, so its strings are bound without a copy.
-    auto& ins = s.insert;
-    ins.reset();
-    ins.bind(1, position);
-    ins.bind_static(2, id);
-    ins.bind_static(3, std::string_view(e.incident));
-    ins.bind(4, version);
-    ins.bind_static(5, std::string_view(e.type));
-    ins.bind(6, e.at);
-    ins.bind(7, recorded_at);
-    ins.bind_static(8, std::string_view(e.source));
-    ins.bind(9, std::int64_t{e.approx ? 1 : 0});
-    ins.bind_static(10, std::string_view(e.data));
-    bind_typed(ins, 11, e);
-    ins.bind(22, now);
-    ins.bind_static(23, std::string_view(s.recorded_by));
-    ins.bind_blob(24, hash.data(), hash.size());
-    if (auto r = ins.run(); !r) return rollback(r.error());
-    if (s.conn->changes() == 0) {
-      // The id is already stored (the insert's ON CONFLICT skipped it): the same event again
-      // is fine, the same id for other content is not.
+    if (already) {
       --vit->second;
       auto stored = s.content_key_of(std::string(id));
       if (!stored) return rollback(stored.error());
@@ -1603,16 +1611,8 @@ std::expected<void, error> event_store::scan(const std::vector<std::string>& inc
   sql += server ? " ORDER BY seq LIMIT 4096" : " ORDER BY seq";
   auto st = impl_->conn->prepare(sql);
   if (!st) return std::unexpected(st.error());
-  struct end_read {
-    db::connection* conn = nullptr;
-    ~end_read() {
-      if (conn) (void)conn->exec("COMMIT");
-    }
-  } guard;
-  if (server && !impl_->conn->in_transaction()) {
-    if (auto r = impl_->conn->exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
-    guard.conn = impl_->conn.get();
-  }
+  server_read guard;
+  if (auto r = guard.begin(*impl_->conn); !r) return r;
   std::int64_t after = 0;
   for (bool more = true; more;) {
     more = false;
@@ -1685,18 +1685,8 @@ std::expected<void, error> event_store::query_each(std::string_view sql, std::sp
   // A server knows a statement's columns once it ran.
   if (!server)
     if (auto r = check_columns(); !r) return r;
-  // On a server a query runs in a READ ONLY transaction of its own (one snapshot), unless the
-  // caller's transaction is open.
-  struct end_read {
-    db::connection* conn = nullptr;
-    ~end_read() {
-      if (conn) (void)conn->exec("COMMIT");
-    }
-  } read_guard;
-  if (server && !impl_->conn->in_transaction()) {
-    if (auto r = impl_->conn->exec("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); !r) return r;
-    read_guard.conn = impl_->conn.get();
-  }
+  server_read read_guard;
+  if (auto r = read_guard.begin(*impl_->conn); !r) return r;
   for (std::size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
   std::vector<value> cells;
   for (bool first = true;; first = false) {
